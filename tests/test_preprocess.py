@@ -1,0 +1,40 @@
+import numpy as np
+import pytest
+
+from toppose.model_spec import InputEncoding, ModelSpec
+from toppose.preprocess import encode_depth, letterbox_image, normalize, plan_letterbox, prepare
+
+
+def test_vgg_and_rtpose_conventions():
+    img = np.zeros((2, 2, 3), np.uint8)
+    img[..., 2] = 255  # red in BGR
+    vgg = normalize(img, "vgg")
+    assert vgg.shape == (3, 2, 2)
+    assert vgg[0, 0, 0] == pytest.approx((1 - 0.485) / 0.229)  # channel 0 is R after BGR->RGB
+    rt = normalize(img, "rtpose")
+    assert rt[2, 0, 0] == pytest.approx(255 / 256 - 0.5) and rt[0, 0, 0] == pytest.approx(-0.5)
+
+
+def test_pad_to_stride_and_undo():
+    box = plan_letterbox((100, 131), 8)
+    assert box.input_hw == (104, 136) and box.scale == 1.0
+    out = letterbox_image(np.zeros((100, 131, 3), np.uint8), box)
+    assert out.shape == (104, 136, 3) and out[103, 135, 0] == 128 and out[0, 0, 0] == 0
+    scaled = plan_letterbox((480, 640), 8, (240, 320))
+    assert scaled.scale == 0.5 and scaled.input_hw == (240, 320)
+    np.testing.assert_allclose(scaled.to_original(np.array([10.0, 20.0])), [20.0, 40.0])
+
+
+def test_depth_encoding_is_near_bright_and_missing_black():
+    enc = InputEncoding(kind="depth", near_m=1.0, far_m=3.0)
+    d = np.array([[0.0, 1.0, 2.0, 3.0, 4.0]], np.float32)
+    grey = encode_depth(d, enc)[0, :, 0]
+    assert list(grey) == [0, 255, 128, 0, 0]
+    jet = encode_depth(d, InputEncoding(kind="depth", near_m=1.0, far_m=3.0, colormap="jet"))
+    assert jet.shape == (1, 5, 3) and (jet[0, 0] == 0).all()
+
+
+def test_prepare_depth_mm_frame():
+    spec = ModelSpec(arch="lite", encoding=InputEncoding(kind="depth"))
+    x, box = prepare(np.full((30, 41), 2000, np.uint16), spec)
+    assert x.shape == (3, 32, 48) and x.dtype == np.float32 and box.content_hw == (30, 41)

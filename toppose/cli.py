@@ -1,0 +1,61 @@
+"""``toppose info WEIGHTS``: what a weights file is and what it expects."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="toppose utilities.")
+
+
+@app.callback()
+def _main() -> None:
+    """toppose utilities."""
+
+
+@app.command()
+def info(weights: Annotated[Path, typer.Argument(help="a .pth weights file or toppose checkpoint")]) -> None:
+    """Print the detected layout, architecture, parameter count, preprocessing and provenance."""
+    from toppose.weights import WeightsError, load_weights
+
+    try:
+        loaded = load_weights(weights)
+    except WeightsError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None
+    spec = loaded.spec
+    params = sum(p.numel() for p in loaded.model.parameters())
+    typer.echo(f"file:          {weights}")
+    typer.echo(f"layout:        {loaded.layout}")
+    typer.echo(f"architecture:  {spec.arch} ({params:,} parameters, stride {spec.stride})")
+    typer.echo(f"skeleton:      {spec.skeleton.name} ({spec.skeleton.num_keypoints} keypoints, "
+               f"{len(spec.skeleton.limbs)} limbs)")
+    typer.echo(f"preprocessing: {spec.preprocess}" + ("" if loaded.layout == "toppose" else " (default for this layout)"))
+    typer.echo(f"input:         {spec.encoding.describe()}")
+    if loaded.layout == "toppose":
+        typer.echo(f"provenance:    {json.dumps(loaded.provenance, sort_keys=True)}")
+
+
+@app.command()
+def init(out: Annotated[Path, typer.Argument(help="checkpoint to write")],
+         arch: Annotated[str, typer.Option(help="openpose or lite")] = "lite",
+         preprocess: Annotated[str, typer.Option(help="vgg or rtpose")] = "vgg",
+         seed: Annotated[int, typer.Option(help="initialisation seed")] = 0) -> None:
+    """Write a freshly initialised network as a toppose checkpoint."""
+    import torch
+
+    from toppose.model_spec import ModelSpec
+    from toppose.networks import build_network
+    from toppose.weights import save_checkpoint
+
+    try:
+        spec = ModelSpec(arch=arch, preprocess=preprocess)
+        torch.manual_seed(seed)
+        save_checkpoint(out, build_network(spec), spec, {"init": "random", "seed": seed})
+    except (ValueError, OSError) as e:
+        typer.echo(f"error: {out}: {e}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"wrote {out}")
