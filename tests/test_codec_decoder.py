@@ -1,0 +1,128 @@
+import numpy as np
+import pytest
+
+from toppose.codec.config import DecoderConfig
+from toppose.codec.decoder import PoseDecoder
+from toppose.codec.encoder import encode
+from toppose.codec.kernels import fine_value
+from toppose.codec.reference import upsample
+from toppose.evaluation import coco_stats
+from toppose.skeleton import OPENPOSE18, Skeleton, TOPVIEW
+from toppose.synth.flat import as_dataset, random_people
+
+
+def _scenes(rng, hw, count, n=25, size=(60.0, 120.0), fixed=False):
+    return [random_people(rng, count if fixed else int(rng.integers(1, count + 1)), hw, size) for _ in range(n)]
+
+
+def _ap(scenes, hw, method, noise=None, rng=None, skeleton=OPENPOSE18):
+    dec = PoseDecoder(skeleton, method=method)
+    preds = {}
+    for i, people in enumerate(scenes):
+        paf, heat, _ = encode(people, hw, skeleton)
+        if noise is not None:
+            paf, heat = noise(paf, heat, rng)
+        preds[i + 1] = dec(paf, heat)
+    return coco_stats(as_dataset(scenes, hw), preds)["AP"], preds
+
+
+def test_numba_bicubic_matches_opencv(rng):
+    m = rng.normal(size=(6, 7)).astype(np.float32)
+    up = upsample(m[None], 8)[:, :, 0]
+    for fy, fx in [(0, 0), (3, 4), (20, 30), (47, 55), (13, 0)]:
+        assert fine_value(m, fy, fx, 1 / 8) == pytest.approx(up[fy, fx], abs=1e-6)
+
+
+@pytest.mark.parametrize("hw", [(240, 320), (368, 368)])
+def test_oracle_clean_maps(rng, hw):
+    scenes = _scenes(rng, hw, 5)
+    ap_ref, _ = _ap(scenes, hw, "reference")
+    ap_numba, _ = _ap(scenes, hw, "numba")
+    ap_sparse, _ = _ap(scenes, hw, "sparse")
+    assert ap_ref >= 0.99 and ap_numba >= 0.99
+    assert ap_sparse >= ap_ref - 0.005
+
+
+def _noisy(paf, heat, rng):
+    heat = heat + rng.normal(0, 0.03, heat.shape).astype(np.float32)
+    heat[rng.integers(0, 14), :, :] *= 0.0  # a missing keypoint channel
+    return paf + rng.normal(0, 0.05, paf.shape).astype(np.float32), heat
+
+
+@pytest.mark.parametrize("noise", [None, _noisy])
+def test_numba_decodes_the_same_people_as_the_reference(rng, noise):
+    hw = (240, 320)
+    scenes = _scenes(rng, hw, 5, n=10)
+    _, ref = _ap(scenes, hw, "reference", noise, np.random.default_rng(3))
+    _, fast = _ap(scenes, hw, "numba", noise, np.random.default_rng(3))
+    for i in ref:
+        a, b = ref[i], fast[i]
+        assert len(a) == len(b)
+        np.testing.assert_allclose(a.keypoints[..., :2], b.keypoints[..., :2], atol=0.5)
+        np.testing.assert_allclose(a.keypoints[..., 2], b.keypoints[..., 2], atol=1e-4)
+        np.testing.assert_allclose(a.scores, b.scores, atol=1e-4)
+
+
+def test_sparse_keeps_every_person_in_a_crowd(rng):
+    hw = (240, 320)
+    scenes = _scenes(rng, hw, 20, n=5, size=(30.0, 50.0), fixed=True)
+    ap, preds = _ap(scenes, hw, "sparse")
+    assert sum(len(p) for p in preds.values()) == sum(len(s) for s in scenes)
+    assert ap >= 0.95
+
+
+def test_extra_limb_skeleton_decodes_without_code_changes(rng):
+    hw = (240, 320)
+    scenes = _scenes(rng, hw, 3, n=5)
+    for method in ("reference", "numba", "sparse"):
+        ap, _ = _ap(scenes, hw, method, skeleton=TOPVIEW)
+        assert ap >= 0.99
+
+
+def test_extra_limbs_reassemble_a_person_without_neck():
+    hw = (240, 320)
+    person = random_people(np.random.default_rng(5), 1, hw)
+    person[0, 1, 2] = 0  # neck outside the frame / unlabelled
+    found = {}
+    for skeleton in (OPENPOSE18, TOPVIEW):
+        paf, heat, _ = encode(person, hw, skeleton)
+        found[skeleton.name] = PoseDecoder(skeleton, method="sparse")(paf, heat).parts
+    assert found["openpose18"].max(initial=0) < 12  # standard limbs hang off the neck: pieces
+    assert list(found["topview23"]) == [12]  # all but the nose, reached only through the neck
+
+
+def test_bad_input():
+    dec = PoseDecoder(method="numba")
+    with pytest.raises(ValueError, match="heatmaps must be"):
+        dec(np.zeros((38, 4, 4), np.float32), np.zeros((18, 4, 4), np.float32))
+    with pytest.raises(ValueError, match="PAFs must be"):
+        dec(np.zeros((30, 4, 4), np.float32), np.zeros((19, 4, 4), np.float32))
+    heat = np.zeros((19, 4, 4), np.float32)
+    heat[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        dec(np.zeros((38, 4, 4), np.float32), heat)
+    assert len(dec(np.zeros((38, 0, 0), np.float32), np.zeros((19, 0, 0), np.float32))) == 0
+    assert len(dec(np.zeros((38, 4, 4), np.float32), np.zeros((19, 4, 4), np.float32))) == 0
+    with pytest.raises(ValueError, match="unknown decoder"):
+        PoseDecoder(method="fast")
+
+
+def test_capacity_grows_for_many_peaks(rng):
+    heat = rng.uniform(0, 1, (19, 30, 40)).astype(np.float32)
+    dec = PoseDecoder(method="sparse", config=DecoderConfig())
+    dec(rng.normal(size=(38, 30, 40)).astype(np.float32), heat)
+    assert dec._peaks.shape[1] >= dec._counts.max()
+
+
+def test_poses_conversions():
+    people = random_people(np.random.default_rng(2), 2, (240, 320))
+    paf, heat, _ = encode(people, (240, 320))
+    poses = PoseDecoder().warmup()(paf, heat)
+    coco = poses.to_coco17()
+    assert coco.shape == (2, 17, 3) and set(np.unique(coco[..., 2])) <= {0.0, 1.0}
+    assert coco[:, 1:5].sum() == 0  # eyes and ears unlabelled
+    js = poses.openpose_json()
+    assert len(js["people"]) == 2 and len(js["people"][0]["pose_keypoints_2d"]) == 54
+    half = poses.scaled(0.5)
+    found = poses.keypoints[..., 2] > 0
+    np.testing.assert_allclose(half.keypoints[found][:, :2], poses.keypoints[found][:, :2] * 2)

@@ -1,0 +1,34 @@
+"""Decoder parameters; textbook values by default (see shared spec keypoints.md)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class DecoderConfig:
+    peak_threshold: float = 0.1     # thre1: heatmap peak must exceed this
+    paf_threshold: float = 0.05     # thre2: a PAF sample counts when its projection exceeds this
+    samples: int = 10               # PAF samples per candidate limb
+    min_sample_fraction: float = 0.8  # more than this fraction of samples must count
+    min_parts: int = 3              # people with fewer parts are dropped
+    min_mean_score: float = 0.2     # people whose total score / parts is lower are dropped
+
+    def __post_init__(self) -> None:
+        if self.samples < 2:
+            raise ValueError("samples must be at least 2")
+        if not 0.0 <= self.min_sample_fraction <= 1.0:
+            raise ValueError("min_sample_fraction must be in [0, 1]")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DecoderConfig":
+        known = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
+        return cls(**known)
+
+
+def cell_offset(stride: int) -> float:
+    """Input-pixel position of heatmap cell 0's centre: cell j sits at j * stride + offset."""
+    return stride / 2.0 - 0.5

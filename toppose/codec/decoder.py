@@ -1,0 +1,110 @@
+"""``PoseDecoder``: maps -> people, with buffers allocated once per decoder, not per frame."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from toppose.codec import kernels
+from toppose.codec.config import DecoderConfig
+from toppose.codec.poses import Poses
+from toppose.codec.reference import decode_reference
+from toppose.skeleton import OPENPOSE18, Skeleton
+
+METHODS = ("sparse", "numba", "reference")
+
+
+class PoseDecoder:
+    """Greedy PAF grouping. ``method``: ``sparse`` (grid peaks, sub-pixel, fastest),
+    ``numba`` (the textbook algorithm at input resolution, compiled) or ``reference``
+    (the textbook algorithm in NumPy).
+
+    ``decoder(paf, heat)`` takes paf (2K, h, w) and heat (J+1, h, w) float32 and returns
+    Poses in network-input pixels.
+    """
+
+    def __init__(self, skeleton: Skeleton = OPENPOSE18, stride: int = 8,
+                 config: DecoderConfig = DecoderConfig(), method: str = "sparse") -> None:
+        if method not in METHODS:
+            raise ValueError(f"unknown decoder method {method!r}; expected one of {METHODS}")
+        self.skeleton, self.stride, self.config, self.method = skeleton, stride, config, method
+        self._limbs = skeleton.limb_array()
+        self._redundant = skeleton.redundant_array()
+        self._grow(peaks_per_part=32)
+
+    def _grow(self, peaks_per_part: int) -> None:
+        J, K, M = self.skeleton.num_keypoints, len(self.skeleton.limbs), peaks_per_part
+        self._peaks = np.zeros((J, M, 3), np.float64)
+        self._counts = np.zeros(J, np.int64)
+        self._candidates = np.zeros((M * M, 3), np.float64)
+        self._used_a = np.zeros(M, np.bool_)
+        self._used_b = np.zeros(M, np.bool_)
+        self._conns = np.zeros((K, M, 3), np.float64)
+        self._conn_counts = np.zeros(K, np.int64)
+        self._subset = np.zeros((J * M + 1, J + 2), np.float64)
+        self._fine_grid, self._fine_scratch = None, ()
+
+    def _check(self, paf: np.ndarray, heat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        sk = self.skeleton
+        if heat.ndim != 3 or heat.shape[0] != sk.num_heatmaps:
+            raise ValueError(f"heatmaps must be ({sk.num_heatmaps}, h, w), got {heat.shape}")
+        if paf.ndim != 3 or paf.shape[0] != sk.num_pafs:
+            raise ValueError(f"PAFs must be ({sk.num_pafs}, h, w), got {paf.shape}")
+        if paf.shape[1:] != heat.shape[1:]:
+            raise ValueError(f"PAF grid {paf.shape[1:]} differs from heatmap grid {heat.shape[1:]}")
+        paf = np.ascontiguousarray(paf, np.float32)
+        heat = np.ascontiguousarray(heat, np.float32)
+        if not (np.isfinite(heat).all() and np.isfinite(paf).all()):
+            raise ValueError("maps contain NaN or inf")
+        return paf, heat
+
+    def __call__(self, paf: np.ndarray, heat: np.ndarray) -> Poses:
+        paf, heat = self._check(paf, heat)
+        J = self.skeleton.num_keypoints
+        if heat.shape[1] == 0 or heat.shape[2] == 0:
+            return Poses.empty(J)
+        if self.method == "reference":
+            return decode_reference(paf, heat, self.skeleton, self.stride, self.config)
+        self._find_peaks(heat)
+        while self._counts.max(initial=0) > self._peaks.shape[1]:
+            self._grow(int(self._counts.max()) * 2)
+            self._find_peaks(heat)
+        return self._group(paf, heat.shape[1] * self.stride)
+
+    def _find_peaks(self, heat: np.ndarray) -> None:
+        cfg, J = self.config, self.skeleton.num_keypoints
+        if self.method == "numba":
+            h, w = heat.shape[1:]
+            if self._fine_grid != (h, w):
+                self._fine_grid, self._fine_scratch = (h, w), kernels.fine_scratch(h, w, self.stride)
+            kernels.find_peaks_fine(heat, J, self.stride, cfg.peak_threshold,
+                                    *self._fine_scratch, self._peaks, self._counts)
+        else:
+            kernels.find_peaks_sparse(heat, J, self.stride, cfg.peak_threshold, self._peaks, self._counts)
+
+    def _group(self, paf: np.ndarray, height: int) -> Poses:
+        cfg, J = self.config, self.skeleton.num_keypoints
+        mode = kernels.FINE if self.method == "numba" else kernels.SPARSE
+        kernels.score_limbs(paf, self._peaks, self._counts, self._limbs, self.stride, float(height),
+                            cfg.samples, cfg.paf_threshold, cfg.min_sample_fraction, mode,
+                            self._candidates, self._used_a, self._used_b, self._conns, self._conn_counts)
+        offsets = np.concatenate([[0], np.cumsum(self._counts[:-1])]).astype(np.int64)
+        total = int(self._counts.sum())
+        flat = np.concatenate([self._peaks[j, :self._counts[j]] for j in range(J)]) if total else np.zeros((0, 3))
+        n = kernels.assemble(self._conns, self._conn_counts, self._limbs, self._redundant, offsets,
+                             np.ascontiguousarray(flat[:, 2]), cfg.min_parts, cfg.min_mean_score, self._subset)
+        if n < 0:
+            raise RuntimeError("people capacity exceeded")  # cannot happen: capacity = all peaks
+        rows = self._subset[:n]
+        keypoints = np.zeros((n, J, 3), np.float32)
+        ids = rows[:, :J].astype(np.int64)
+        has = ids >= 0
+        keypoints[has] = flat[ids[has]]
+        return Poses(keypoints, rows[:, J].astype(np.float32), rows[:, J + 1].astype(np.int32))
+
+    def warmup(self) -> "PoseDecoder":
+        """Compile (or load from cache) the kernels before the first real frame."""
+        h, w = 4, 4
+        heat = np.zeros((self.skeleton.num_heatmaps, h, w), np.float32)
+        heat[:self.skeleton.num_keypoints, 1, 1] = 1.0
+        self(np.zeros((self.skeleton.num_pafs, h, w), np.float32), heat)
+        return self

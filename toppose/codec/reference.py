@@ -1,0 +1,137 @@
+"""The textbook's ``decode_pose`` in plain NumPy: the readable reference for the kernels.
+
+Differences from the textbook, on purpose: maps are decoded at the network input's
+resolution (coordinates are mapped back to the original frame afterwards instead of
+resizing 57 maps again), a zero-length candidate limb is skipped instead of dividing by
+zero, and the limb table comes from the skeleton.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from toppose.codec.config import DecoderConfig
+from toppose.codec.poses import Poses
+from toppose.skeleton import Skeleton
+
+
+def upsample(maps: np.ndarray, stride: int) -> np.ndarray:
+    """(C, h, w) -> (h*stride, w*stride, C) float32, bicubic (OpenCV)."""
+    hwc = np.ascontiguousarray(np.asarray(maps, np.float32).transpose(1, 2, 0))
+    out = np.empty((hwc.shape[0] * stride, hwc.shape[1] * stride, hwc.shape[2]), np.float32)
+    for c0 in range(0, hwc.shape[2], 256):  # OpenCV handles at most 512 channels at once
+        part = cv2.resize(hwc[:, :, c0:c0 + 256], None, fx=stride, fy=stride, interpolation=cv2.INTER_CUBIC)
+        out[:, :, c0:c0 + 256] = part.reshape(out.shape[0], out.shape[1], -1)
+    return out
+
+
+def find_peaks(heat: np.ndarray, threshold: float) -> list[np.ndarray]:
+    """(H, W, J) -> per keypoint an (n, 4) array of x, y, score, id (row-major order)."""
+    peaks, counter = [], 0
+    for j in range(heat.shape[2]):
+        m = heat[:, :, j]
+        left = np.zeros_like(m); left[1:, :] = m[:-1, :]
+        right = np.zeros_like(m); right[:-1, :] = m[1:, :]
+        up = np.zeros_like(m); up[:, 1:] = m[:, :-1]
+        down = np.zeros_like(m); down[:, :-1] = m[:, 1:]
+        binary = (m >= left) & (m >= right) & (m >= up) & (m >= down) & (m > threshold)
+        ys, xs = np.nonzero(binary)
+        ids = np.arange(counter, counter + len(xs))
+        peaks.append(np.stack([xs, ys, m[ys, xs], ids], axis=1).astype(np.float64).reshape(-1, 4))
+        counter += len(xs)
+    return peaks
+
+
+def connect_limbs(paf: np.ndarray, peaks: list[np.ndarray], skeleton: Skeleton,
+                  cfg: DecoderConfig, height: int) -> list[np.ndarray]:
+    """Per limb an (n, 5) array of id A, id B, score, index A, index B (greedy one-to-one)."""
+    connections = []
+    for (a, b), (px, py) in zip(skeleton.limbs, skeleton.paf_channels):
+        cand_a, cand_b = peaks[a], peaks[b]
+        candidates = []
+        for i in range(len(cand_a)):
+            for j in range(len(cand_b)):
+                vec = cand_b[j, :2] - cand_a[i, :2]
+                norm = np.sqrt(vec[0] ** 2 + vec[1] ** 2)
+                if norm == 0:
+                    continue
+                vec = vec / norm
+                xs = np.linspace(cand_a[i, 0], cand_b[j, 0], num=cfg.samples)
+                ys = np.linspace(cand_a[i, 1], cand_b[j, 1], num=cfg.samples)
+                rx = np.array([int(round(x)) for x in xs])
+                ry = np.array([int(round(y)) for y in ys])
+                scores = paf[ry, rx, px] * vec[0] + paf[ry, rx, py] * vec[1]
+                with_prior = scores.sum() / len(scores) + min(0.5 * height / norm - 1, 0)
+                enough = len(np.nonzero(scores > cfg.paf_threshold)[0]) > cfg.min_sample_fraction * len(scores)
+                if enough and with_prior > 0:
+                    candidates.append([i, j, with_prior])
+        candidates.sort(key=lambda c: c[2], reverse=True)
+        chosen = np.zeros((0, 5))
+        for i, j, s in candidates:
+            if i not in chosen[:, 3] and j not in chosen[:, 4]:
+                chosen = np.vstack([chosen, [cand_a[i, 3], cand_b[j, 3], s, i, j]])
+                if len(chosen) >= min(len(cand_a), len(cand_b)):
+                    break
+        connections.append(chosen)
+    return connections
+
+
+def assemble(connections: list[np.ndarray], all_peaks: np.ndarray, skeleton: Skeleton,
+             cfg: DecoderConfig) -> np.ndarray:
+    """Greedy person assembly -> subset (P, J + 2): part ids (-1 = none), total score, count."""
+    J = skeleton.num_keypoints
+    subset = -1 * np.ones((0, J + 2))
+    for k, ((a, b), redundant) in enumerate(zip(skeleton.limbs, skeleton.redundant)):
+        for part_a, part_b, score, _, _ in connections[k]:
+            found, idx = 0, [-1, -1]
+            for s in range(len(subset)):
+                if subset[s][a] == part_a or subset[s][b] == part_b:
+                    if found < 2:
+                        idx[found] = s
+                    found += 1
+            if found == 1:
+                s = idx[0]
+                if subset[s][b] != part_b:
+                    subset[s][b] = part_b
+                    subset[s][-1] += 1
+                    subset[s][-2] += all_peaks[int(part_b), 2] + score
+            elif found == 2:
+                s1, s2 = idx
+                membership = ((subset[s1] >= 0).astype(int) + (subset[s2] >= 0).astype(int))[:-2]
+                if len(np.nonzero(membership == 2)[0]) == 0:  # disjoint: merge
+                    subset[s1][:-2] += subset[s2][:-2] + 1
+                    subset[s1][-2:] += subset[s2][-2:]
+                    subset[s1][-2] += score
+                    subset = np.delete(subset, s2, 0)
+                else:
+                    subset[s1][b] = part_b
+                    subset[s1][-1] += 1
+                    subset[s1][-2] += all_peaks[int(part_b), 2] + score
+            elif found == 0 and not redundant:
+                row = -1 * np.ones(J + 2)
+                row[a], row[b] = part_a, part_b
+                row[-1] = 2
+                row[-2] = all_peaks[int(part_a), 2] + all_peaks[int(part_b), 2] + score
+                subset = np.vstack([subset, row])
+    keep = [s for s in range(len(subset))
+            if subset[s][-1] >= cfg.min_parts and subset[s][-2] / subset[s][-1] >= cfg.min_mean_score]
+    return subset[keep]
+
+
+def decode_reference(paf: np.ndarray, heat: np.ndarray, skeleton: Skeleton, stride: int = 8,
+                     cfg: DecoderConfig = DecoderConfig()) -> Poses:
+    """paf (2K, h, w), heat (J+1, h, w) at stride -> Poses in input pixels."""
+    J = skeleton.num_keypoints
+    heat_up = upsample(heat[:J], stride)
+    paf_up = upsample(paf, stride)
+    peaks = find_peaks(heat_up, cfg.peak_threshold)
+    all_peaks = np.concatenate(peaks) if peaks else np.zeros((0, 4))
+    connections = connect_limbs(paf_up, peaks, skeleton, cfg, heat_up.shape[0])
+    subset = assemble(connections, all_peaks, skeleton, cfg)
+    keypoints = np.zeros((len(subset), J, 3), np.float32)
+    for p, row in enumerate(subset):
+        for j in range(J):
+            if row[j] >= 0:
+                keypoints[p, j] = all_peaks[int(row[j]), :3]
+    return Poses(keypoints, subset[:, -2].astype(np.float32), subset[:, -1].astype(np.int32))

@@ -1,0 +1,1 @@
+"""Synthetic people: 2-D keypoint scenes (``flat``) and the articulated depth renderer."""
