@@ -25,8 +25,8 @@ class InputEncoding:
     """
 
     kind: str = "rgb"
-    near_m: float = 0.25
-    far_m: float = 3.5
+    near_m: float = 0.5
+    far_m: float = 4.5
     colormap: str = "grey"
 
     def __post_init__(self) -> None:

@@ -1,0 +1,131 @@
+import json
+
+import cv2
+import h5py
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from toppose.data.cli import app
+from toppose.data.coco import openpose_from_coco17
+from toppose.data.format import load_dataset
+from toppose.data.itop import convert_itop, openpose_from_itop
+from toppose.synth.writers import write_itop
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def itop_files(tmp_path_factory):
+    return write_itop(tmp_path_factory.mktemp("itop"), "top", 30, seed=5)
+
+
+def test_joint_mapping_and_visibility():
+    uv = np.arange(30, dtype=np.float32).reshape(15, 2) * 5
+    uv[13] = (-10, 50)  # right foot outside the frame
+    vis = np.ones(15)
+    vis[4] = 0  # right elbow occluded
+    kp, in_frame = openpose_from_itop(uv, vis)
+    assert tuple(kp[0, :2]) == tuple(uv[0]) and tuple(kp[3, :2]) == tuple(uv[4])  # nose<-head, R-elb<-R-elbow
+    assert kp[3, 2] == 1 and kp[0, 2] == 2 and kp[10, 2] == 0 and not in_frame[13]
+    assert (kp[14:, 2] == 0).all()
+
+
+def test_itop_conversion_report_and_depth_round_trip(itop_files, tmp_path):
+    labels, depth = itop_files
+    report = convert_itop(labels, depth, tmp_path / "out")
+    with h5py.File(labels) as h:
+        valid = h["is_valid"][:]
+    assert report.frames_read == 30 and report.frames_kept + sum(report.dropped.values()) == 30
+    assert report.dropped.get("is_valid = 0", 0) == int((valid == 0).sum())
+    ds = load_dataset(tmp_path / "out")
+    assert len(ds["images"]) == report.frames_kept
+    first = ds["images"][0]
+    png = cv2.imread(str(tmp_path / "out" / first["file_name"]), cv2.IMREAD_UNCHANGED)
+    with h5py.File(depth) as h:
+        original = h["data"][first["source"]["index"]].astype(np.float32)
+    assert png.dtype == np.uint16 and np.abs(png / 1000.0 - original).max() <= 0.0011
+    ann = ds["annotations"][0]
+    assert ann["area"] > 0 and ann["bbox"][2] > 0 and len(ann["keypoints"]) == 54
+
+
+def test_itop_cli_range_every_persons(itop_files, tmp_path):
+    labels, depth = itop_files
+    res = runner.invoke(app, ["itop", "--labels", str(labels), "--depth", str(depth), "--out", str(tmp_path / "o"),
+                              "--range", "0:20", "--every", "2", "--persons", "00"])
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "o" / "report.json").read_text())["frames_read"] == 10
+
+
+def test_itop_bad_inputs(itop_files, tmp_path):
+    labels, depth = itop_files
+    (tmp_path / "x.h5").write_text("not hdf5")
+    cases = [(tmp_path / "x.h5", depth, "not an HDF5 file")]
+    short = tmp_path / "short_labels.h5"
+    with h5py.File(labels) as src, h5py.File(short, "w") as dst:
+        for k in src:
+            dst[k] = src[k][:10]
+    cases.append((short, depth, "depth frames but"))
+    nolab = tmp_path / "nolab.h5"
+    with h5py.File(labels) as src, h5py.File(nolab, "w") as dst:
+        for k in src:
+            if k != "visible_joints":
+                dst[k] = src[k][:]
+    cases.append((nolab, depth, "missing dataset"))
+    for lab, dep, message in cases:
+        out = tmp_path / f"out_{lab.stem}"
+        res = runner.invoke(app, ["itop", "--labels", str(lab), "--depth", str(dep), "--out", str(out)])
+        assert res.exit_code == 1 and message in res.output and str(lab.name) in res.output
+        assert not (out / "annotations.json").exists()
+
+
+def _coco_files(tmp_path):
+    img = np.zeros((40, 50, 3), np.uint8)
+    for i in (1, 2, 3):
+        cv2.imwrite(str(tmp_path / f"{i}.jpg"), img)
+    kp = np.zeros((17, 3))
+    kp[5] = (10, 10, 2)
+    kp[6] = (20, 12, 1)
+    kp[0] = (15, 5, 2)
+    anns = [{"id": i, "image_id": i, "category_id": 1, "keypoints": kp.ravel().tolist(), "num_keypoints": 3,
+             "bbox": [5, 5, 20, 20], "area": 300.0, "iscrowd": 0, "segmentation": [[5, 5, 25, 5, 25, 25, 5, 25]]}
+            for i in (1, 2, 3)]
+    anns.append({"id": 9, "image_id": 1, "category_id": 1, "keypoints": [0] * 51, "num_keypoints": 0,
+                 "bbox": [30, 20, 10, 10], "area": 100.0, "iscrowd": 0, "segmentation": [[30, 20, 40, 20, 40, 30, 30, 30]]})
+    data = {"images": [{"id": i, "file_name": f"{i}.jpg", "width": 50, "height": 40} for i in (1, 2, 3)],
+            "annotations": anns, "categories": [{"id": 1, "name": "person", "keypoints": ["k"] * 17, "skeleton": []}]}
+    (tmp_path / "ann.json").write_text(json.dumps(data))
+    return tmp_path / "ann.json"
+
+
+def test_coco_import_neck_mask_and_sampling(tmp_path):
+    ann = _coco_files(tmp_path)
+    res = runner.invoke(app, ["coco", "--annotations", str(ann), "--images", str(tmp_path), "--out", str(tmp_path / "o"),
+                              "--sample", "3", "--val-fraction", "0.34"])
+    assert res.exit_code == 0, res.output
+    train, val = load_dataset(tmp_path / "o" / "train"), load_dataset(tmp_path / "o" / "val")
+    assert len(train["images"]) == 2 and len(val["images"]) == 1
+    kp = np.asarray(train["annotations"][0]["keypoints"]).reshape(18, 3)
+    assert tuple(kp[1]) == (15, 11, 1)  # neck = shoulder midpoint, lower visibility
+    with_mask = [im for im in train["images"] + val["images"] if "ignore_mask" in im]
+    assert len(with_mask) == 1 and with_mask[0]["source"]["coco_id"] == 1
+
+
+def test_coco_neck_needs_both_shoulders():
+    kp = np.zeros((17, 3))
+    kp[5] = (1, 1, 2)
+    assert openpose_from_coco17(kp)[1, 2] == 0
+
+
+def test_coco_bad_json(tmp_path):
+    (tmp_path / "a.json").write_text(json.dumps({"images": [], "annotations": [], "categories": [{"id": 1}]}))
+    res = runner.invoke(app, ["coco", "--annotations", str(tmp_path / "a.json"), "--images", str(tmp_path), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 1 and "a.json: no category with 17 COCO keypoints" in res.output
+
+
+def test_synth_training_format(tmp_path):
+    res = runner.invoke(app, ["synth", "--out", str(tmp_path / "s"), "--people", "2:3", "--frames", "4", "--seed", "1"])
+    assert res.exit_code == 0, res.output
+    ds = load_dataset(tmp_path / "s")
+    assert len(ds["images"]) == 4 and ds["images"][0]["view"] == "top"
+    assert runner.invoke(app, ["synth", "--out", str(tmp_path / "t"), "--view", "front"]).exit_code == 1

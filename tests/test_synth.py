@@ -1,0 +1,72 @@
+import h5py
+import numpy as np
+import pytest
+
+from toppose.synth.body import FAMILIES, Body, place, sample_pose
+from toppose.synth.render import Camera, HEIGHT, WIDTH, project
+from toppose.synth.scenes import random_scene, render
+from toppose.synth.writers import write_itop
+
+
+def test_world_coordinates_project_to_image_coordinates(tmp_path):
+    labels, _ = write_itop(tmp_path, "top", 12, seed=3)
+    with h5py.File(labels) as h:
+        world = h["real_world_coordinates"][:].astype(np.float64)
+        uv = h["image_coordinates"][:].astype(np.float64)
+    x, y, z = world[..., 0], world[..., 1], world[..., 2]
+    u = 160 + x / (0.0035 * z)
+    v = 120 - y / (0.0035 * z)
+    assert np.abs(u - uv[..., 0]).max() <= 1.0 and np.abs(v - uv[..., 1]).max() <= 1.0
+
+
+def test_itop_file_layout_and_dtypes(tmp_path):
+    labels, depth = write_itop(tmp_path, "side", 5, seed=0, split="test")
+    assert labels.name == "ITOP_side_test_labels.h5" and depth.name == "ITOP_side_test_depth_map.h5"
+    with h5py.File(labels) as h:
+        assert h["id"].dtype == np.dtype("S8") and h["id"][0] == b"00_00000"
+        assert h["image_coordinates"].dtype == np.int16 and h["image_coordinates"].shape == (5, 15, 2)
+        assert h["real_world_coordinates"].dtype == np.float16 and h["segmentation"].dtype == np.int8
+        assert h["visible_joints"].shape == (5, 15) and h["is_valid"].shape == (5,)
+    with h5py.File(depth) as h:
+        assert h["data"].dtype == np.float16 and h["data"].shape == (5, HEIGHT, WIDTH)
+
+
+def test_same_seed_same_files(tmp_path):
+    a, _ = write_itop(tmp_path / "a", "top", 4, seed=9)
+    b, _ = write_itop(tmp_path / "b", "top", 4, seed=9)
+    with h5py.File(a) as ha, h5py.File(b) as hb:
+        for key in ha:
+            assert np.array_equal(ha[key][:], hb[key][:])
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_top_view_head_is_nearest_the_ceiling_when_upright(family):
+    rng = np.random.default_rng(1)
+    person = place(Body(), sample_pose(rng, family), (0.0, 0.0), 0.3, family, rng)
+    cam = Camera.top(3.0)
+    z = cam.to_camera(person.joints)[:, 2]
+    if family not in ("lying", "bending"):
+        assert z[0] == z.min()
+    assert (person.ends[..., 2] - person.radii[:, None]).min() >= -1e-6  # nothing below the floor
+
+
+def test_visible_joints_lie_on_the_surface():
+    rng = np.random.default_rng(4)
+    for _ in range(5):
+        f = random_scene(rng, "top", (1, 3), fully_in_view=True)
+        clean = render(Camera.top(3.0), [], [], None)  # noise-free floor for comparison
+        assert clean.depth.max() > 0
+        for p in range(len(f.joints_uv)):
+            for j in np.nonzero(f.visible[p])[0]:
+                u, v = np.rint(f.joints_uv[p, j]).astype(int)
+                if f.depth[v, u] > 0:
+                    assert abs(f.depth[v, u] - f.joints_cam[p, j, 2]) < 0.25
+
+
+def test_a_joint_under_another_body_part_is_hidden():
+    body = Body()
+    pose = sample_pose(np.random.default_rng(0), "standing")
+    person = place(body, pose, (0.0, 0.0), 0.0)
+    f = render(Camera.top(3.0), [person], [], None)
+    assert not f.visible[0, 1]  # the neck is under the head seen from the ceiling
+    assert f.visible[0, 0]      # the head is seen

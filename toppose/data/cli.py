@@ -1,0 +1,110 @@
+"""``toppose-data``: ITOP and COCO converters and the synthetic scene writer."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from toppose.data.format import DataError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Build training-format datasets.")
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def _progress(label: str):
+    def show(done: int, total: int) -> None:
+        if sys.stderr.isatty() and (done == total or done % max(1, total // 100) == 0):
+            sys.stderr.write(f"\r{label} {done}/{total} ({100 * done // max(total, 1)}%)")
+            if done == total:
+                sys.stderr.write("\n")
+    return show
+
+
+def _span(text: Optional[str]) -> tuple[int, Optional[int]]:
+    if not text:
+        return 0, None
+    try:
+        a, _, b = text.partition(":")
+        return int(a or 0), (int(b) if b else None)
+    except ValueError:
+        _fail(f"--range must look like START:END, got {text!r}")
+
+
+@app.command()
+def itop(labels: Annotated[Path, typer.Option(help="ITOP_*_labels.h5")],
+         depth: Annotated[Path, typer.Option(help="ITOP_*_depth_map.h5")],
+         out: Annotated[Path, typer.Option(help="output folder")],
+         range_: Annotated[Optional[str], typer.Option("--range", help="START:END frame indices")] = None,
+         every: Annotated[int, typer.Option(help="keep every N-th frame")] = 1,
+         persons: Annotated[Optional[str], typer.Option(help="comma-separated person ids, e.g. 04,05")] = None) -> None:
+    """Convert ITOP HDF5 labels and depth maps, keeping valid frames; prints the drop report."""
+    from toppose.data.itop import convert_itop
+    from toppose.io import write_json
+
+    start, end = _span(range_)
+    if every < 1:
+        _fail("--every must be at least 1")
+    try:
+        report = convert_itop(labels, depth, out, start, end, every,
+                              set(persons.split(",")) if persons else None, _progress("frames"))
+    except DataError as e:
+        _fail(str(e))
+    write_json(out / "report.json", report.to_dict(), indent=2)
+    typer.echo(report.summary())
+
+
+@app.command()
+def coco(annotations: Annotated[Path, typer.Option(help="person_keypoints_*.json or the textbook's COCO.json")],
+         images: Annotated[Path, typer.Option(help="image folder the annotations refer to")],
+         out: Annotated[Path, typer.Option(help="output folder")],
+         sample: Annotated[Optional[int], typer.Option(help="keep N random images")] = None,
+         val_fraction: Annotated[float, typer.Option(help="fraction written to OUT/val")] = 0.0,
+         seed: Annotated[int, typer.Option()] = 0) -> None:
+    """Convert COCO person keypoints (neck added, ignore masks from crowds and unlabelled people)."""
+    from toppose.data.coco import convert_coco
+
+    if not 0.0 <= val_fraction < 1.0:
+        _fail("--val-fraction must be in [0, 1)")
+    try:
+        counts = convert_coco(annotations, images, out, sample, val_fraction, seed)
+    except DataError as e:
+        _fail(str(e))
+    typer.echo(", ".join(f"{k}: {v} images" for k, v in counts.items()) or "no images with keypoints")
+
+
+@app.command()
+def synth(out: Annotated[Path, typer.Option(help="output folder")],
+          view: Annotated[str, typer.Option(help="top or side")] = "top",
+          frames: Annotated[int, typer.Option(help="number of frames")] = 100,
+          seed: Annotated[int, typer.Option()] = 0,
+          people: Annotated[Optional[str], typer.Option(help="MIN:MAX people: write the training format")] = None,
+          fully_in_view: Annotated[bool, typer.Option(help="only people entirely inside the frame")] = False,
+          split: Annotated[str, typer.Option(help="ITOP file name split (train/test)")] = "train",
+          workers: Annotated[int, typer.Option(help="render processes")] = 1) -> None:
+    """Render synthetic depth scenes: ITOP files (single person) or, with --people, the training format."""
+    from toppose.synth.writers import write_itop, write_training
+
+    if view not in ("top", "side"):
+        _fail(f"--view must be top or side, got {view!r}")
+    if frames < 1:
+        _fail("--frames must be at least 1")
+    if people is None:
+        lp, dp = write_itop(out, view, frames, seed, split, workers)
+        typer.echo(f"wrote {lp} and {dp}")
+        return
+    try:
+        lo, _, hi = people.partition(":")
+        span = (int(lo), int(hi or lo))
+    except ValueError:
+        _fail(f"--people must look like MIN:MAX, got {people!r}")
+    if not 0 <= span[0] <= span[1]:
+        _fail(f"--people must satisfy 0 <= MIN <= MAX, got {people!r}")
+    dataset = write_training(out, view, frames, seed, span, fully_in_view, workers, _progress("frames"))
+    typer.echo(f"wrote {len(dataset['images'])} frames, {len(dataset['annotations'])} people to {out}")

@@ -1,0 +1,147 @@
+"""ITOP HDF5 labels + depth maps -> the training format, validated, with a drop report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from toppose.data.format import DataError, DatasetWriter, person_annotation
+from toppose.skeleton import ITOP_TORSO, OPENPOSE_FROM_ITOP
+from toppose.synth.render import HEIGHT, INTRINSICS, WIDTH
+
+LABEL_DATASETS = ("id", "is_valid", "visible_joints", "image_coordinates", "real_world_coordinates")
+
+
+def openpose_from_itop(uv: np.ndarray, visible: np.ndarray, hw: tuple[int, int] = (HEIGHT, WIDTH)
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """ITOP (15, 2) pixel coordinates and (15,) visibility -> (18, 3) x, y, COCO v; (15,) in-frame.
+
+    v = 2 visible, 1 in frame but occluded, 0 outside the frame (coordinates kept) or not
+    in ITOP (eyes, ears).
+    """
+    uv = np.asarray(uv, np.float32)
+    in_frame = (uv[:, 0] >= 0) & (uv[:, 0] <= hw[1] - 1) & (uv[:, 1] >= 0) & (uv[:, 1] <= hw[0] - 1)
+    kp = np.zeros((18, 3), np.float32)
+    for k, j in enumerate(OPENPOSE_FROM_ITOP):
+        if j >= 0:
+            kp[k, :2] = uv[j]
+            kp[k, 2] = (2 if visible[j] else 1) if in_frame[j] else 0
+    return kp, in_frame
+
+
+@dataclass
+class ItopReport:
+    frames_read: int = 0
+    frames_kept: int = 0
+    dropped: dict = field(default_factory=dict)
+    keypoints_not_visible: int = 0
+    keypoints_outside_frame: int = 0
+
+    def drop(self, reason: str) -> None:
+        self.dropped[reason] = self.dropped.get(reason, 0) + 1
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+    def summary(self) -> str:
+        drops = ", ".join(f"{k}: {v}" for k, v in sorted(self.dropped.items())) or "none"
+        return (f"frames read {self.frames_read}, kept {self.frames_kept}; dropped: {drops}; keypoints "
+                f"occluded {self.keypoints_not_visible}, outside the frame {self.keypoints_outside_frame}")
+
+
+def _open(path: Path, required: tuple[str, ...]) -> h5py.File:
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    try:
+        f = h5py.File(path, "r")
+    except OSError:
+        raise DataError(f"{path}: not an HDF5 file") from None
+    missing = [d for d in required if d not in f]
+    if missing:
+        f.close()
+        raise DataError(f"{path}: missing dataset(s) {', '.join(missing)}")
+    return f
+
+
+def _validate(labels: h5py.File, depth: h5py.File, lpath: Path, dpath: Path) -> int:
+    n = labels["id"].shape[0]
+    shapes = {"is_valid": (n,), "visible_joints": (n, 15), "image_coordinates": (n, 15, 2),
+              "real_world_coordinates": (n, 15, 3)}
+    for name, shape in shapes.items():
+        if labels[name].shape != shape:
+            raise DataError(f"{lpath}: dataset {name} has shape {labels[name].shape}, expected {shape}")
+    if depth["id"].shape[0] != n or depth["data"].shape[0] != n:
+        raise DataError(f"{dpath}: {depth['data'].shape[0]} depth frames but {lpath.name} has {n} labels")
+    if depth["data"].shape[1:] != (HEIGHT, WIDTH):
+        raise DataError(f"{dpath}: depth frames are {depth['data'].shape[1:]}, expected ({HEIGHT}, {WIDTH})")
+    lid, did = labels["id"][:], depth["id"][:]
+    bad = np.nonzero(lid != did)[0]
+    if len(bad):
+        raise DataError(f"{dpath}: frame ids differ from {lpath.name} at index {bad[0]} "
+                        f"({did[bad[0]]!r} vs {lid[bad[0]]!r})")
+    return n
+
+
+def _frame_indices(ids: np.ndarray, start: int, end: int | None, every: int, persons: set[str] | None):
+    for i in range(start, len(ids) if end is None else min(end, len(ids)), every):
+        if persons is None or ids[i].decode(errors="replace").split("_")[0] in persons:
+            yield i
+
+
+def convert_itop(labels_path: Path, depth_path: Path, out: Path, start: int = 0, end: int | None = None,
+                 every: int = 1, persons: set[str] | None = None, progress=None) -> ItopReport:
+    """Convert one view/split of ITOP. Writes ``out`` in the training format; returns the report."""
+    labels_path, depth_path = Path(labels_path), Path(depth_path)
+    report = ItopReport()
+    with _open(labels_path, LABEL_DATASETS) as labels, _open(depth_path, ("id", "data")) as depth:
+        n = _validate(labels, depth, labels_path, depth_path)
+        coords = labels["image_coordinates"][:].astype(np.float64)
+        if not np.isfinite(coords).all():
+            raise DataError(f"{labels_path}: image_coordinates contain NaN or inf")
+        ids, valid, visible = labels["id"][:], labels["is_valid"][:], labels["visible_joints"][:]
+        world = labels["real_world_coordinates"][:].astype(np.float32)
+        seg = labels["segmentation"] if "segmentation" in labels else None
+        writer = DatasetWriter(out, {"source": "ITOP", "labels": labels_path.name, "depth": depth_path.name,
+                                     "modality": "depth", "depth_unit": "mm", "camera": INTRINSICS})
+        indices = list(_frame_indices(ids, start, end, every, persons))
+        for count, i in enumerate(indices):
+            report.frames_read += 1
+            if progress:
+                progress(count + 1, len(indices))
+            if not valid[i]:
+                report.drop("is_valid = 0")
+                continue
+            d = depth["data"][i].astype(np.float32)
+            if not np.isfinite(d).all():
+                report.drop("depth not finite")
+                continue
+            kp, in_frame = openpose_from_itop(coords[i], visible[i])
+            if not in_frame[[j for j in OPENPOSE_FROM_ITOP if j >= 0]].any():
+                report.drop("no joint inside the frame")
+                continue
+            report.keypoints_not_visible += int((kp[:, 2] == 1).sum())
+            report.keypoints_outside_frame += int(((kp[:, 2] == 0) & (np.arange(18) < 14)).sum())
+            area, bbox = _area(seg[i] if seg is not None else None, kp)
+            writer.add(np.clip(np.rint(d * 1000.0), 0, 65535).astype(np.uint16), [person_annotation(kp, area, bbox)],
+                       extra={"source": {"file": depth_path.name, "index": int(i), "id": ids[i].decode(errors="replace")},
+                              "objpos": [float(v) for v in coords[i, ITOP_TORSO]],
+                              "real_world_coordinates": np.round(world[i], 4).tolist()})
+            report.frames_kept += 1
+        writer.info["report"] = report.to_dict()
+        writer.close()
+    return report
+
+
+def _area(seg: np.ndarray | None, kp: np.ndarray) -> tuple[float, list[float] | None]:
+    """Segment area and bbox from ITOP's segmentation (>= 0 = body); keypoint bbox otherwise."""
+    if seg is not None:
+        ys, xs = np.nonzero(seg >= 0)
+        if len(xs):
+            return float(len(xs)), [float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1),
+                                    float(ys.max() - ys.min() + 1)]
+    lab = kp[kp[:, 2] > 0, :2]
+    w, h = np.ptp(lab, axis=0) if len(lab) else (0.0, 0.0)
+    return float(w * h), None

@@ -1,0 +1,127 @@
+"""Random overhead (and side) scenes with exact ground truth, and a continuous scene player."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from toppose.synth.body import FAMILIES, JOINT_PARTS, Body, Person, place, sample_pose
+from toppose.synth.render import HEIGHT, WIDTH, Camera, project, render_scene, sensor_effects
+
+FAMILY_WEIGHTS = np.array([0.2, 0.25, 0.12, 0.1, 0.08, 0.08, 0.1, 0.07])  # FAMILIES order
+PARTS_PER_PERSON = 32  # label = person * 32 + part
+
+
+@dataclass
+class Frame:
+    """One rendered frame. P people; joints in ITOP's 15-joint order.
+
+    depth (H, W) float32 metres (0 = no reading); parts (H, W) int8 body part or -1;
+    person (H, W) int16 person index or -1; joints_cam (P, 15, 3) camera metres;
+    joints_uv (P, 15, 2) pixels; visible (P, 15) in frame and not occluded;
+    in_frame (P, 15); areas (P,) visible pixels.
+    """
+
+    depth: np.ndarray
+    parts: np.ndarray
+    person: np.ndarray
+    joints_cam: np.ndarray
+    joints_uv: np.ndarray
+    visible: np.ndarray
+    in_frame: np.ndarray
+    areas: np.ndarray
+    view: str
+    families: list[str] = field(default_factory=list)
+
+
+def render(camera: Camera, people: list[Person], boxes: list[np.ndarray],
+           rng: np.random.Generator | None, families: list[str] | None = None) -> Frame:
+    """Ray-cast people and boxes ((2, 3) world corners) seen by ``camera``."""
+    caps = []
+    for p, person in enumerate(people):
+        ends = camera.to_camera(person.ends)
+        for part in range(len(ends)):
+            caps.append([*ends[part, 0], *ends[part, 1], person.radii[part], p * PARTS_PER_PERSON + part])
+    cam_boxes = [list(np.minimum(*camera.to_camera(b))) + list(np.maximum(*camera.to_camera(b))) + [-1]
+                 for b in boxes + [pp.seat for pp in people if pp.seat is not None]]
+    capsules = np.asarray(caps, np.float64).reshape(-1, 8)
+    box_arr = np.asarray(cam_boxes, np.float64).reshape(-1, 7)
+    clean = np.zeros((HEIGHT, WIDTH), np.float64)
+    label = np.zeros((HEIGHT, WIDTH), np.int32)
+    render_scene(capsules, box_arr, camera.floor_plane(), clean, label)
+    joints_cam = np.array([camera.to_camera(p.joints) for p in people]).reshape(-1, 15, 3)
+    uv = project(joints_cam)
+    ui, vi = np.rint(uv[..., 0]).astype(int), np.rint(uv[..., 1]).astype(int)
+    in_frame = (ui >= 0) & (ui < WIDTH) & (vi >= 0) & (vi < HEIGHT) & (joints_cam[..., 2] > 0)
+    visible = np.zeros_like(in_frame)
+    for p, person in enumerate(people):
+        for j in range(15):
+            if in_frame[p, j]:
+                tol = max(person.radii[k] for k in JOINT_PARTS[j]) + 0.03
+                visible[p, j] = clean[vi[p, j], ui[p, j]] >= joints_cam[p, j, 2] - tol
+    person_map = np.where(label >= 0, label // PARTS_PER_PERSON, -1).astype(np.int16)
+    parts = np.where(label >= 0, label % PARTS_PER_PERSON, -1).astype(np.int8)
+    areas = np.bincount(person_map[person_map >= 0].ravel(), minlength=len(people))[:len(people)]
+    depth = clean.copy()
+    if rng is not None:
+        sensor_effects(depth, rng.standard_normal(depth.shape), rng.random(depth.shape), 6.0, 0.15)
+    return Frame(depth.astype(np.float32), parts, person_map, joints_cam, uv, visible, in_frame,
+                 areas.astype(np.int64), camera.view, families or [])
+
+
+def random_camera(rng: np.random.Generator, view: str) -> Camera:
+    if view == "top":
+        return Camera.top(float(rng.uniform(2.5, 3.5)))
+    if view == "side":
+        return Camera.side(float(rng.uniform(0.9, 1.5)), 3.0)
+    raise ValueError(f"unknown view {view!r}; expected top or side")
+
+
+def _floor_region(camera: Camera) -> tuple[np.ndarray, np.ndarray]:
+    """(lo, hi) floor XY rectangle where people may stand, slightly beyond the view."""
+    if camera.view == "top":
+        hx, hy = camera.footprint(camera.position[2])
+        return np.array([-hx - 0.3, -hy - 0.3]), np.array([hx + 0.3, hy + 0.3])
+    return np.array([-1.5, -1.2]), np.array([1.5, 0.3])
+
+
+def random_scene(rng: np.random.Generator, view: str = "top", people: tuple[int, int] = (1, 1),
+                 furniture: bool = True, fully_in_view: bool = False, max_tries: int = 60) -> Frame:
+    """A random scene of people (count drawn from ``people``) with optional furniture boxes.
+
+    ``fully_in_view`` keeps only placements where every joint of every person is in frame.
+    """
+    camera = random_camera(rng, view)
+    lo, hi = _floor_region(camera)
+    if fully_in_view:
+        lo, hi = lo * 0.55, hi * 0.55
+    count = int(rng.integers(people[0], people[1] + 1))
+    placed, families, spots = [], [], []
+    for _ in range(max_tries * max(count, 1)):
+        if len(placed) == count:
+            break
+        family = str(rng.choice(FAMILIES, p=FAMILY_WEIGHTS))
+        xy = rng.uniform(lo, hi)
+        gap = 1.3 if family == "lying" else 0.75
+        if any(np.linalg.norm(xy - s) < gap + g for s, g in spots):
+            continue
+        person = place(Body.random(rng), sample_pose(rng, family), tuple(xy), float(rng.uniform(0, 2 * np.pi)),
+                       family, rng)
+        if fully_in_view:
+            uv = project(camera.to_camera(person.joints))
+            if not ((uv[:, 0] >= 4) & (uv[:, 0] < WIDTH - 4) & (uv[:, 1] >= 4) & (uv[:, 1] < HEIGHT - 4)).all():
+                continue
+        placed.append(person)
+        families.append(family)
+        spots.append((xy, 0.6 if family == "lying" else 0.0))
+    boxes = []
+    if furniture and camera.view == "top":
+        for _ in range(int(rng.integers(0, 3))):
+            c = rng.uniform(lo, hi)
+            if any(np.linalg.norm(c - s) < 1.0 for s, _ in spots):
+                continue
+            size = rng.uniform([0.4, 0.4, 0.4], [1.2, 0.8, 0.8])
+            boxes.append(np.array([[c[0] - size[0] / 2, c[1] - size[1] / 2, 0.0],
+                                   [c[0] + size[0] / 2, c[1] + size[1] / 2, size[2]]]))
+    return render(camera, placed, boxes, rng, families)

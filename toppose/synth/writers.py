@@ -1,0 +1,114 @@
+"""Write rendered scenes as ITOP HDF5 files or directly in the training format."""
+
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import cv2
+import h5py
+import numpy as np
+
+from toppose.data.format import DatasetWriter, person_annotation
+from toppose.data.itop import openpose_from_itop
+from toppose.io import atomic_path
+from toppose.synth.render import HEIGHT, INTRINSICS, WIDTH
+from toppose.synth.scenes import Frame, random_scene
+
+FRAMES_PER_SUBJECT = 100
+
+
+def frame_people(frame: Frame) -> list[dict]:
+    """Training-format person annotations of a rendered frame (people seen at all)."""
+    people = []
+    for p in range(len(frame.joints_uv)):
+        kp, _ = openpose_from_itop(frame.joints_uv[p], frame.visible[p])
+        if frame.areas[p] == 0 and not (kp[:, 2] > 0).any():
+            continue
+        ys, xs = np.nonzero(frame.person == p)
+        bbox = None if len(xs) == 0 else [float(xs.min()), float(ys.min()), float(np.ptp(xs) + 1), float(np.ptp(ys) + 1)]
+        people.append(person_annotation(kp, float(max(frame.areas[p], 1)), bbox))
+    return people
+
+
+def depth_to_mm(depth_m: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(depth_m * 1000.0), 0, 65535).astype(np.uint16)
+
+
+def _render_itop(args):
+    seed, index, view = args
+    rng = np.random.default_rng([seed, index])
+    return random_scene(rng, view, (1, 1), furniture=rng.random() < 0.3, fully_in_view=rng.random() < 0.7)
+
+
+def write_itop(out: str | Path, view: str, frames: int, seed: int, split: str = "train",
+               workers: int = 1) -> tuple[Path, Path]:
+    """Single-person frames as ``ITOP_{view}_{split}_labels.h5`` and ``..._depth_map.h5``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rendered = _map(_render_itop, [(seed, i, view) for i in range(frames)], workers)
+    n = len(rendered)
+    ids = np.array([f"{i // FRAMES_PER_SUBJECT:02d}_{i % FRAMES_PER_SUBJECT:05d}".encode() for i in range(n)], "S8")
+    invalid = np.random.default_rng([seed, 1 << 20]).random(n) < 0.03
+    coords = np.zeros((n, 15, 2), np.int16)
+    world = np.zeros((n, 15, 3), np.float16)
+    vis = np.zeros((n, 15), np.int16)
+    valid = np.zeros(n, np.uint8)
+    seg = np.full((n, HEIGHT, WIDTH), -1, np.int8)
+    depth = np.zeros((n, HEIGHT, WIDTH), np.float16)
+    for i, f in enumerate(rendered):
+        if len(f.joints_uv):
+            coords[i] = np.rint(f.joints_uv[0])
+            world[i] = f.joints_cam[0]
+            vis[i] = f.visible[0]
+            valid[i] = int(f.in_frame[0].sum() >= 8 and not invalid[i])
+        seg[i] = np.where(f.person == 0, f.parts, -1)
+        depth[i] = f.depth
+    labels_path = out / f"ITOP_{view}_{split}_labels.h5"
+    depth_path = out / f"ITOP_{view}_{split}_depth_map.h5"
+    with atomic_path(labels_path) as tmp, h5py.File(tmp, "w") as h:
+        h["id"] = ids
+        h["is_valid"] = valid
+        h["visible_joints"] = vis
+        h["image_coordinates"] = coords
+        h["real_world_coordinates"] = world
+        h.create_dataset("segmentation", data=seg, compression="gzip", compression_opts=1)
+    with atomic_path(depth_path) as tmp, h5py.File(tmp, "w") as h:
+        h["id"] = ids
+        h.create_dataset("data", data=depth, compression="gzip", compression_opts=1)
+    return labels_path, depth_path
+
+
+def _render_training(args):
+    seed, index, view, people, fully = args
+    rng = np.random.default_rng([seed, index])
+    frame = random_scene(rng, view, people, furniture=True, fully_in_view=fully)
+    ok, png = cv2.imencode(".png", depth_to_mm(frame.depth))
+    return png.tobytes(), frame_people(frame), frame.families
+
+
+def write_training(out: str | Path, view: str, frames: int, seed: int, people: tuple[int, int] = (1, 4),
+                   fully_in_view: bool = False, workers: int = 1, progress=None) -> dict:
+    """Multi-person scenes in the training format (16-bit depth PNGs + COCO JSON)."""
+    writer = DatasetWriter(out, {"source": "toppose synthetic", "view": view, "seed": seed,
+                                 "people": list(people), "fully_in_view": fully_in_view,
+                                 "modality": "depth", "depth_unit": "mm", "camera": INTRINSICS})
+    jobs = [(seed, i, view, people, fully_in_view) for i in range(frames)]
+    for i, (png, anns, families) in enumerate(_imap(_render_training, jobs, workers)):
+        depth = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
+        writer.add(depth, anns, extra={"view": view, "families": families})
+        if progress:
+            progress(i + 1, frames)
+    return writer.close()
+
+
+def _imap(fn, jobs, workers):
+    if workers <= 1:
+        yield from map(fn, jobs)
+        return
+    with ProcessPoolExecutor(workers) as pool:
+        yield from pool.map(fn, jobs, chunksize=max(1, len(jobs) // (workers * 8)))
+
+
+def _map(fn, jobs, workers):
+    return list(_imap(fn, jobs, workers))
