@@ -64,23 +64,33 @@ def _depth_or_default(encoding: InputEncoding) -> InputEncoding:
     return encoding if encoding.kind == "depth" else InputEncoding(kind="depth")
 
 
+def _lookup_tables() -> dict[str, tuple[np.ndarray, tuple[int, int, int]]]:
+    """Per convention: (3, 256) float32 value tables and the BGR source channel of each output."""
+    v = np.arange(256, dtype=np.float32)
+    vgg = np.stack([(v / 255.0 - _VGG_MEAN[c]) / _VGG_STD[c] for c in range(3)])  # R, G, B outputs
+    rtpose = np.stack([v / 256.0 - 0.5] * 3)
+    return {"vgg": (vgg.astype(np.float32), (2, 1, 0)), "rtpose": (rtpose.astype(np.float32), (0, 1, 2))}
+
+
+_TABLES = _lookup_tables()
+
+
 def normalize(image_bgr: np.ndarray, convention: str, out: np.ndarray | None = None) -> np.ndarray:
     """(H, W, 3) uint8 BGR -> (3, H, W) float32 in the model's convention.
 
     ``vgg``: RGB, /255, ImageNet mean/std. ``rtpose``: BGR, x/256 - 0.5.
     """
-    x = image_bgr.astype(np.float32)
-    if convention == "vgg":
-        x = (x[:, :, ::-1] / 255.0 - _VGG_MEAN) / _VGG_STD
-    elif convention == "rtpose":
-        x = x / 256.0 - 0.5
-    else:
-        raise ValueError(f"unknown preprocessing convention {convention!r}")
-    chw = np.ascontiguousarray(x.transpose(2, 0, 1), dtype=np.float32)
-    if out is not None:
-        out[...] = chw
-        return out
-    return chw
+    try:
+        table, source = _TABLES[convention]
+    except KeyError:
+        raise ValueError(f"unknown preprocessing convention {convention!r}") from None
+    if image_bgr.dtype != np.uint8 or image_bgr.ndim != 3 or image_bgr.shape[2] != 3:
+        raise ValueError(f"expected an (H, W, 3) uint8 image, got {image_bgr.shape} {image_bgr.dtype}")
+    if out is None:
+        out = np.empty((3, *image_bgr.shape[:2]), np.float32)
+    for k in range(3):
+        np.take(table[k], image_bgr[:, :, source[k]], out=out[k])
+    return out
 
 
 @dataclass(frozen=True)

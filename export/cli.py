@@ -1,0 +1,53 @@
+"""``toppose-export WEIGHTS``: a self-describing ONNX model, checked against PyTorch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(add_completion=False, help="Export weights to ONNX.")
+
+
+@app.command()
+def main(weights: Annotated[Path, typer.Argument(help="any known weights file or toppose checkpoint")],
+         output: Annotated[Optional[Path], typer.Option("-o", "--output", help="default: WEIGHTS with .onnx")] = None,
+         height: Annotated[int, typer.Option()] = 240,
+         width: Annotated[int, typer.Option()] = 320,
+         dynamic: Annotated[bool, typer.Option(help="dynamic height and width")] = False,
+         batch: Annotated[int, typer.Option()] = 1,
+         dynamic_batch: Annotated[bool, typer.Option()] = False,
+         opset: Annotated[int, typer.Option()] = 17,
+         fp16: Annotated[bool, typer.Option(help="also write MODEL.fp16.onnx")] = False,
+         int8: Annotated[bool, typer.Option(help="also write MODEL.int8.onnx (needs --calibration)")] = False,
+         calibration: Annotated[Optional[Path], typer.Option(help="training-format folder for int8 calibration")] = None,
+         calibration_frames: Annotated[int, typer.Option()] = 32,
+         arch: Annotated[Optional[str], typer.Option(help="override the detected architecture")] = None,
+         preprocess: Annotated[Optional[str], typer.Option(help="override: vgg or rtpose")] = None,
+         force: Annotated[bool, typer.Option(help="overwrite existing outputs")] = False,
+         verify: Annotated[bool, typer.Option(help="check parity with PyTorch")] = True) -> None:
+    """Export, then verify (onnx.checker, onnxruntime vs PyTorch maps and decoded poses)."""
+    from toppose.export.pipeline import run_export
+    from toppose.export.onnx_export import ExportError, ExportOptions
+    from toppose.data.format import DataError
+    from toppose.weights import WeightsError
+
+    output = output or weights.with_suffix(".onnx")
+    try:
+        if int8 and calibration is None:
+            raise ExportError("--int8 needs --calibration DATA (a training-format folder)")
+        options = ExportOptions(height=height, width=width, batch=batch, dynamic=dynamic, dynamic_batch=dynamic_batch, opset=opset)
+        reports = run_export(weights, output, options, arch=arch, preprocess=preprocess, fp16=fp16,
+                             int8_calibration=calibration if int8 else None, calibration_frames=calibration_frames,
+                             force=force, verify=verify, echo=typer.echo)
+    except (ExportError, WeightsError, DataError, OSError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None
+    if any(not r.ok for r in reports):
+        typer.echo("error: parity check failed", err=True)
+        raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    app()

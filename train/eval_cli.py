@@ -1,0 +1,67 @@
+"""``toppose-eval``: pycocotools AP/AR and a per-joint table, for PyTorch weights or ONNX."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(add_completion=False, help="Evaluate a model on a training-format folder.")
+
+
+@app.command()
+def main(data: Annotated[Path, typer.Option(help="training-format folder with ground truth")],
+         weights: Annotated[Optional[Path], typer.Option(help="PyTorch weights or checkpoint")] = None,
+         model: Annotated[Optional[Path], typer.Option(help="exported ONNX model")] = None,
+         tta: Annotated[bool, typer.Option(help="scales 0.75/1/1.25 + flip")] = False,
+         oracle: Annotated[bool, typer.Option(help="decode ground-truth maps: the decoder's ceiling")] = False,
+         limit: Annotated[Optional[int], typer.Option(help="first N images only")] = None,
+         out: Annotated[Optional[Path], typer.Option(help="write metrics and detections as JSON")] = None) -> None:
+    """Decode with the shared decoder, convert to COCO-17, print AP/AR and per-joint accuracy."""
+    from toppose.data.format import DataError
+    from toppose.io import write_json
+    from toppose.train.predict import evaluate_folder, torch_infer
+    from toppose.weights import WeightsError, load_weights
+
+    if oracle:
+        from toppose.model_spec import ModelSpec
+        from toppose.train.predict import oracle_folder
+        try:
+            result = oracle_folder(data, ModelSpec(arch="lite"), limit)
+        except DataError as e:
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(1) from None
+        typer.echo(result.table())
+        if out is not None:
+            write_json(out, {"stats": result.stats, "per_joint": result.per_joint}, indent=1)
+        return
+    if (weights is None) == (model is None):
+        typer.echo("error: give exactly one of --weights or --model (or --oracle)", err=True)
+        raise typer.Exit(1)
+    try:
+        if weights is not None:
+            import torch
+
+            loaded = load_weights(weights)
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+            spec, infer = loaded.spec, torch_infer(loaded.model.to(device), device)
+        else:
+            from toppose.runtime.session import ModelError, PoseSession
+            try:
+                session = PoseSession(model, device="cpu")
+            except ModelError as e:
+                raise DataError(str(e)) from None
+            spec, infer = session.spec, session.infer_maps
+        result, predictions = evaluate_folder(data, infer, spec, limit=limit, tta=tta)
+    except (DataError, WeightsError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(result.table())
+    if out is not None:
+        write_json(out, {"stats": result.stats, "per_joint": result.per_joint,
+                         "detections": [r for i, p in predictions.items() for r in p.coco_results(i)]}, indent=1)
+
+
+if __name__ == "__main__":
+    app()
