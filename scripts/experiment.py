@@ -24,11 +24,11 @@ from toppose.weights import load_weights
 TESTS = ("test_top_full", "test_top_any", "test_side")
 
 
-def evaluate(weights: Path, data: Path, limit: int, device: str) -> dict:
+def evaluate(weights: Path, data: Path, limit: int, device: str, input_hw) -> dict:
     loaded = load_weights(weights)
     model = loaded.model.to(device)
-    return {t: round(evaluate_folder(data / t, torch_infer(model, device), loaded.spec, limit=limit)[0].stats["AP"], 4)
-            for t in TESTS}
+    return {t: round(evaluate_folder(data / t, torch_infer(model, device), loaded.spec, limit=limit,
+                                     input_hw=input_hw)[0].stats["AP"], 4) for t in TESTS}
 
 
 def main() -> None:
@@ -44,16 +44,18 @@ def main() -> None:
     ap.add_argument("--amp", default="none")
     ap.add_argument("--eval-images", type=int, default=150)
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--input-size", default="240x320", help="HxW training and evaluation input")
     args = ap.parse_args()
     device = "cuda" if args.device == "auto" and __import__("torch").cuda.is_available() else ("cpu" if args.device == "auto" else args.device)
-    common = dict(arch="lite", batch_size=args.batch_size, epoch_size=args.epoch_size, workers=args.workers,
+    hw = tuple(int(v) for v in args.input_size.lower().split("x"))
+    common = dict(arch="lite", input_size=hw, batch_size=args.batch_size, epoch_size=args.epoch_size, workers=args.workers,
                   amp=args.amp, optimizer="adamw", lr=1.5e-3, weight_decay=1e-4, device=device, channels_last=device == "cuda")
     rows = []
     t0 = time.time()
     pre = args.out / "pretrain_side"
     train(TrainConfig(data=((str(args.data / "side_train"), 1.0),), out=str(pre), epochs=100,
                       time_limit_min=args.pretrain_min, **common))
-    rows.append({"model": "side-view pretrain", "preset": "-", **evaluate(pre / "last.pth", args.data, args.eval_images, device)})
+    rows.append({"model": "side-view pretrain", "preset": "-", **evaluate(pre / "last.pth", args.data, args.eval_images, device, hw)})
     print(rows[-1], flush=True)
     for preset in args.presets.split(","):
         run = args.out / f"finetune_{preset}"
@@ -61,9 +63,9 @@ def main() -> None:
                           init=str(pre / "last.pth"), freeze=preset, epochs=100, time_limit_min=args.finetune_min,
                           **{**common, "lr": 1e-3}))
         rows.append({"model": "fine-tuned top 0.7 + side 0.3", "preset": preset,
-                     **evaluate(run / "last.pth", args.data, args.eval_images, device)})
+                     **evaluate(run / "last.pth", args.data, args.eval_images, device, hw)})
         print(rows[-1], flush=True)
-    result = {"rows": rows, "wall_s": round(time.time() - t0, 1), "device": device,
+    result = {"rows": rows, "wall_s": round(time.time() - t0, 1), "device": device, "input_size": list(hw),
               "pretrain_min": args.pretrain_min, "finetune_min": args.finetune_min}
     (args.out / "experiment.json").write_text(json.dumps(result, indent=1))
     print("| model | freeze | AP top (fully in frame) | AP top (anywhere) | AP side |\n|---|---|---|---|---|")

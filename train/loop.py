@@ -27,6 +27,13 @@ from toppose.train.predict import evaluate_folder, torch_infer
 from toppose.weights import load_weights, save_checkpoint
 
 
+def _single_threaded(_worker: int) -> None:
+    """Each loader worker is one process: OpenCV's own thread pool would oversubscribe the cores."""
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
 def log(msg: str) -> None:
     if int(os.environ.get("RANK", 0)) == 0:
         print(msg, flush=True)
@@ -89,7 +96,8 @@ def train(cfg: TrainConfig) -> dict:
     datasets = [PoseDataset(d, spec, cfg.input_size, cfg.rotation, cfg.scale, cfg.flip, cfg.depth_jitter) for d, _ in cfg.data]
     sampler = MixedSampler([len(d) for d in datasets], [w for _, w in cfg.data], cfg.epoch_size, cfg.seed, rank, world)
     loader = DataLoader(IndexedConcat(datasets), batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.workers,
-                        pin_memory=device.type == "cuda", drop_last=True, persistent_workers=cfg.workers > 0)
+                        pin_memory=device.type == "cuda", drop_last=True, persistent_workers=cfg.workers > 0,
+                        worker_init_fn=_single_threaded)
     steps = max(1, len(loader))
     model.to(device)
     if cfg.channels_last:
@@ -198,7 +206,8 @@ def _validate(model, spec, cfg, device) -> dict:
                 x, paf_t, heat_t, m = (t[None].to(device) for t in ds[(i, -1)])
                 _, _, stages = model(x)
                 losses.append(sum(l.item() for l in stage_losses(stages, paf_t, heat_t, m)))
-        result, _ = evaluate_folder(folder, torch_infer(model, device), spec, limit=cfg.val_images)
+        result, _ = evaluate_folder(folder, torch_infer(model, device), spec, limit=cfg.val_images,
+                                    input_hw=tuple(cfg.input_size))
         row[f"val_ap_{Path(folder).name}"] = result.stats["AP"]
     row["val_loss"] = float(np.mean(losses))
     row["val_ap"] = float(np.mean([v for k, v in row.items() if k.startswith("val_ap_")]))
@@ -232,7 +241,11 @@ def _write_curves(out: Path, history: list[dict]) -> None:
     if "val_loss" in history[-1]:
         a.plot(ep, [r.get("val_loss", np.nan) for r in history], label="val")
         b.plot(ep, [r.get("val_ap", np.nan) for r in history], label="val AP")
-    a.set_xlabel("epoch"), a.set_ylabel("loss"), a.legend(), b.set_xlabel("epoch"), b.set_ylabel("AP"), b.legend()
+    a.set_xlabel("epoch")
+    a.set_ylabel("loss")
+    a.legend()
+    b.set_xlabel("epoch")
+    b.set_ylabel("val AP")
     fig.tight_layout()
     with atomic_path(out / "curves.png") as tmp:
         fig.savefig(tmp, format="png", dpi=80)

@@ -28,18 +28,21 @@ def torch_infer(model, device="cpu") -> Infer:
     return infer
 
 
-def predict_frame(frame: np.ndarray, infer: Infer, spec: ModelSpec, decoder: PoseDecoder, tta: bool = False) -> Poses:
-    """One frame (depth or BGR) -> Poses in the frame's pixels."""
+def predict_frame(frame: np.ndarray, infer: Infer, spec: ModelSpec, decoder: PoseDecoder, tta: bool = False,
+                  input_hw: tuple[int, int] | None = None) -> Poses:
+    """One frame (depth or BGR) -> Poses in the frame's pixels (network input scaled to fit
+    ``input_hw`` when given, else the frame's own size padded to the stride)."""
     if tta:
         paf, heat = tta_maps(to_input_image(frame, spec.encoding), infer, spec.skeleton, spec.stride, spec.preprocess)
         return decoder(paf, heat)
-    x, box = prepare(frame, spec)
+    x, box = prepare(frame, spec, input_hw)
     paf, heat = infer(x[None])
     return decoder(paf[0], heat[0]).scaled(box.scale)
 
 
 def evaluate_folder(folder: str | Path, infer: Infer, spec: ModelSpec, limit: int | None = None,
-                    tta: bool = False, decoder: PoseDecoder | None = None) -> tuple[EvalResult, dict]:
+                    tta: bool = False, decoder: PoseDecoder | None = None,
+                    input_hw: tuple[int, int] | None = None) -> tuple[EvalResult, dict]:
     """pycocotools AP and per-joint table of ``infer`` on (the first ``limit`` images of) a folder."""
     folder = Path(folder)
     dataset = load_dataset(folder)
@@ -48,7 +51,8 @@ def evaluate_folder(folder: str | Path, infer: Infer, spec: ModelSpec, limit: in
         dataset = {**dataset, "images": dataset["images"][:limit],
                    "annotations": [a for a in dataset["annotations"] if a["image_id"] in keep]}
     decoder = decoder or PoseDecoder(spec.skeleton, spec.stride)
-    predictions = {im["id"]: predict_frame(read_image(folder, im), infer, spec, decoder, tta) for im in dataset["images"]}
+    predictions = {im["id"]: predict_frame(read_image(folder, im), infer, spec, decoder, tta, input_hw)
+                   for im in dataset["images"]}
     return evaluate(dataset, predictions), predictions
 
 

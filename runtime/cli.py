@@ -1,0 +1,104 @@
+"""``toppose-stream`` and ``toppose-infer``."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+stream_app = typer.Typer(add_completion=False, help="Stream frames through a pose model.")
+infer_app = typer.Typer(add_completion=False, help="Estimate poses on single images.")
+
+
+def _setup_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def _session(model: Optional[Path], device: str, trt_cache: Optional[Path], fp16: bool):
+    from toppose.runtime.session import ModelError, PoseSession
+    from toppose.runtime.stream import bundled_model
+
+    try:
+        return PoseSession(model or bundled_model(), device, str(trt_cache) if trt_cache else None, fp16)
+    except (ModelError, ValueError) as e:
+        _fail(str(e))
+
+
+@stream_app.command()
+def stream(camera: Annotated[Optional[int], typer.Option(help="live camera index (V4L2)")] = None,
+           video: Annotated[Optional[str], typer.Option(help="video file or RTSP/HTTP URL")] = None,
+           images: Annotated[Optional[str], typer.Option(help="image folder or glob")] = None,
+           itop: Annotated[Optional[str], typer.Option(help="ITOP *_depth_map.h5 to replay")] = None,
+           demo: Annotated[bool, typer.Option(help="the synthetic ceiling scene with the bundled model")] = False,
+           model: Annotated[Optional[Path], typer.Option(help="exported .onnx (default: the bundled model)")] = None,
+           device: Annotated[str, typer.Option(help="auto, cpu, cuda or tensorrt")] = "auto",
+           trt_cache: Annotated[Optional[Path], typer.Option(help="TensorRT engine cache folder")] = None,
+           fp16: Annotated[bool, typer.Option(help="TensorRT fp16")] = False,
+           show: Annotated[Optional[bool], typer.Option(help="show a window (default: when a display exists)")] = None,
+           save: Annotated[Optional[Path], typer.Option(help="overlay video (.mp4)")] = None,
+           json_out: Annotated[Optional[Path], typer.Option("--json", help="JSON lines, one per frame")] = None,
+           openpose_json: Annotated[Optional[Path], typer.Option(help="folder for CMU OpenPose JSON files")] = None,
+           frames: Annotated[Optional[int], typer.Option(help="stop after N frames")] = None,
+           duration: Annotated[Optional[float], typer.Option(help="stop after S seconds")] = None,
+           decoder: Annotated[str, typer.Option(help="sparse or numba")] = "sparse",
+           seed: Annotated[int, typer.Option(help="demo scene seed")] = 0) -> None:
+    """Stream frames -> poses, with overlays, pose files and a latency summary."""
+    from toppose.runtime.sources import SourceError, open_source
+    from toppose.runtime.stream import StreamConfig, display_available, run_stream
+
+    _setup_logging()
+    session = _session(model, device, trt_cache, fp16)
+    try:
+        source = open_source(camera, video, images, itop, demo, seed)
+    except SourceError as e:
+        _fail(str(e))
+    if demo and frames is None and duration is None:
+        frames = 150  # the demo is bounded unless asked otherwise
+    cfg = StreamConfig(save=save, jsonl=json_out, openpose_json=openpose_json,
+                       show=display_available() if show is None else show and display_available(),
+                       frames=frames, duration_s=duration)
+    try:
+        stats = run_stream(source, session, cfg, decoder)
+    except (OSError, ValueError) as e:
+        _fail(str(e))
+    summary = stats.summary()
+    typer.echo(f"\n{summary['frames']} frames, {summary['dropped']} dropped, {summary['fps']} FPS, latency p50 "
+               f"{summary.get('latency_ms_p50', 0)} ms, p95 {summary.get('latency_ms_p95', 0)} ms on {session.device}")
+    typer.echo(json.dumps(summary))
+
+
+@infer_app.command()
+def infer(images: Annotated[list[Path], typer.Argument(help="image files (colour, or 16-bit depth PNGs in mm)")],
+          out: Annotated[Optional[Path], typer.Option(help="write overlays and JSON here")] = None,
+          model: Annotated[Optional[Path], typer.Option(help="exported .onnx (default: the bundled model)")] = None,
+          device: Annotated[str, typer.Option(help="auto, cpu, cuda or tensorrt")] = "auto",
+          tta: Annotated[bool, typer.Option(help="scales 0.75/1/1.25 + flip, averaged")] = False) -> None:
+    """Poses on single images (the textbook's inference), same session and decoder as streaming."""
+    import cv2
+
+    from toppose.io import write_json
+    from toppose.preprocess import to_input_image
+    from toppose.runtime.draw import draw_poses
+    from toppose.runtime.estimator import PoseEstimator
+
+    _setup_logging()
+    estimator = PoseEstimator(_session(model, device, None, False))
+    for path in images:
+        frame = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        if frame is None:
+            _fail(f"{path}: missing or not an image")
+        poses, t = estimator(frame[:, :, :3] if frame.ndim == 3 else frame, tta=tta)
+        typer.echo(f"{path}: {len(poses)} people ({t.inference:.1f} ms inference, {t.decode:.2f} ms decode)")
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            overlay = draw_poses(to_input_image(frame, estimator.spec.encoding).copy(), poses, estimator.spec.skeleton)
+            cv2.imwrite(str(out / f"{path.stem}_poses.png"), overlay)
+            write_json(out / f"{path.stem}_keypoints.json", poses.openpose_json())

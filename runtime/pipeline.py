@@ -1,0 +1,160 @@
+"""Streaming as a generator: capture, inference and decoding overlap in threads.
+
+capture thread -> [bounded queue] -> inference thread -> [bounded queue] -> decode (caller's
+thread) -> yielded Result. onnxruntime, OpenCV and the Numba decoder release the GIL, so the
+stages run in parallel. For live sources only the newest frame waits; older ones are dropped
+and counted. Memory is bounded by the queue sizes.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+
+from toppose.codec.poses import Poses
+from toppose.runtime.estimator import PoseEstimator
+from toppose.runtime.sources import Captured, Source
+
+STAGES = ("capture", "preprocess", "inference", "decode", "output")
+_END = object()
+
+
+@dataclass
+class Result:
+    captured: Captured
+    poses: Poses
+    timings: dict[str, float]          # ms per stage
+    started: float                     # perf_counter when the frame was captured
+
+    @property
+    def index(self) -> int:
+        return self.captured.index
+
+
+@dataclass
+class StreamStats:
+    frames: int = 0
+    dropped: int = 0
+    started: float = field(default_factory=time.perf_counter)
+    stages: dict[str, list] = field(default_factory=lambda: {s: [] for s in STAGES + ("latency",)})
+    window: int = 2000  # keep the last N samples per stage: memory stays flat on long runs
+
+    def add(self, timings: dict[str, float]) -> None:
+        self.frames += 1
+        for k, v in timings.items():
+            samples = self.stages.setdefault(k, [])
+            samples.append(v)
+            if len(samples) > self.window:
+                del samples[: len(samples) - self.window]
+
+    @property
+    def fps(self) -> float:
+        return self.frames / max(time.perf_counter() - self.started, 1e-9)
+
+    def summary(self) -> dict:
+        out = {"frames": self.frames, "dropped": self.dropped, "fps": round(self.fps, 2)}
+        for k, v in self.stages.items():
+            if v:
+                out[f"{k}_ms_p50"] = round(float(np.percentile(v, 50)), 2)
+                out[f"{k}_ms_p95"] = round(float(np.percentile(v, 95)), 2)
+        return out
+
+
+def _put(q: queue.Queue, item, stop: threading.Event) -> bool:
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+class Pipeline:
+    def __init__(self, source: Source, estimator: PoseEstimator, queue_size: int = 4) -> None:
+        self.source, self.estimator = source, estimator
+        self.queue_size = 1 if source.live else queue_size
+        self.stats = StreamStats()
+        self.stop = threading.Event()
+        self.error: BaseException | None = None
+
+    def _capture(self, out: queue.Queue) -> None:
+        try:
+            for captured in self.source:
+                if self.stop.is_set():
+                    break
+                item = (captured, time.perf_counter() - captured.capture_ms / 1000)
+                if self.source.live:  # newest frame wins
+                    try:
+                        out.put_nowait(item)
+                    except queue.Full:
+                        try:
+                            out.get_nowait()
+                            self.stats.dropped += 1
+                        except queue.Empty:
+                            pass
+                        out.put_nowait(item)
+                elif not _put(out, item, self.stop):
+                    break
+        except BaseException as e:  # surfaced in the caller's thread
+            self.error = e
+        finally:
+            _put(out, _END, self.stop)
+
+    def _infer(self, inp: queue.Queue, out: queue.Queue) -> None:
+        try:
+            while not self.stop.is_set():
+                try:
+                    item = inp.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                if item is _END:
+                    break
+                captured, started = item
+                t0 = time.perf_counter()
+                x, box = self.estimator.preprocess(captured.frame)
+                t1 = time.perf_counter()
+                paf, heat = self.estimator.infer(x)
+                t2 = time.perf_counter()
+                timings = {"capture": captured.capture_ms, "preprocess": 1000 * (t1 - t0), "inference": 1000 * (t2 - t1)}
+                if not _put(out, (captured, started, paf, heat, box, timings), self.stop):
+                    break
+        except BaseException as e:
+            self.error = e
+        finally:
+            _put(out, _END, self.stop)
+
+    def run(self) -> Iterator[Result]:
+        """Yield results in order until the source ends or ``stop`` is set; threads are joined."""
+        q1: queue.Queue = queue.Queue(self.queue_size)
+        q2: queue.Queue = queue.Queue(self.queue_size)
+        threads = [threading.Thread(target=self._capture, args=(q1,), daemon=True, name="capture"),
+                   threading.Thread(target=self._infer, args=(q1, q2), daemon=True, name="inference")]
+        for t in threads:
+            t.start()
+        self.stats.started = time.perf_counter()
+        try:
+            while not self.stop.is_set():
+                try:
+                    item = q2.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                if item is _END:
+                    break
+                captured, started, paf, heat, box, timings = item
+                t0 = time.perf_counter()
+                poses = self.estimator.decode(paf, heat, box)
+                timings["decode"] = 1000 * (time.perf_counter() - t0)
+                yield Result(captured, poses, timings, started)
+            if self.error is not None:
+                raise self.error
+        finally:
+            self.stop.set()
+            for t in threads:
+                t.join(timeout=5)
+            self.source.close()

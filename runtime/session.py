@@ -1,0 +1,113 @@
+"""One onnxruntime session wrapper: providers chosen once (logged), metadata read back.
+
+Imports numpy and onnxruntime only: the edge path never imports torch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from toppose.codec.config import DecoderConfig
+from toppose.model_spec import ModelSpec
+
+log = logging.getLogger("toppose.runtime")
+METADATA_KEY = "toppose"
+DEVICES = ("auto", "cpu", "cuda", "tensorrt")
+
+
+class ModelError(ValueError):
+    """A model file that cannot be used; the message names the file and the problem."""
+
+
+def provider_plan(device: str, available: list[str], fixed_size: bool, cache_dir: str | None,
+                  fp16: bool) -> list:
+    """Ordered (provider, options) list for ``device``, limited to what onnxruntime offers."""
+    if device not in DEVICES:
+        raise ValueError(f"unknown device {device!r}; expected one of {DEVICES}")
+    cuda = ("CUDAExecutionProvider", {"cudnn_conv_algo_search": "EXHAUSTIVE" if fixed_size else "HEURISTIC",
+                                      "do_copy_in_default_stream": "1"})
+    trt_opts = {"trt_fp16_enable": "1" if fp16 else "0"}
+    if cache_dir:
+        trt_opts.update({"trt_engine_cache_enable": "1", "trt_engine_cache_path": cache_dir})
+    trt = ("TensorrtExecutionProvider", trt_opts)
+    wanted = {"cpu": [], "cuda": [cuda], "tensorrt": [trt, cuda], "auto": [trt, cuda] if cache_dir else [cuda]}[device]
+    return [p for p in wanted if p[0] in available] + [("CPUExecutionProvider", {})]
+
+
+class PoseSession:
+    """An exported toppose model: ``infer_maps(x)`` -> (paf, heatmaps) as float32 arrays."""
+
+    def __init__(self, path: str | Path, device: str = "auto", cache_dir: str | None = None,
+                 fp16: bool = False, threads: int = 0) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ModelError(f"{self.path}: no such file")
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            options.intra_op_num_threads = threads
+        self.session = self._open(options, [("CPUExecutionProvider", {})])
+        self.metadata = self._metadata(self.session)
+        fixed = self.metadata["input"].get("height") is not None
+        plan = provider_plan(device, ort.get_available_providers(), fixed, cache_dir, fp16)
+        if len(plan) > 1:  # a GPU provider is available: open the model once more with it
+            self.session = self._open(options, plan)
+        requested = [p for p, _ in plan]
+        self.providers = self.session.get_providers()
+        if device != "cpu" and self.providers[0] == "CPUExecutionProvider":
+            log.warning("device %s requested but no GPU execution provider is available "
+                        "(onnxruntime offers %s): running on CPUExecutionProvider", device, ort.get_available_providers())
+        log.info("onnxruntime %s: running %s on %s (requested %s)", ort.__version__, self.path.name,
+                 self.providers[0], ", ".join(requested))
+        self.spec = ModelSpec.from_dict(self.metadata["spec"])
+        self.decoder_config = DecoderConfig.from_dict(self.metadata.get("decoder", {}))
+        self.input_name = self.session.get_inputs()[0].name
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        h, w = self.metadata["input"].get("height"), self.metadata["input"].get("width")
+        self.input_hw = (int(h), int(w)) if h and w else None
+        self._binding = self.session.io_binding() if self.providers[0] != "CPUExecutionProvider" else None
+
+    def _open(self, options: ort.SessionOptions, plan: list) -> ort.InferenceSession:
+        try:
+            return ort.InferenceSession(str(self.path), options, providers=[p for p, _ in plan],
+                                        provider_options=[o for _, o in plan])
+        except Exception as e:  # onnxruntime raises its own exception types for corrupt files
+            first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+            raise ModelError(f"{self.path}: not a loadable ONNX model ({first})") from None
+
+    def _metadata(self, session: ort.InferenceSession) -> dict:
+        raw = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
+        if raw is None:
+            raise ModelError(f"{self.path}: not a toppose model (no '{METADATA_KEY}' metadata; export it with toppose-export)")
+        try:
+            meta = json.loads(raw)
+            ModelSpec.from_dict(meta["spec"])
+            meta["input"]
+        except (ValueError, KeyError, TypeError) as e:
+            raise ModelError(f"{self.path}: invalid toppose metadata ({e})") from None
+        return meta
+
+    @property
+    def device(self) -> str:
+        return self.providers[0]
+
+    def infer_maps(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """x (N, 3, H, W) float32 -> paf (N, 2K, H/8, W/8), heatmaps (N, J+1, H/8, W/8)."""
+        x = np.ascontiguousarray(x, np.float32)
+        if self._binding is None:
+            paf, heat = self.session.run(self.output_names, {self.input_name: x})
+            return paf, heat
+        b = self._binding
+        b.bind_cpu_input(self.input_name, x)
+        for name in self.output_names:
+            b.bind_output(name)
+        self.session.run_with_iobinding(b)
+        paf, heat = b.copy_outputs_to_cpu()
+        b.clear_binding_inputs()
+        b.clear_binding_outputs()
+        return paf, heat

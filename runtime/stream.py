@@ -1,0 +1,109 @@
+"""The streaming job behind ``toppose-stream``: pipeline, overlays, outputs, summary."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from toppose.preprocess import to_input_image
+from toppose.runtime.draw import draw_poses, draw_status
+from toppose.runtime.estimator import PoseEstimator
+from toppose.runtime.outputs import JsonlWriter, OpenPoseJsonWriter, VideoOut
+from toppose.runtime.pipeline import Pipeline, StreamStats
+from toppose.runtime.session import PoseSession
+from toppose.runtime.sources import Source
+
+log = logging.getLogger("toppose.runtime")
+
+
+def bundled_model() -> Path:
+    return Path(str(resources.files("toppose.runtime") / "models" / "toppose-lite.onnx"))
+
+
+def display_available() -> bool:
+    return sys.platform in ("win32", "darwin") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    save: Path | None = None
+    jsonl: Path | None = None
+    openpose_json: Path | None = None
+    show: bool = False
+    frames: int | None = None
+    duration_s: float | None = None
+    fps_out: float = 15.0
+
+
+def run_stream(source: Source, session: PoseSession, cfg: StreamConfig, decoder: str = "sparse") -> StreamStats:
+    """Stream ``source`` through the model until it ends, a limit is reached, or SIGINT/SIGTERM."""
+    estimator = PoseEstimator(session, decoder)
+    pipeline = Pipeline(source, estimator)
+    writers = {"jsonl": JsonlWriter(cfg.jsonl) if cfg.jsonl else None,
+               "openpose": OpenPoseJsonWriter(cfg.openpose_json) if cfg.openpose_json else None,
+               "video": VideoOut(cfg.save, cfg.fps_out) if cfg.save else None}
+    previous = {s: signal.signal(s, lambda *_: pipeline.stop.set()) for s in (signal.SIGINT, signal.SIGTERM)} \
+        if _main_thread() else {}
+    warned, last_status = False, time.perf_counter()
+    try:
+        for result in pipeline.run():
+            t0 = time.perf_counter()
+            frame = result.captured.frame
+            if not warned:
+                warned = _check_modality(frame, session)
+            if writers["jsonl"]:
+                writers["jsonl"].write(result.index, result.captured.timestamp, result.poses, result.timings)
+            if writers["openpose"]:
+                writers["openpose"].write(result.index, result.captured.name, result.poses)
+            if writers["video"] or cfg.show:
+                overlay = draw_poses(to_input_image(frame, session.spec.encoding).copy(), result.poses, session.spec.skeleton)
+                draw_status(overlay, f"{pipeline.stats.fps:5.1f} FPS  {len(result.poses)} people  {session.device}")
+                if writers["video"]:
+                    writers["video"].write(overlay)
+                if cfg.show:
+                    import cv2
+                    cv2.imshow("toppose", overlay)
+                    if cv2.waitKey(1) & 0xFF in (27, ord("q")):
+                        pipeline.stop.set()
+            result.timings["output"] = 1000 * (time.perf_counter() - t0)
+            result.timings["latency"] = 1000 * (time.perf_counter() - result.started)
+            pipeline.stats.add(result.timings)
+            if time.perf_counter() - last_status > 1.0 and sys.stderr.isatty():
+                sys.stderr.write(f"\r{pipeline.stats.frames} frames, {pipeline.stats.fps:.1f} FPS, "
+                                 f"{pipeline.stats.dropped} dropped")
+                last_status = time.perf_counter()
+            if cfg.frames and pipeline.stats.frames >= cfg.frames:
+                pipeline.stop.set()
+            if cfg.duration_s and time.perf_counter() - pipeline.stats.started >= cfg.duration_s:
+                pipeline.stop.set()
+    finally:
+        pipeline.stop.set()
+        for w in writers.values():
+            if w:
+                w.close()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    return pipeline.stats
+
+
+def _main_thread() -> bool:
+    import threading
+    return threading.current_thread() is threading.main_thread()
+
+
+def _check_modality(frame, session: PoseSession) -> bool:
+    colour = frame.ndim == 3
+    kind = session.spec.encoding.kind
+    if kind == "depth" and colour:
+        log.warning("the model expects depth frames (%s) but the source gives colour frames: "
+                    "running them through as images", session.spec.encoding.describe())
+    elif kind == "rgb" and not colour:
+        log.warning("the model expects colour frames but the source gives depth frames: "
+                    "encoding them as grey depth images")
+    return True
