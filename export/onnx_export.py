@@ -59,7 +59,7 @@ def metadata(spec: ModelSpec, provenance: dict, options: ExportOptions, precisio
 
 def export_onnx(model: torch.nn.Module, spec: ModelSpec, provenance: dict, out: Path, options: ExportOptions) -> onnx.ModelProto:
     """Trace ``model`` to ONNX at ``out`` (atomically), metadata included; returns the proto."""
-    model = _Final(model.eval().float())
+    model = _Final(model.float()).eval()  # the exporter restores the wrapper's mode on every child
     x = torch.zeros(options.batch, 3, options.height, options.width)
     axes = {}
     if options.dynamic or options.dynamic_batch:

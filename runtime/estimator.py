@@ -46,10 +46,11 @@ class PoseEstimator:
         t = Timings()
         t0 = time.perf_counter()
         if tta:
-            paf, heat = tta_maps(to_input_image(frame, self.spec.encoding), self.session.infer_maps,
-                                 self.spec.skeleton, self.spec.stride, self.spec.preprocess)
+            paf, heat, scale = tta_maps(to_input_image(frame, self.spec.encoding), self.session.infer_maps,
+                                        self.spec.skeleton, self.spec.stride, self.spec.preprocess,
+                                        input_hw=self.session.input_hw)
             t1 = time.perf_counter()
-            poses = self.decoder(paf, heat)
+            poses = self.decoder(paf, heat).scaled(scale)
             t.inference, t.decode = 1000 * (t1 - t0), 1000 * (time.perf_counter() - t1)
             return poses, t
         x, box = self.preprocess(frame)

@@ -45,15 +45,15 @@ def main(data: Annotated[Path, typer.Option(help="training-format folder with gr
 
             loaded = load_weights(weights)
             device = "cuda" if torch.cuda.is_available() else "cpu"
-            spec, infer = loaded.spec, torch_infer(loaded.model.to(device), device)
+            spec, infer, input_hw = loaded.spec, torch_infer(loaded.model.to(device), device), None
         else:
             from toppose.runtime.session import ModelError, PoseSession
             try:
                 session = PoseSession(model, device="cpu")
             except ModelError as e:
                 raise DataError(str(e)) from None
-            spec, infer = session.spec, session.infer_maps
-        result, predictions = evaluate_folder(data, infer, spec, limit=limit, tta=tta)
+            spec, infer, input_hw = session.spec, session.infer_maps, session.input_hw
+        result, predictions = evaluate_folder(data, infer, spec, limit=limit, tta=tta, input_hw=input_hw)
     except (DataError, WeightsError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from None

@@ -53,3 +53,13 @@ def table(model: nn.Module, mask: dict[str, bool]) -> str:
     t, n = sum(r[0] for r in rows.values()), sum(r[1] for r in rows.values())
     lines.append(f"{'all':12} {t:12,d} {n:12,d}")
     return "\n".join(lines)
+
+
+def freeze_batchnorm(model: nn.Module, mask: dict[str, bool]) -> None:
+    """Put batch-norm layers whose parameters are all frozen in eval mode (call after .train()),
+    so their running statistics stay as loaded too."""
+    for name, m in model.named_modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            names = [f"{name}.{p}" for p, _ in m.named_parameters()]
+            if names and not any(mask[n] for n in names):
+                m.eval()

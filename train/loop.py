@@ -56,7 +56,7 @@ def _device(cfg: TrainConfig) -> torch.device:
 def _spec(cfg: TrainConfig) -> tuple[ModelSpec, torch.nn.Module, dict]:
     if cfg.init:
         loaded = load_weights(cfg.init, arch=cfg.arch)
-        return loaded.spec, loaded.model, {"init": str(cfg.init), "init_layout": loaded.layout, **loaded.provenance}
+        return loaded.spec, loaded.model, {"init": str(cfg.init), "init_layout": loaded.layout, "parent": loaded.provenance}
     enc = InputEncoding(kind=cfg.encoding, near_m=cfg.depth_range[0], far_m=cfg.depth_range[1]) if cfg.encoding == "depth" else InputEncoding()
     spec = ModelSpec(arch=cfg.arch, preprocess=cfg.preprocess, encoding=enc, skeleton=get_skeleton(cfg.skeleton))
     torch.manual_seed(cfg.seed)
@@ -129,6 +129,7 @@ def train(cfg: TrainConfig) -> dict:
     for epoch in range(start_epoch, cfg.epochs):
         sampler.set_epoch(epoch)
         net.train()
+        freeze.freeze_batchnorm(model, mask)
         sums, n, seen, t0 = np.zeros(2 * model.num_stages), 0, 0, time.time()
         for step, (x, paf_t, heat_t, m) in enumerate(loader):
             x, paf_t, heat_t, m = (t.to(device, non_blocking=True) for t in (x, paf_t, heat_t, m))

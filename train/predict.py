@@ -33,8 +33,9 @@ def predict_frame(frame: np.ndarray, infer: Infer, spec: ModelSpec, decoder: Pos
     """One frame (depth or BGR) -> Poses in the frame's pixels (network input scaled to fit
     ``input_hw`` when given, else the frame's own size padded to the stride)."""
     if tta:
-        paf, heat = tta_maps(to_input_image(frame, spec.encoding), infer, spec.skeleton, spec.stride, spec.preprocess)
-        return decoder(paf, heat)
+        paf, heat, scale = tta_maps(to_input_image(frame, spec.encoding), infer, spec.skeleton, spec.stride,
+                                    spec.preprocess, input_hw=input_hw)
+        return decoder(paf, heat).scaled(scale)
     x, box = prepare(frame, spec, input_hw)
     paf, heat = infer(x[None])
     return decoder(paf[0], heat[0]).scaled(box.scale)

@@ -50,6 +50,8 @@ def as_dataset(scenes: list[np.ndarray], hw: tuple[int, int]) -> dict:
         images.append({"id": i + 1, "width": hw[1], "height": hw[0], "file_name": f"{i + 1:06d}.png"})
         for person in people:
             vis = person[:, 2] > 0
+            if not vis.any():
+                continue
             x0, y0 = person[vis, :2].min(0)
             x1, y1 = person[vis, :2].max(0)
             anns.append({"id": len(anns) + 1, "image_id": i + 1, "category_id": 1,

@@ -1,0 +1,79 @@
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from toppose.export.cli import app
+from toppose.export.onnx_export import ExportOptions, export_onnx, read_metadata
+from toppose.export.pipeline import run_export
+from toppose.model_spec import ModelSpec
+from toppose.networks import build_network
+from toppose.runtime.session import PoseSession
+from toppose.synth.writers import write_training
+from toppose.weights import load_weights
+
+TRAINED = Path(__file__).parents[1] / "models" / "toppose-lite.pth"
+runner = CliRunner()
+
+
+def test_small_export_matches_pytorch_and_carries_metadata(tmp_path):
+    torch.manual_seed(0)
+    spec = ModelSpec(arch="lite", preprocess="rtpose")
+    model = build_network(spec).eval()
+    proto = export_onnx(model, spec, {"note": "test"}, tmp_path / "m.onnx", ExportOptions(height=64, width=96))
+    meta = read_metadata(proto)
+    assert ModelSpec.from_dict(meta["spec"]) == spec and meta["provenance"] == {"note": "test"}
+    assert meta["input"] == {"name": "image", "layout": "NCHW", "height": 64, "width": 96}
+    assert [o.name for o in proto.graph.output] == ["paf", "heatmaps"]
+    x = np.random.default_rng(0).normal(size=(1, 3, 64, 96)).astype(np.float32)
+    sess = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    paf, heat = sess.run(None, {"image": x})
+    with torch.no_grad():
+        tp, th, _ = model(torch.from_numpy(x))
+    assert np.abs(paf - tp.numpy()).max() < 1e-4 and np.abs(heat - th.numpy()).max() < 1e-4
+    assert not list(tmp_path.glob("*.data"))  # one self-contained file
+
+
+def test_dynamic_export_runs_at_two_sizes(tmp_path):
+    spec = ModelSpec(arch="lite")
+    export_onnx(build_network(spec), spec, {}, tmp_path / "d.onnx", ExportOptions(64, 64, dynamic=True, dynamic_batch=True))
+    session = PoseSession(tmp_path / "d.onnx", device="cpu")
+    assert session.input_hw is None
+    for n, h, w in ((1, 64, 96), (2, 120, 160)):
+        paf, heat = session.infer_maps(np.zeros((n, 3, h, w), np.float32))
+        assert paf.shape == (n, 38, h // 8, w // 8) and heat.shape == (n, 19, h // 8, w // 8)
+
+
+def test_trained_model_fp32_fp16_int8_exports_find_people(tmp_path):
+    calib = tmp_path / "calib"
+    write_training(calib, "top", 8, seed=4, people=(2, 3), fully_in_view=True)
+    reports = run_export(TRAINED, tmp_path / "lite.onnx", ExportOptions(), fp16=True, int8_calibration=calib,
+                         calibration_frames=8, echo=lambda *_: None)
+    assert [r.precision for r in reports] == ["fp32", "fp16", "int8"] and all(r.ok for r in reports)
+    assert reports[0].max_abs_heat < 1e-4 and reports[0].people_torch > 0
+    for name in ("lite.onnx", "lite.fp16.onnx", "lite.int8.onnx"):
+        meta = read_metadata(tmp_path / name)
+        assert meta["spec"]["arch"] == "lite" and meta["spec"]["encoding"]["kind"] == "depth"
+    assert (tmp_path / "lite.int8.onnx").stat().st_size < 0.4 * (tmp_path / "lite.onnx").stat().st_size
+
+
+def test_cli_defaults_and_refusals(tmp_path):
+    torch.save(load_weights(TRAINED).model.state_dict(), tmp_path / "plain.pth")  # a bare lite state dict
+    res = runner.invoke(app, [str(tmp_path / "plain.pth"), "--height", "64", "--width", "96"])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "plain.onnx").is_file() and "fp32:" in res.output and "OK" in res.output
+    res = runner.invoke(app, [str(tmp_path / "plain.pth"), "--height", "64", "--width", "96"])
+    assert res.exit_code == 1 and "exists (use --force" in res.output
+    res = runner.invoke(app, [str(tmp_path / "plain.pth"), "-o", str(tmp_path / "no" / "dir" / "m.onnx")])
+    assert res.exit_code == 1 and "does not exist" in res.output
+    res = runner.invoke(app, [str(tmp_path / "plain.pth"), "-o", str(tmp_path / "x.onnx"), "--arch", "openpose"])
+    assert res.exit_code == 1 and "not openpose" in res.output and not (tmp_path / "x.onnx").exists()
+    torch.save({"fc.weight": torch.zeros(2, 2)}, tmp_path / "other.pth")
+    res = runner.invoke(app, [str(tmp_path / "other.pth")])
+    assert res.exit_code == 1 and "unknown weight layout" in res.output and not (tmp_path / "other.onnx").exists()
+    res = runner.invoke(app, [str(tmp_path / "plain.pth"), "-o", str(tmp_path / "y.onnx"), "--int8"])
+    assert res.exit_code == 1 and "--calibration" in res.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.pth", "plain.onnx", "plain.pth"]

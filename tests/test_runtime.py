@@ -1,0 +1,159 @@
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnx
+import pytest
+from typer.testing import CliRunner
+
+from toppose.codec.poses import Poses
+from toppose.data.format import people_by_image
+from toppose.evaluation import coco_stats
+from toppose.runtime import sources as sources_mod
+from toppose.runtime.cli import infer_app, stream_app
+from toppose.runtime.estimator import PoseEstimator
+from toppose.runtime.session import ModelError, PoseSession, provider_plan
+from toppose.runtime.stream import bundled_model
+from toppose.synth.player import ScenePlayer, write_video
+from toppose.synth.writers import depth_to_mm, write_itop
+from toppose.synth.flat import as_dataset
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def session():
+    return PoseSession(bundled_model(), device="cpu")
+
+
+def test_the_edge_path_never_imports_torch():
+    code = ("import sys, numpy as np; import toppose.runtime.cli, toppose.runtime.stream; "
+            "from toppose.runtime.session import PoseSession; from toppose.runtime.estimator import PoseEstimator; "
+            "from toppose.runtime.stream import bundled_model; "
+            "est = PoseEstimator(PoseSession(bundled_model(), 'cpu')); est(np.full((240, 320), 2500, np.uint16)); "
+            "assert 'torch' not in sys.modules, 'torch imported'; print('ok')")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and "ok" in res.stdout, res.stderr[-1500:]
+
+
+def test_provider_fallback_is_logged(caplog):
+    assert provider_plan("cpu", ["CUDAExecutionProvider", "CPUExecutionProvider"], True, None, False) == [("CPUExecutionProvider", {})]
+    plan = provider_plan("tensorrt", ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"], False, "/c", True)
+    assert [p for p, _ in plan] == ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert plan[0][1]["trt_engine_cache_path"] == "/c" and plan[1][1]["cudnn_conv_algo_search"] == "HEURISTIC"
+    with caplog.at_level(logging.INFO, logger="toppose.runtime"):
+        s = PoseSession(bundled_model(), device="cuda")
+    if s.device == "CPUExecutionProvider":  # no GPU here: the fallback must be said, not silent
+        assert any("running on CPUExecutionProvider" in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+    assert any(f"on {s.device}" in r.getMessage() for r in caplog.records)
+
+
+def test_a_rendered_video_streams_end_to_end(tmp_path, session):
+    truth = write_video(str(tmp_path / "clip.mp4"), 24, seed=2, people=2, encoding=session.spec.encoding)
+    res = runner.invoke(stream_app, ["--video", str(tmp_path / "clip.mp4"), "--device", "cpu", "--no-show",
+                                     "--json", str(tmp_path / "poses.jsonl"), "--save", str(tmp_path / "out.mp4")])
+    assert res.exit_code == 0, res.output
+    lines = [json.loads(l) for l in (tmp_path / "poses.jsonl").read_text().splitlines()]
+    assert [l["index"] for l in lines] == list(range(24))  # a file source delivers every frame
+    preds = {i + 1: Poses(np.array([p["keypoints"] for p in l["people"]], np.float32).reshape(-1, 18, 3),
+                          np.array([p["score"] for p in l["people"]], np.float32),
+                          np.array([p["parts"] for p in l["people"]], np.int32)) for i, l in enumerate(lines)}
+    dataset = as_dataset(list(truth), (240, 320))
+    assert coco_stats(dataset, preds)["AP50"] > 0.2  # measured 0.27 through mp4 compression; an untrained model scores 0
+    assert cv2.VideoCapture(str(tmp_path / "out.mp4")).get(cv2.CAP_PROP_FRAME_COUNT) == 24
+
+
+def test_images_and_itop_sources(tmp_path):
+    frames = [f for f, _ in ScenePlayer(3, 2).frames(3)]
+    (tmp_path / "imgs").mkdir()
+    for i, f in enumerate(frames):
+        cv2.imwrite(str(tmp_path / "imgs" / f"f{i}.png"), depth_to_mm(f.depth))
+    res = runner.invoke(stream_app, ["--images", str(tmp_path / "imgs"), "--device", "cpu", "--no-show",
+                                     "--openpose-json", str(tmp_path / "op")])
+    assert res.exit_code == 0, res.output
+    files = sorted(p.name for p in (tmp_path / "op").iterdir())
+    assert files == ["f0_keypoints.json", "f1_keypoints.json", "f2_keypoints.json"]
+    assert "people" in json.loads((tmp_path / "op" / files[0]).read_text())
+    _, depth = write_itop(tmp_path / "itop", "top", 4, seed=1)
+    res = runner.invoke(stream_app, ["--itop", str(depth), "--device", "cpu", "--no-show", "--json", str(tmp_path / "i.jsonl")])
+    assert res.exit_code == 0, res.output
+    assert len((tmp_path / "i.jsonl").read_text().splitlines()) == 4
+
+
+class _FlakyCapture:
+    reads = 0
+
+    def __init__(self, target):
+        pass
+
+    def isOpened(self):
+        return True
+
+    def read(self):
+        _FlakyCapture.reads += 1
+        if _FlakyCapture.reads == 3 or _FlakyCapture.reads >= 8:
+            return False, None  # the camera drops once, comes back, then is gone for good
+        return True, np.zeros((48, 64, 3), np.uint8)
+
+    def release(self):
+        pass
+
+
+def test_a_live_source_that_drops_is_reopened(monkeypatch, caplog):
+    monkeypatch.setattr(sources_mod.cv2, "VideoCapture", _FlakyCapture)
+    _FlakyCapture.reads = 0
+    src = sources_mod.OpenCVSource(0, live=True, max_retries=1, backoff_s=0.01)
+    with caplog.at_level(logging.WARNING, logger="toppose.runtime"):
+        got = [c.index for c in src]
+    assert got == [0, 1, 2, 3, 4, 5]  # 2 frames, drop, reopen, 4 frames, then gives up
+    assert any("reopening" in r.getMessage() for r in caplog.records)
+
+
+def test_sigint_leaves_a_playable_video_and_complete_jsonl(tmp_path):
+    cmd = [sys.executable, "-m", "toppose.runtime.cli_main", "--demo", "--frames", "100000", "--device", "cpu",
+           "--no-show", "--save", str(tmp_path / "v.mp4"), "--json", str(tmp_path / "p.jsonl")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        p = tmp_path / "p.jsonl"
+        if p.exists() and len(p.read_text().splitlines()) >= 5:
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err[-1500:]
+    lines = (tmp_path / "p.jsonl").read_text().splitlines()
+    assert len(lines) >= 5 and all(json.loads(l)["index"] == i for i, l in enumerate(lines))
+    cap = cv2.VideoCapture(str(tmp_path / "v.mp4"))
+    ok, frame = cap.read()
+    assert ok and frame.shape == (240, 320, 3) and cap.get(cv2.CAP_PROP_FRAME_COUNT) == len(lines)
+
+
+def test_bad_models_fail_cleanly(tmp_path):
+    (tmp_path / "bad.onnx").write_bytes(b"\x00garbage" * 10)
+    res = runner.invoke(stream_app, ["--demo", "--model", str(tmp_path / "bad.onnx")])
+    assert res.exit_code == 1 and "bad.onnx: not a loadable ONNX model" in res.output
+    proto = onnx.load(str(bundled_model()))
+    del proto.metadata_props[:]
+    onnx.save(proto, str(tmp_path / "plain.onnx"))
+    with pytest.raises(ModelError, match="not a toppose model"):
+        PoseSession(tmp_path / "plain.onnx", "cpu")
+    res = runner.invoke(stream_app, ["--video", str(tmp_path / "missing.mp4")])
+    assert res.exit_code == 1 and "missing.mp4: no such file" in res.output
+
+
+def test_infer_images_with_tta(tmp_path, session):
+    frame, _ = next(ScenePlayer(5, 2).frames(1))
+    cv2.imwrite(str(tmp_path / "d.png"), depth_to_mm(frame.depth))
+    res = runner.invoke(infer_app, [str(tmp_path / "d.png"), "--out", str(tmp_path / "o"), "--tta", "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "o" / "d_poses.png").is_file() and (tmp_path / "o" / "d_keypoints.json").is_file()
+    poses, timings = PoseEstimator(session)(frame.depth)
+    assert poses.keypoints.shape[1:] == (18, 3) and timings.inference > 0

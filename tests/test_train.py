@@ -1,0 +1,132 @@
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from toppose.codec.poses import Poses
+from toppose.data.format import load_dataset, people_by_image
+from toppose.evaluation import evaluate
+from toppose.model_spec import ModelSpec
+from toppose.networks import build_network
+from toppose.synth.writers import write_training
+from toppose.train import freeze, loop
+from toppose.train.cli import app
+from toppose.train.config import TrainConfig, parse_data_arg
+from toppose.weights import load_weights, save_checkpoint
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("train")
+    write_training(root / "d", "top", 12, seed=1, people=(1, 2), fully_in_view=True)
+    return root / "d"
+
+
+def _cfg(data, out, **kw):
+    base = dict(data=((str(data), 1.0),), out=str(out), epochs=2, epoch_size=8, batch_size=4, lr=1e-3,
+                optimizer="adamw", input_size=(64, 96), workers=0, device="cpu", seed=3)
+    return TrainConfig(**{**base, **kw})
+
+
+def test_a_short_run_lowers_the_loss(data, tmp_path):
+    loop.train(_cfg(data, tmp_path / "r", epochs=4))
+    history = [l.split(",") for l in (tmp_path / "r" / "history.csv").read_text().splitlines()]
+    col = history[0].index("train_loss")
+    losses = [float(row[col]) for row in history[1:]]
+    assert losses[-1] < losses[0]
+    assert (tmp_path / "r" / "best.pth").is_file() and (tmp_path / "r" / "curves.png").is_file()
+
+
+def test_frozen_parameters_stay_bit_identical(data, tmp_path):
+    torch.manual_seed(0)
+    spec = ModelSpec(arch="lite", encoding=__import__("toppose.model_spec").model_spec.InputEncoding(kind="depth"))
+    model = build_network(spec)
+    save_checkpoint(tmp_path / "init.pth", model, spec)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    loop.train(_cfg(data, tmp_path / "r", init=str(tmp_path / "init.pth"), freeze="stages", epochs=1, lr=1e-2))
+    after = load_weights(tmp_path / "r" / "last.pth").model.state_dict()
+    stem = [k for k in before if k.startswith(("backbone.", "cpm."))]
+    assert stem and all(torch.equal(before[k], after[k]) for k in stem)  # BN statistics included
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("refine."))
+
+
+def test_freeze_presets():
+    model = build_network(ModelSpec(arch="openpose"))
+    late = freeze.trainable_mask(model, "late-stages")
+    assert all(on == n.startswith(("model4_", "model5_", "model6_")) for n, on in late.items())
+    heads = freeze.trainable_mask(model, "heads", train_patterns=("model0.model.0.*",))
+    assert heads["model6_1.12.weight"] and heads["model1_2.8.bias"] and heads["model0.model.0.weight"]
+    assert not heads["model6_1.10.weight"]
+    groups = freeze.apply(model, freeze.trainable_mask(model, "all"), 0.1, 0.5)
+    assert {g["name"]: g["lr"] for g in groups} == {"stages": 0.1, "stem": 0.05}
+    assert "trainable" in freeze.table(model, late)
+
+
+def test_resume_after_an_interruption_matches_an_uninterrupted_run(data, tmp_path, monkeypatch):
+    loop.train(_cfg(data, tmp_path / "a"))
+    real = loop._write_curves
+
+    def crash_once(out, history):
+        real(out, history)
+        if len(history) == 1:
+            raise KeyboardInterrupt("killed after epoch 1")
+    monkeypatch.setattr(loop, "_write_curves", crash_once)
+    with pytest.raises(KeyboardInterrupt):
+        loop.train(_cfg(data, tmp_path / "b"))
+    monkeypatch.setattr(loop, "_write_curves", real)
+    loop.train(_cfg(data, tmp_path / "b"))  # resumes from last.pth
+    a = load_weights(tmp_path / "a" / "last.pth").model.state_dict()
+    b = load_weights(tmp_path / "b" / "last.pth").model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_two_process_ddp_keeps_ranks_identical(data, tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "toppose.train.cli",
+           "--data", str(data), "--out", str(tmp_path / "ddp"), "--epochs", "1", "--epoch-size", "8", "--batch-size", "2",
+           "--input-size", "64x96", "--workers", "0", "--device", "cpu"]
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    summary = json.loads((tmp_path / "ddp" / "summary.json").read_text())
+    assert summary["world_size"] == 2 and summary["ranks_in_sync"] is True
+
+
+def test_ground_truth_as_predictions_scores_ap_1(data):
+    ds = load_dataset(data)
+    gt = people_by_image(ds)
+    preds = {}
+    for image_id, people in gt.items():
+        kp = people.copy()
+        kp[..., 2] = (kp[..., 2] > 0).astype(np.float32)
+        preds[image_id] = Poses(kp, np.ones(len(kp), np.float32), (kp[..., 2] > 0).sum(1).astype(np.int32))
+    result = evaluate(ds, preds)
+    assert result.stats["AP"] == pytest.approx(1.0)
+    assert all(row["pck"] == 1.0 for row in result.per_joint if row["labelled"])
+
+
+def test_config_and_data_argument():
+    assert parse_data_arg("itop:0.7") == ("itop", 0.7) and parse_data_arg("/a/b") == ("/a/b", 1.0)
+    with pytest.raises(ValueError, match="freeze preset"):
+        TrainConfig(data=(("d", 1.0),), out="o", freeze="nope")
+    cfg = TrainConfig(data=(("d", 1.0),), out="o")
+    assert TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+
+
+def test_bad_inputs_fail_cleanly(data, tmp_path):
+    runner = CliRunner()
+    res = runner.invoke(app, ["--data", str(tmp_path / "missing"), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 1 and "missing" in res.output and "no such file" in res.output
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "annotations.json").write_text(json.dumps(
+        {"images": [], "annotations": [], "categories": [{"keypoints": ["k"] * 18}]}))
+    res = runner.invoke(app, ["--data", str(tmp_path / "empty"), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 1 and "holds no images" in res.output
+    save_checkpoint(tmp_path / "lite.pth", build_network(ModelSpec(arch="lite")), ModelSpec(arch="lite"))
+    res = runner.invoke(app, ["--data", str(data), "--out", str(tmp_path / "o"), "--arch", "openpose",
+                              "--init", str(tmp_path / "lite.pth")])
+    assert res.exit_code == 1 and "not openpose" in res.output
