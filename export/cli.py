@@ -23,6 +23,8 @@ def main(weights: Annotated[Path, typer.Argument(help="any known weights file or
          int8: Annotated[bool, typer.Option(help="also write MODEL.int8.onnx (needs --calibration)")] = False,
          calibration: Annotated[Optional[Path], typer.Option(help="training-format folder for int8 calibration")] = None,
          calibration_frames: Annotated[int, typer.Option()] = 32,
+         calibration_method: Annotated[str, typer.Option(help="percentile, minmax or entropy")] = "percentile",
+         quantize_heads: Annotated[bool, typer.Option(help="also quantise the output heads (less accurate)")] = False,
          arch: Annotated[Optional[str], typer.Option(help="override the detected architecture")] = None,
          preprocess: Annotated[Optional[str], typer.Option(help="override: vgg or rtpose")] = None,
          force: Annotated[bool, typer.Option(help="overwrite existing outputs")] = False,
@@ -39,7 +41,8 @@ def main(weights: Annotated[Path, typer.Argument(help="any known weights file or
             raise ExportError("--int8 needs --calibration DATA (a training-format folder)")
         options = ExportOptions(height=height, width=width, batch=batch, dynamic=dynamic, dynamic_batch=dynamic_batch, opset=opset)
         reports = run_export(weights, output, options, arch=arch, preprocess=preprocess, fp16=fp16,
-                             int8_calibration=calibration if int8 else None, calibration_frames=calibration_frames,
+                             int8_calibration=calibration if int8 else None, calibration_frames_count=calibration_frames,
+                             calibration_method=calibration_method, quantize_heads=quantize_heads,
                              force=force, verify=verify, echo=typer.echo)
     except (ExportError, WeightsError, DataError, OSError) as e:
         typer.echo(f"error: {e}", err=True)

@@ -121,9 +121,31 @@ def _topological_sort(graph: onnx.GraphProto) -> None:
     graph.node.extend(ordered)
 
 
-def to_int8(src: Path, out: Path, frames: list[np.ndarray]) -> None:
-    """Static QDQ int8, per-channel weights, calibrated on preprocessed frames (N x (3, H, W))."""
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+def output_convs(proto: onnx.ModelProto, depth: int = 2) -> list[str]:
+    """Names of the last ``depth`` Conv nodes on each path to a graph output (the heads)."""
+    producers = {o: n for n in proto.graph.node for o in n.output}
+    names: list[str] = []
+    for out in proto.graph.output:
+        frontier, found = [out.name], 0
+        while frontier and found < depth:
+            node = producers.get(frontier.pop(0))
+            if node is None:
+                continue
+            if node.op_type == "Conv":
+                names.append(node.name)
+                found += 1
+            frontier.extend(i for i in node.input if i in producers)
+    return names
+
+
+def to_int8(src: Path, out: Path, frames: list[np.ndarray], method: str = "percentile", keep_heads: bool = True) -> None:
+    """Static QDQ int8 with per-channel weights, calibrated on preprocessed frames (N x (3, H, W)).
+
+    ``keep_heads`` leaves the last two convolutions before each output in float: they carry
+    the fine-grained map values the decoder thresholds. ``method``: minmax, entropy or percentile.
+    """
+    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
+                                          quantize_static)
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
@@ -132,10 +154,17 @@ def to_int8(src: Path, out: Path, frames: list[np.ndarray]) -> None:
         def get_next(self):
             return next(self.items, None)
 
+    methods = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
+               "percentile": CalibrationMethod.Percentile}
+    if method not in methods:
+        raise ExportError(f"unknown calibration method {method!r}; expected one of {', '.join(methods)}")
     meta = read_metadata(src)
+    excluded = output_convs(onnx.load(str(src))) if keep_heads else []
     with atomic_path(out) as tmp:
         quantize_static(str(src), str(tmp), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        calibrate_method=methods[method], nodes_to_exclude=excluded)
         proto = onnx.load(str(tmp))
-        set_metadata(proto, {**meta, "precision": "int8", "calibration_frames": len(frames)})
+        set_metadata(proto, {**meta, "precision": "int8", "calibration_frames": len(frames),
+                             "calibration_method": method, "float_nodes": excluded})
         onnx.save(proto, str(tmp))

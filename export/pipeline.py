@@ -6,7 +6,7 @@ from pathlib import Path
 
 from toppose.data.format import load_dataset, read_image
 from toppose.export.onnx_export import ExportError, ExportOptions, export_onnx, to_fp16, to_int8
-from toppose.export.verify import ParityReport, check_parity, test_inputs
+from toppose.export.verify import ParityReport, check_parity, parity_inputs
 from toppose.preprocess import prepare
 from toppose.weights import load_weights
 
@@ -22,9 +22,11 @@ def calibration_frames(folder: Path, spec, hw: tuple[int, int], count: int) -> l
 
 
 def run_export(weights: Path, output: Path, options: ExportOptions, arch=None, preprocess=None, fp16=False,
-               int8_calibration: Path | None = None, calibration_frames_count: int | None = None, force=False,
-               verify=True, echo=print, **kw) -> list[ParityReport]:
-    count = kw.get("calibration_frames", calibration_frames_count or 32)
+               int8_calibration: Path | None = None, calibration_frames_count: int = 32,
+               calibration_method: str = "percentile", quantize_heads: bool = False, force=False,
+               verify=True, echo=print) -> list[ParityReport]:
+    """Export ``weights`` to ``output`` (+ .fp16/.int8 variants); returns the parity reports."""
+    count = calibration_frames_count
     targets = [output] + ([variant_path(output, "fp16")] if fp16 else []) + ([variant_path(output, "int8")] if int8_calibration else [])
     for t in targets:
         if t.exists() and not force:
@@ -41,11 +43,11 @@ def run_export(weights: Path, output: Path, options: ExportOptions, arch=None, p
         echo(f"wrote {targets[1]}")
     if int8_calibration:
         frames = calibration_frames(int8_calibration, loaded.spec, (options.height, options.width), count)
-        to_int8(output, targets[-1], frames)
-        echo(f"wrote {targets[-1]} (calibrated on {len(frames)} frames)")
+        to_int8(output, targets[-1], frames, calibration_method, keep_heads=not quantize_heads)
+        echo(f"wrote {targets[-1]} (calibrated on {len(frames)} frames, {calibration_method})")
     reports = []
     if verify:
-        inputs = test_inputs(loaded.spec, (options.height, options.width))
+        inputs = parity_inputs(loaded.spec, (options.height, options.width))
         for path, precision in zip(targets, ["fp32"] + (["fp16"] if fp16 else []) + (["int8"] if int8_calibration else [])):
             report = check_parity(loaded.model, loaded.spec, path, precision, inputs)
             echo(report.summary())

@@ -40,7 +40,7 @@ class ParityReport:
                 f"(people torch {self.people_torch}, onnx {self.people_onnx}) -> {'OK' if self.ok else 'FAIL'}")
 
 
-def test_inputs(spec: ModelSpec, hw: tuple[int, int], count: int = 4, seed: int = 0) -> list[np.ndarray]:
+def parity_inputs(spec: ModelSpec, hw: tuple[int, int], count: int = 4, seed: int = 0) -> list[np.ndarray]:
     """Random and rendered frames, preprocessed to (3, H, W) at the export size."""
     rng = np.random.default_rng(seed)
     out = [rng.normal(0, 1, (3, *hw)).astype(np.float32)]

@@ -51,7 +51,7 @@ def test_trained_model_fp32_fp16_int8_exports_find_people(tmp_path):
     calib = tmp_path / "calib"
     write_training(calib, "top", 8, seed=4, people=(2, 3), fully_in_view=True)
     reports = run_export(TRAINED, tmp_path / "lite.onnx", ExportOptions(), fp16=True, int8_calibration=calib,
-                         calibration_frames=8, echo=lambda *_: None)
+                         calibration_frames_count=8, echo=lambda *_: None)
     assert [r.precision for r in reports] == ["fp32", "fp16", "int8"] and all(r.ok for r in reports)
     assert reports[0].max_abs_heat < 1e-4 and reports[0].people_torch > 0
     for name in ("lite.onnx", "lite.fp16.onnx", "lite.int8.onnx"):
