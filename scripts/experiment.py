@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """The write-up's experiment in miniature, on synthetic depth data.
 
-1. Pretrain `lite` on side-view scenes only; measure AP on top-view and side-view test sets.
-2. Fine-tune that model on a top + side mix with several freeze presets; measure again.
+1. Pretrain `lite` on side-view scenes only (or start from --init weights); measure AP on
+   top-view and side-view test sets.
+2. Fine-tune that model on a top + side mix with several freeze presets (and, with
+   --top-only, once on top-view data alone, to show forgetting); measure again.
 
 Writes ROOT/experiment.json and prints a Markdown table. Folders expected under --data:
 side_train, top_train, test_top_full, test_top_any, test_side (see scripts/gpu_train.sh).
@@ -45,6 +47,9 @@ def main() -> None:
     ap.add_argument("--eval-images", type=int, default=150)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--input-size", default="240x320", help="HxW training and evaluation input")
+    ap.add_argument("--init", type=Path, help="start from these weights instead of a side-view pretraining")
+    ap.add_argument("--top-only", action="store_true", help="add a fine-tuning run on top-view data alone")
+    ap.add_argument("--finetune-lr", type=float, default=1e-3)
     args = ap.parse_args()
     device = "cuda" if args.device == "auto" and __import__("torch").cuda.is_available() else ("cpu" if args.device == "auto" else args.device)
     hw = tuple(int(v) for v in args.input_size.lower().split("x"))
@@ -52,18 +57,23 @@ def main() -> None:
                   amp=args.amp, optimizer="adamw", lr=1.5e-3, weight_decay=1e-4, device=device, channels_last=device == "cuda")
     rows = []
     t0 = time.time()
-    pre = args.out / "pretrain_side"
-    train(TrainConfig(data=((str(args.data / "side_train"), 1.0),), out=str(pre), epochs=100,
-                      time_limit_min=args.pretrain_min, **common))
-    rows.append({"model": "side-view pretrain", "preset": "-", **evaluate(pre / "last.pth", args.data, args.eval_images, device, hw)})
+    if args.init:
+        start, label = args.init, f"initial ({args.init.name})"
+    else:
+        start, label = args.out / "pretrain_side" / "last.pth", "side-view pretrain"
+        train(TrainConfig(data=((str(args.data / "side_train"), 1.0),), out=str(start.parent), epochs=100,
+                          time_limit_min=args.pretrain_min, **common))
+    rows.append({"model": label, "preset": "-", **evaluate(start, args.data, args.eval_images, device, hw)})
     print(rows[-1], flush=True)
-    for preset in args.presets.split(","):
-        run = args.out / f"finetune_{preset}"
-        train(TrainConfig(data=((str(args.data / "top_train"), 0.7), (str(args.data / "side_train"), 0.3)), out=str(run),
-                          init=str(pre / "last.pth"), freeze=preset, epochs=100, time_limit_min=args.finetune_min,
-                          **{**common, "lr": 1e-3}))
-        rows.append({"model": "fine-tuned top 0.7 + side 0.3", "preset": preset,
-                     **evaluate(run / "last.pth", args.data, args.eval_images, device, hw)})
+    mix = ((str(args.data / "top_train"), 0.7), (str(args.data / "side_train"), 0.3))
+    runs = [(p, mix, "fine-tuned top 0.7 + side 0.3") for p in args.presets.split(",")]
+    if args.top_only:
+        runs.append(("all", ((str(args.data / "top_train"), 1.0),), "fine-tuned top only"))
+    for preset, data, label in runs:
+        run = args.out / f"finetune_{preset}_{len(data)}"
+        train(TrainConfig(data=data, out=str(run), init=str(start), freeze=preset, epochs=100,
+                          time_limit_min=args.finetune_min, **{**common, "lr": args.finetune_lr}))
+        rows.append({"model": label, "preset": preset, **evaluate(run / "last.pth", args.data, args.eval_images, device, hw)})
         print(rows[-1], flush=True)
     result = {"rows": rows, "wall_s": round(time.time() - t0, 1), "device": device, "input_size": list(hw),
               "pretrain_min": args.pretrain_min, "finetune_min": args.finetune_min}

@@ -86,19 +86,27 @@ def fine_value(m, fy, fx, inv_stride):
     return acc
 
 
+# Bicubic (A = -0.75) weights of one axis: two positive taps summing to at most 1.1875 and two
+# negative ones to at most 0.1875, so in 2-D the positive products sum to at most 1.4453 and
+# the negative ones to 0.4453. Slightly larger constants absorb float32 rounding.
+_POS_GAIN, _NEG_GAIN = 1.446, 0.446
+
+
 @_jit
 def _support_max(m, amax):
-    """amax (h+1, w+1): max |value| over the 4x4 taps of support cell (iy, ix), index +1."""
+    """amax (h+1, w+1): an upper bound of the upsampled value over support cell (iy, ix), index +1."""
     h, w = m.shape
     for iy in range(-1, h):
         for ix in range(-1, w):
-            best = np.float32(0.0)
+            hi = np.float32(0.0)
+            lo = np.float32(0.0)
             for a in range(4):
                 yy = min(max(iy - 1 + a, 0), h - 1)
                 for b in range(4):
                     xx = min(max(ix - 1 + b, 0), w - 1)
-                    best = max(best, abs(m[yy, xx]))
-            amax[iy + 1, ix + 1] = best
+                    hi = max(hi, m[yy, xx])
+                    lo = min(lo, m[yy, xx])
+            amax[iy + 1, ix + 1] = _POS_GAIN * hi - _NEG_GAIN * lo
 
 
 @_jit
@@ -113,7 +121,7 @@ def _taps(n_fine, inv_stride, src, weights):
 def fine_scratch(h: int, w: int, stride: int) -> tuple:
     """Scratch arrays for ``find_peaks_fine`` on an (h, w) grid, allocated once by the caller."""
     H, W = h * stride, w * stride
-    return (np.zeros((h + 1, w + 1), np.float32), np.zeros((h, W), np.float32),
+    return (np.zeros((h + 1, w + 1), np.float32), np.zeros((h, W), np.float32), np.zeros((h, W), np.int64),
             np.zeros((H, W), np.float32), np.zeros((H, W), np.int64), np.zeros(H * W, np.int64),
             np.zeros(H, np.int64), np.zeros((H, 4), np.float32), np.zeros(W, np.int64),
             np.zeros((W, 4), np.float32), np.zeros((w + 1, 2), np.int64), np.zeros(h + 1, np.bool_),
@@ -121,23 +129,24 @@ def fine_scratch(h: int, w: int, stride: int) -> tuple:
 
 
 @_jit
-def find_peaks_fine(heat, num_keypoints, stride, threshold, amax, hrows, fine, stamp, visit,
+def find_peaks_fine(heat, num_keypoints, stride, threshold, amax, hrows, hstamp, fine, stamp, visit,
                     ysrc, yw, xsrc, xw, cols, row_any, ticks, peaks, counts):
     """4-neighbour maxima > threshold of the bicubic-upsampled heatmaps, row-major order.
 
     Evaluates OpenCV's separable bicubic (horizontal pass, then vertical, in float32) only
     where the 4x4 taps can reach the threshold. heat (C, h, w) float32. Scratch (see
-    ``fine_scratch``): amax (h+1, w+1) max |tap| per support cell, hrows (h, W), fine (H, W)
+    ``fine_scratch``): amax (h+1, w+1) value bound per support cell, hrows (h, W) horizontally
+    resized rows computed on demand (valid where hstamp (h, W) is the tick), fine (H, W)
     and stamp (H, W) (a value is valid when its stamp is this call's tick; unstamped pixels
     are known to be below the threshold, so they never beat a peak), visit (H*W,) evaluated
-    pixels, ysrc (H,), yw (H, 4), xsrc (W,), xw (W, 4), cols (w+1, 2) fine columns of each
-    support column, row_any (h+1,), ticks (1,) the last tick used. Out: peaks (J, M, 3) x, y, score; counts (J,), above M
-    when the capacity was too small.
+    pixels above the threshold, ysrc (H,), yw (H, 4), xsrc (W,), xw (W, 4), cols (w+1, 2) fine columns of each
+    support column, row_any (h+1,), ticks (1,) the last tick used. Out: peaks (J, M, 3)
+    x, y, score; counts (J,), above M when the capacity was too small.
     """
     C, h, w = heat.shape
     H, W = h * stride, w * stride
     inv = 1.0 / stride
-    bound = np.float32(threshold / 2.0)  # |bicubic| <= 1.89 x max|taps|: below this, no pixel passes
+    bound = np.float32(threshold)  # where amax is below the threshold no upsampled pixel passes it
     M = peaks.shape[1]
     _taps(H, inv, ysrc, yw)
     _taps(W, inv, xsrc, xw)
@@ -157,17 +166,6 @@ def find_peaks_fine(heat, num_keypoints, stride, threshold, amax, hrows, fine, s
                 if amax[r, c] >= bound:
                     row_any[r] = True
                     break
-        for y in range(h):  # horizontal pass, only for rows an active support row reads
-            needed = False
-            for r in range(max(y - 1, 0), min(y + 3, h + 1)):
-                needed = needed or row_any[r]
-            if not needed:
-                continue
-            for fx in range(W):
-                acc = np.float32(0.0)
-                for b in range(4):
-                    acc += m[y, min(max(xsrc[fx] - 1 + b, 0), w - 1)] * xw[fx, b]
-                hrows[y, fx] = acc
         tick += 1
         nv = 0
         for fy in range(H):  # vertical pass where the upsampled map can pass
@@ -180,11 +178,19 @@ def find_peaks_fine(heat, num_keypoints, stride, threshold, amax, hrows, fine, s
                 for fx in range(cols[c, 0], cols[c, 1]):
                     acc = np.float32(0.0)
                     for a in range(4):
-                        acc += hrows[min(max(iy - 1 + a, 0), h - 1), fx] * yw[fy, a]
+                        y = min(max(iy - 1 + a, 0), h - 1)
+                        if hstamp[y, fx] != tick:  # horizontal pass for this row and column, once
+                            hacc = np.float32(0.0)
+                            for b in range(4):
+                                hacc += m[y, min(max(xsrc[fx] - 1 + b, 0), w - 1)] * xw[fx, b]
+                            hrows[y, fx] = hacc
+                            hstamp[y, fx] = tick
+                        acc += hrows[y, fx] * yw[fy, a]
                     fine[fy, fx] = acc
                     stamp[fy, fx] = tick
-                    visit[nv] = fy * W + fx
-                    nv += 1
+                    if acc > threshold:  # only these can be peaks; the rest serve as neighbours
+                        visit[nv] = fy * W + fx
+                        nv += 1
         n = 0
         for t in range(nv):  # non-maximum suppression on the evaluated pixels, row-major
             fy, fx = visit[t] // W, visit[t] % W
