@@ -7,7 +7,7 @@ from toppose.codec.encoder import encode
 from toppose.codec.kernels import fine_value
 from toppose.codec.reference import upsample
 from toppose.evaluation import coco_stats
-from toppose.skeleton import OPENPOSE18, Skeleton, TOPVIEW
+from toppose.skeleton import OPENPOSE18, TOPVIEW
 from toppose.synth.flat import as_dataset, random_people
 
 

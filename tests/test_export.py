@@ -2,7 +2,6 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
-import pytest
 import torch
 from typer.testing import CliRunner
 

@@ -1,11 +1,9 @@
 import json
 import logging
-import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -14,7 +12,6 @@ import pytest
 from typer.testing import CliRunner
 
 from toppose.codec.poses import Poses
-from toppose.data.format import people_by_image
 from toppose.evaluation import coco_stats
 from toppose.runtime import sources as sources_mod
 from toppose.runtime.cli import infer_app, stream_app

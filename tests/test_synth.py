@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from toppose.synth.body import FAMILIES, Body, place, sample_pose
-from toppose.synth.render import Camera, HEIGHT, WIDTH, project
+from toppose.synth.render import Camera, HEIGHT, WIDTH
 from toppose.synth.scenes import random_scene, render
 from toppose.synth.writers import write_itop
 

@@ -97,7 +97,7 @@ def convert_itop(labels_path: Path, depth_path: Path, out: Path, start: int = 0,
     labels_path, depth_path = Path(labels_path), Path(depth_path)
     report = ItopReport()
     with _open(labels_path, LABEL_DATASETS) as labels, _open(depth_path, ("id", "data")) as depth:
-        n = _validate(labels, depth, labels_path, depth_path)
+        _validate(labels, depth, labels_path, depth_path)
         coords = labels["image_coordinates"][:].astype(np.float64)
         if not np.isfinite(coords).all():
             raise DataError(f"{labels_path}: image_coordinates contain NaN or inf")
