@@ -28,6 +28,15 @@ def torch_infer(model, device="cpu") -> Infer:
     return infer
 
 
+def first_images(dataset: dict, limit: int | None) -> dict:
+    """The dataset restricted to its first ``limit`` images (all when None)."""
+    if limit is None or limit >= len(dataset["images"]):
+        return dataset
+    keep = {im["id"] for im in dataset["images"][:limit]}
+    return {**dataset, "images": dataset["images"][:limit],
+            "annotations": [a for a in dataset["annotations"] if a["image_id"] in keep]}
+
+
 def predict_frame(frame: np.ndarray, infer: Infer, spec: ModelSpec, decoder: PoseDecoder, tta: bool = False,
                   input_hw: tuple[int, int] | None = None) -> Poses:
     """One frame (depth or BGR) -> Poses in the frame's pixels (network input scaled to fit
@@ -46,11 +55,7 @@ def evaluate_folder(folder: str | Path, infer: Infer, spec: ModelSpec, limit: in
                     input_hw: tuple[int, int] | None = None) -> tuple[EvalResult, dict]:
     """pycocotools AP and per-joint table of ``infer`` on (the first ``limit`` images of) a folder."""
     folder = Path(folder)
-    dataset = load_dataset(folder)
-    if limit is not None and limit < len(dataset["images"]):
-        keep = {im["id"] for im in dataset["images"][:limit]}
-        dataset = {**dataset, "images": dataset["images"][:limit],
-                   "annotations": [a for a in dataset["annotations"] if a["image_id"] in keep]}
+    dataset = first_images(load_dataset(folder), limit)
     decoder = decoder or PoseDecoder(spec.skeleton, spec.stride)
     predictions = {im["id"]: predict_frame(read_image(folder, im), infer, spec, decoder, tta, input_hw)
                    for im in dataset["images"]}
@@ -64,11 +69,7 @@ def oracle_folder(folder: str | Path, spec: ModelSpec, limit: int | None = None)
     from toppose.preprocess import plan_letterbox
 
     folder = Path(folder)
-    dataset = load_dataset(folder)
-    if limit is not None and limit < len(dataset["images"]):
-        keep = {im["id"] for im in dataset["images"][:limit]}
-        dataset = {**dataset, "images": dataset["images"][:limit],
-                   "annotations": [a for a in dataset["annotations"] if a["image_id"] in keep]}
+    dataset = first_images(load_dataset(folder), limit)
     people = people_by_image(dataset)
     decoder = PoseDecoder(spec.skeleton, spec.stride)
     predictions = {}

@@ -57,28 +57,21 @@ class DatasetWriter:
     def add(self, image: np.ndarray, people: list[dict], ignore: np.ndarray | None = None,
             extra: dict | None = None, ext: str = ".png") -> int:
         """image: (H, W) uint16 depth mm or (H, W, 3) uint8 BGR; people: person_annotation dicts."""
-        image_id = len(self.images) + 1
-        name = f"images/{image_id:07d}{ext}"
+        name = f"images/{len(self.images) + 1:07d}{ext}"
         self._imwrite(self.out / name, image)
-        entry = {"id": image_id, "file_name": name, "height": int(image.shape[0]), "width": int(image.shape[1]),
-                 **(extra or {})}
-        if ignore is not None and ignore.any():
-            mask_name = f"masks/{image_id:07d}.png"
-            (self.out / "masks").mkdir(exist_ok=True)
-            self._imwrite(self.out / mask_name, (ignore > 0).astype(np.uint8) * 255)
-            entry["ignore_mask"] = mask_name
-        self.images.append(entry)
-        for person in people:
-            self.annotations.append({"id": len(self.annotations) + 1, "image_id": image_id, **person})
-        return image_id
+        return self._register(name, image.shape[:2], people, ignore, extra)
 
     def add_file(self, source: Path, people: list[dict], hw: tuple[int, int],
                  ignore: np.ndarray | None = None, extra: dict | None = None) -> int:
         """Like ``add`` for an image file copied as it is."""
-        image_id = len(self.images) + 1
-        name = f"images/{image_id:07d}{source.suffix.lower()}"
+        name = f"images/{len(self.images) + 1:07d}{source.suffix.lower()}"
         shutil.copyfile(source, self.out / name)
-        entry = {"id": image_id, "file_name": name, "height": hw[0], "width": hw[1], **(extra or {})}
+        return self._register(name, hw, people, ignore, extra)
+
+    def _register(self, name: str, hw: tuple[int, int], people: list[dict], ignore: np.ndarray | None,
+                  extra: dict | None) -> int:
+        image_id = len(self.images) + 1
+        entry = {"id": image_id, "file_name": name, "height": int(hw[0]), "width": int(hw[1]), **(extra or {})}
         if ignore is not None and ignore.any():
             (self.out / "masks").mkdir(exist_ok=True)
             entry["ignore_mask"] = f"masks/{image_id:07d}.png"
