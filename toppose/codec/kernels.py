@@ -168,24 +168,37 @@ def find_peaks_fine(heat, num_keypoints, stride, threshold, amax, hrows, hstamp,
                     break
         tick += 1
         nv = 0
-        for fy in range(H):  # vertical pass where the upsampled map can pass
-            iy = ysrc[fy]
-            if not row_any[iy + 1]:
+        for r in range(h + 1):  # horizontal pass: rows and columns an active support cell reads
+            if not row_any[r]:
                 continue
             for c in range(w + 1):
-                if amax[iy + 1, c] < bound:
+                if amax[r, c] < bound:
                     continue
-                for fx in range(cols[c, 0], cols[c, 1]):
-                    acc = np.float32(0.0)
-                    for a in range(4):
-                        y = min(max(iy - 1 + a, 0), h - 1)
-                        if hstamp[y, fx] != tick:  # horizontal pass for this row and column, once
+                for a in range(4):
+                    y = min(max(r - 2 + a, 0), h - 1)
+                    for fx in range(cols[c, 0], cols[c, 1]):
+                        if hstamp[y, fx] != tick:
                             hacc = np.float32(0.0)
                             for b in range(4):
                                 hacc += m[y, min(max(xsrc[fx] - 1 + b, 0), w - 1)] * xw[fx, b]
                             hrows[y, fx] = hacc
                             hstamp[y, fx] = tick
-                        acc += hrows[y, fx] * yw[fy, a]
+        for fy in range(H):  # vertical pass where the upsampled map can pass
+            iy = ysrc[fy]
+            if not row_any[iy + 1]:
+                continue
+            y0, y1 = min(max(iy - 1, 0), h - 1), min(max(iy, 0), h - 1)
+            y2, y3 = min(max(iy + 1, 0), h - 1), min(max(iy + 2, 0), h - 1)
+            w0, w1, w2, w3 = yw[fy, 0], yw[fy, 1], yw[fy, 2], yw[fy, 3]
+            for c in range(w + 1):
+                if amax[iy + 1, c] < bound:
+                    continue
+                for fx in range(cols[c, 0], cols[c, 1]):
+                    acc = np.float32(0.0)
+                    acc += hrows[y0, fx] * w0
+                    acc += hrows[y1, fx] * w1
+                    acc += hrows[y2, fx] * w2
+                    acc += hrows[y3, fx] * w3
                     fine[fy, fx] = acc
                     stamp[fy, fx] = tick
                     if acc > threshold:  # only these can be peaks; the rest serve as neighbours
