@@ -41,55 +41,67 @@ class StreamConfig:
     fps_out: float = 15.0
 
 
+class Outputs:
+    """The per-frame sinks of a stream: JSON lines, OpenPose JSON, overlay video, window."""
+
+    def __init__(self, cfg: StreamConfig, session: PoseSession, stop) -> None:
+        self.cfg, self.session, self.stop = cfg, session, stop
+        self.jsonl = JsonlWriter(cfg.jsonl) if cfg.jsonl else None
+        self.openpose = OpenPoseJsonWriter(cfg.openpose_json) if cfg.openpose_json else None
+        self.video = VideoOut(cfg.save, cfg.fps_out) if cfg.save else None
+
+    def write(self, result, fps: float) -> None:
+        c = result.captured
+        if self.jsonl:
+            self.jsonl.write(result.index, c.timestamp, result.poses, result.timings)
+        if self.openpose:
+            self.openpose.write(result.index, c.name, result.poses)
+        if self.video or self.cfg.show:
+            spec = self.session.spec
+            overlay = draw_poses(to_input_image(c.frame, spec.encoding).copy(), result.poses, spec.skeleton)
+            draw_status(overlay, f"{fps:5.1f} FPS  {len(result.poses)} people  {self.session.device}")
+            if self.video:
+                self.video.write(overlay)
+            if self.cfg.show:
+                import cv2
+                cv2.imshow("toppose", overlay)
+                if cv2.waitKey(1) & 0xFF in (27, ord("q")):
+                    self.stop.set()
+
+    def close(self) -> None:
+        for sink in (self.jsonl, self.openpose, self.video):
+            if sink:
+                sink.close()
+
+
 def run_stream(source: Source, session: PoseSession, cfg: StreamConfig, decoder: str = "sparse") -> StreamStats:
     """Stream ``source`` through the model until it ends, a limit is reached, or SIGINT/SIGTERM."""
-    estimator = PoseEstimator(session, decoder)
-    pipeline = Pipeline(source, estimator)
-    writers = {"jsonl": JsonlWriter(cfg.jsonl) if cfg.jsonl else None,
-               "openpose": OpenPoseJsonWriter(cfg.openpose_json) if cfg.openpose_json else None,
-               "video": VideoOut(cfg.save, cfg.fps_out) if cfg.save else None}
+    pipeline = Pipeline(source, PoseEstimator(session, decoder))
+    stats, outputs = pipeline.stats, Outputs(cfg, session, pipeline.stop)
     previous = {s: signal.signal(s, lambda *_: pipeline.stop.set()) for s in (signal.SIGINT, signal.SIGTERM)} \
         if _main_thread() else {}
-    warned, last_status = False, time.perf_counter()
+    last_status = time.perf_counter()
     try:
         for result in pipeline.run():
             t0 = time.perf_counter()
-            frame = result.captured.frame
-            if not warned:
-                warned = _check_modality(frame, session)
-            if writers["jsonl"]:
-                writers["jsonl"].write(result.index, result.captured.timestamp, result.poses, result.timings)
-            if writers["openpose"]:
-                writers["openpose"].write(result.index, result.captured.name, result.poses)
-            if writers["video"] or cfg.show:
-                overlay = draw_poses(to_input_image(frame, session.spec.encoding).copy(), result.poses, session.spec.skeleton)
-                draw_status(overlay, f"{pipeline.stats.fps:5.1f} FPS  {len(result.poses)} people  {session.device}")
-                if writers["video"]:
-                    writers["video"].write(overlay)
-                if cfg.show:
-                    import cv2
-                    cv2.imshow("toppose", overlay)
-                    if cv2.waitKey(1) & 0xFF in (27, ord("q")):
-                        pipeline.stop.set()
+            if stats.frames == 0:
+                _check_modality(result.captured.frame, session)
+            outputs.write(result, stats.fps)
             result.timings["output"] = 1000 * (time.perf_counter() - t0)
             result.timings["latency"] = 1000 * (time.perf_counter() - result.started)
-            pipeline.stats.add(result.timings)
+            stats.add(result.timings)
             if time.perf_counter() - last_status > 1.0 and sys.stderr.isatty():
-                sys.stderr.write(f"\r{pipeline.stats.frames} frames, {pipeline.stats.fps:.1f} FPS, "
-                                 f"{pipeline.stats.dropped} dropped")
+                sys.stderr.write(f"\r{stats.frames} frames, {stats.fps:.1f} FPS, {stats.dropped} dropped")
                 last_status = time.perf_counter()
-            if cfg.frames and pipeline.stats.frames >= cfg.frames:
-                pipeline.stop.set()
-            if cfg.duration_s and time.perf_counter() - pipeline.stats.started >= cfg.duration_s:
+            if (cfg.frames and stats.frames >= cfg.frames) or \
+                    (cfg.duration_s and time.perf_counter() - stats.started >= cfg.duration_s):
                 pipeline.stop.set()
     finally:
         pipeline.stop.set()
-        for w in writers.values():
-            if w:
-                w.close()
+        outputs.close()
         for s, handler in previous.items():
             signal.signal(s, handler)
-    return pipeline.stats
+    return stats
 
 
 def _main_thread() -> bool:
@@ -97,7 +109,8 @@ def _main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-def _check_modality(frame, session: PoseSession) -> bool:
+def _check_modality(frame, session: PoseSession) -> None:
+    """Warn once when the source's modality differs from the model's input encoding."""
     colour = frame.ndim == 3
     kind = session.spec.encoding.kind
     if kind == "depth" and colour:
@@ -106,4 +119,3 @@ def _check_modality(frame, session: PoseSession) -> bool:
     elif kind == "rgb" and not colour:
         log.warning("the model expects colour frames but the source gives depth frames: "
                     "encoding them as grey depth images")
-    return True

@@ -129,3 +129,28 @@ def test_synth_training_format(tmp_path):
     ds = load_dataset(tmp_path / "s")
     assert len(ds["images"]) == 4 and ds["images"][0]["view"] == "top"
     assert runner.invoke(app, ["synth", "--out", str(tmp_path / "t"), "--view", "front"]).exit_code == 1
+
+
+def test_textbook_coco_json_with_masks(tmp_path):
+    (tmp_path / "val2014").mkdir()
+    (tmp_path / "mask" / "val2014").mkdir(parents=True)
+    cv2.imwrite(str(tmp_path / "val2014" / "COCO_val2014_000000000488.jpg"), np.zeros((40, 50, 3), np.uint8))
+    mask = np.full((40, 50), 255, np.uint8)
+    mask[:10, :10] = 0  # an unannotated person: ignore
+    cv2.imwrite(str(tmp_path / "mask" / "val2014" / "mask_COCO_val2014_000000000488.jpg"), mask)
+    joints = [[0, 0, 2]] * 17
+    joints[5], joints[6] = [10, 10, 1], [20, 12, 0]  # textbook codes: 1 visible, 0 occluded, 2 unlabelled
+    entry = {"dataset": "COCO", "isValidation": 1, "img_paths": "val2014/COCO_val2014_000000000488.jpg",
+             "img_width": 50, "img_height": 40, "joint_self": joints, "segment_area": 120.0,
+             "joint_others": [[[30, 30, 1]] * 17], "numOtherPeople": 1}
+    (tmp_path / "COCO.json").write_text(json.dumps({"root": [entry]}))
+    res = runner.invoke(app, ["coco", "--annotations", str(tmp_path / "COCO.json"), "--images", str(tmp_path),
+                              "--out", str(tmp_path / "o")])
+    assert res.exit_code == 0, res.output
+    ds = load_dataset(tmp_path / "o" / "val")
+    assert ds["images"][0]["height"] == 40 and ds["images"][0]["width"] == 50
+    kp = np.asarray(ds["annotations"][0]["keypoints"]).reshape(18, 3)
+    assert kp[5, 2] == 2 and kp[2, 2] == 1 and kp[0, 2] == 0  # L-sho visible, R-sho occluded, nose unlabelled
+    assert len(ds["annotations"]) == 2  # joint_others become people too
+    ignore = cv2.imread(str(tmp_path / "o" / "val" / ds["images"][0]["ignore_mask"]), cv2.IMREAD_GRAYSCALE)
+    assert ignore[2, 2] == 255 and ignore[30, 30] == 0

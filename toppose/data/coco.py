@@ -137,7 +137,7 @@ def _convert_textbook(root: list, path: Path, images: Path, out: Path, sample, v
         src = images / key
         if not src.is_file():
             raise DataError(f"{src}: image listed in {path.name} is missing")
-        h, w = int(entry["img_width"]) and int(entry["img_height"]), int(entry["img_width"])
+        h, w = int(entry["img_height"]), int(entry["img_width"])
         name = Path(key)
         mask_path = images / "mask" / name.parent / f"mask_{name.stem}.jpg"
         ignore = None
