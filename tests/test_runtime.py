@@ -154,3 +154,14 @@ def test_infer_images_with_tta(tmp_path, session):
     assert (tmp_path / "o" / "d_poses.png").is_file() and (tmp_path / "o" / "d_keypoints.json").is_file()
     poses, timings = PoseEstimator(session)(frame.depth)
     assert poses.keypoints.shape[1:] == (18, 3) and timings.inference > 0
+
+
+def test_a_colour_source_for_a_depth_model_warns_once(tmp_path, session, caplog):
+    from toppose.runtime.sources import ImageSource
+    from toppose.runtime.stream import StreamConfig, run_stream
+    for i in range(3):
+        cv2.imwrite(str(tmp_path / f"c{i}.jpg"), np.full((240, 320, 3), 90, np.uint8))
+    with caplog.at_level(logging.WARNING, logger="toppose.runtime"):
+        stats = run_stream(ImageSource(str(tmp_path)), session, StreamConfig())
+    warnings = [r.getMessage() for r in caplog.records if "expects depth frames" in r.getMessage()]
+    assert stats.frames == 3 and len(warnings) == 1 and "colour frames" in warnings[0]
