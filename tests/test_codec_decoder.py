@@ -4,7 +4,7 @@ import pytest
 from toppose.codec.config import DecoderConfig
 from toppose.codec.decoder import PoseDecoder
 from toppose.codec.encoder import encode
-from toppose.codec.kernels import fine_value
+from toppose.codec.peaks import fine_value
 from toppose.codec.reference import upsample
 from toppose.evaluation import coco_stats
 from toppose.skeleton import OPENPOSE18, TOPVIEW
@@ -126,3 +126,18 @@ def test_poses_conversions():
     half = poses.scaled(0.5)
     found = poses.keypoints[..., 2] > 0
     np.testing.assert_allclose(half.keypoints[found][:, :2], poses.keypoints[found][:, :2] * 2)
+
+
+def test_read_only_install_caches_kernels_in_a_user_folder(tmp_path, monkeypatch):
+    import numba
+
+    from toppose.codec import _jit
+
+    package = str(__import__("pathlib").Path(_jit.__file__).parent)
+    real_access = __import__("os").access
+    monkeypatch.setattr(_jit.os, "access", lambda p, mode: False if str(p) == package else real_access(p, mode))
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(numba.config, "CACHE_DIR", numba.config.CACHE_DIR)
+    _jit._ensure_writable_cache()
+    assert numba.config.CACHE_DIR == str(tmp_path / "toppose" / "numba") and (tmp_path / "toppose" / "numba").is_dir()

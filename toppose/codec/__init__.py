@@ -2,7 +2,8 @@
 
 - ``encoder``: people -> heatmap and PAF targets (and the loss mask);
 - ``reference``: the textbook's ``decode_pose`` in NumPy, the readable ground truth;
-- ``kernels``: Numba kernels for the same algorithm (full-resolution and sparse modes);
+- ``peaks`` and ``grouping``: Numba kernels for the same algorithm (full-resolution and
+  sparse modes);
 - ``decoder``: ``PoseDecoder``, the one object train, export and runtime call.
 """
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from toppose.codec import kernels
+from toppose.codec import grouping, peaks
 from toppose.codec.config import DecoderConfig
 from toppose.codec.poses import Poses
 from toppose.codec.reference import decode_reference
@@ -75,22 +75,22 @@ class PoseDecoder:
         if self.method == "numba":
             h, w = heat.shape[1:]
             if self._fine_grid != (h, w):
-                self._fine_grid, self._fine_scratch = (h, w), kernels.fine_scratch(h, w, self.stride)
-            kernels.find_peaks_fine(heat, J, self.stride, cfg.peak_threshold,
+                self._fine_grid, self._fine_scratch = (h, w), peaks.fine_scratch(h, w, self.stride)
+            peaks.find_peaks_fine(heat, J, self.stride, cfg.peak_threshold,
                                     *self._fine_scratch, self._peaks, self._counts)
         else:
-            kernels.find_peaks_sparse(heat, J, self.stride, cfg.peak_threshold, self._peaks, self._counts)
+            peaks.find_peaks_sparse(heat, J, self.stride, cfg.peak_threshold, self._peaks, self._counts)
 
     def _group(self, paf: np.ndarray, height: int) -> Poses:
         cfg, J = self.config, self.skeleton.num_keypoints
-        mode = kernels.FINE if self.method == "numba" else kernels.SPARSE
-        kernels.score_limbs(paf, self._peaks, self._counts, self._limbs, self.stride, float(height),
+        mode = grouping.FINE if self.method == "numba" else grouping.SPARSE
+        grouping.score_limbs(paf, self._peaks, self._counts, self._limbs, self.stride, float(height),
                             cfg.samples, cfg.paf_threshold, cfg.min_sample_fraction, mode,
                             self._candidates, self._used_a, self._used_b, self._conns, self._conn_counts)
         offsets = np.concatenate([[0], np.cumsum(self._counts[:-1])]).astype(np.int64)
         total = int(self._counts.sum())
         flat = np.concatenate([self._peaks[j, :self._counts[j]] for j in range(J)]) if total else np.zeros((0, 3))
-        n = kernels.assemble(self._conns, self._conn_counts, self._limbs, self._redundant, offsets,
+        n = grouping.assemble(self._conns, self._conn_counts, self._limbs, self._redundant, offsets,
                              np.ascontiguousarray(flat[:, 2]), cfg.min_parts, cfg.min_mean_score, self._subset)
         if n < 0:
             raise RuntimeError("people capacity exceeded")  # cannot happen: capacity = all peaks
