@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -21,7 +21,6 @@ class Timings:
     preprocess: float = 0.0
     inference: float = 0.0
     decode: float = 0.0
-    extra: dict = field(default_factory=dict)
 
 
 class PoseEstimator:

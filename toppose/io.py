@@ -32,8 +32,3 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
 def write_json(path: str | os.PathLike, obj, indent: int | None = None) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=indent))
-
-
-def write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)

@@ -29,10 +29,6 @@ class Poses:
     def __len__(self) -> int:
         return len(self.scores)
 
-    @property
-    def mean_scores(self) -> np.ndarray:
-        return self.scores / np.maximum(self.parts, 1)
-
     def scaled(self, scale: float) -> "Poses":
         """Coordinates divided by ``scale`` (input pixels -> original pixels); missing stay 0."""
         kp = self.keypoints.copy()

@@ -29,6 +29,7 @@ class _Walker:
     heading: float
     target: np.ndarray
     speed: float
+    style: int = 0  # seeds the walker's own arm and leg details
     phase: float = 0.0
     action: str | None = None
     action_pose: np.ndarray | None = None
@@ -51,7 +52,8 @@ class ScenePlayer:
     def _walker(self) -> _Walker:
         xy = self.rng.uniform(self.lo, self.hi)
         return _Walker(Body.random(self.rng), xy, float(self.rng.uniform(0, 2 * np.pi)),
-                       self.rng.uniform(self.lo, self.hi), float(self.rng.uniform(0.8, 1.3)))
+                       self.rng.uniform(self.lo, self.hi), float(self.rng.uniform(0.8, 1.3)),
+                       int(self.rng.integers(0, 2**31)))
 
     def _step(self, w: _Walker, others: list[_Walker]) -> np.ndarray:
         """Advance one walker by dt; return its pose vector."""
@@ -77,7 +79,8 @@ class ScenePlayer:
             if all(np.linalg.norm(w.xy + step - o.xy) > 0.7 for o in others if o is not w):
                 w.xy = w.xy + step
                 w.phase += 2 * np.pi * 0.9 * w.speed * self.dt
-        walk_pose = sample_pose(np.random.default_rng(0), "walking", phase=w.phase) if walking else sample_pose(np.random.default_rng(0), "standing")
+        style = np.random.default_rng(w.style)
+        walk_pose = sample_pose(style, "walking", phase=w.phase) if walking else sample_pose(style, "standing")
         if w.action_pose is None:
             return walk_pose
         return (1 - w.blend) * walk_pose + w.blend * w.action_pose
