@@ -130,3 +130,15 @@ def test_bad_inputs_fail_cleanly(data, tmp_path):
     res = runner.invoke(app, ["--data", str(data), "--out", str(tmp_path / "o"), "--arch", "openpose",
                               "--init", str(tmp_path / "lite.pth")])
     assert res.exit_code == 1 and "not openpose" in res.output
+
+
+def test_cli_trains_then_resumes_a_finished_run(data, tmp_path):
+    runner = CliRunner()
+    args = ["--data", f"{data}:1", "--out", str(tmp_path / "run"), "--epochs", "1", "--epoch-size", "4",
+            "--batch-size", "2", "--input-size", "64x96", "--workers", "0", "--device", "cpu", "--freeze", "heads"]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert "trainable" in res.output and json.loads((tmp_path / "run" / "config.json").read_text())["freeze"] == "heads"
+    res = runner.invoke(app, ["--resume", str(tmp_path / "run")])
+    assert res.exit_code == 0 and "resumed" in res.output  # nothing left to do: the run is complete
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["epochs"] == 1
