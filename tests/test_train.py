@@ -142,3 +142,15 @@ def test_cli_trains_then_resumes_a_finished_run(data, tmp_path):
     res = runner.invoke(app, ["--resume", str(tmp_path / "run")])
     assert res.exit_code == 0 and "resumed" in res.output  # nothing left to do: the run is complete
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["epochs"] == 1
+
+
+def test_eval_cli_oracle_and_argument_errors(data, tmp_path):
+    from toppose.train.eval_cli import app as eval_app
+    runner = CliRunner()
+    res = runner.invoke(eval_app, ["--data", str(data), "--oracle", "--out", str(tmp_path / "o.json")])
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "o.json").read_text())["stats"]["AP"] >= 0.95 and "PCK@0.2" in res.output
+    res = runner.invoke(eval_app, ["--data", str(data)])
+    assert res.exit_code == 1 and "exactly one of --weights or --model" in res.output
+    res = runner.invoke(eval_app, ["--data", str(tmp_path / "nowhere"), "--weights", str(tmp_path / "w.pth")])
+    assert res.exit_code == 1 and "w.pth: no such file" in res.output

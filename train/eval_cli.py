@@ -16,6 +16,7 @@ def main(data: Annotated[Path, typer.Option(help="training-format folder with gr
          model: Annotated[Optional[Path], typer.Option(help="exported ONNX model")] = None,
          tta: Annotated[bool, typer.Option(help="scales 0.75/1/1.25 + flip")] = False,
          oracle: Annotated[bool, typer.Option(help="decode ground-truth maps: the decoder's ceiling")] = False,
+         skeleton: Annotated[str, typer.Option(help="skeleton for --oracle (openpose18, topview23)")] = "openpose18",
          limit: Annotated[Optional[int], typer.Option(help="first N images only")] = None,
          out: Annotated[Optional[Path], typer.Option(help="write metrics and detections as JSON")] = None) -> None:
     """Decode with the shared decoder, convert to COCO-17, print AP/AR and per-joint accuracy."""
@@ -26,10 +27,11 @@ def main(data: Annotated[Path, typer.Option(help="training-format folder with gr
 
     if oracle:
         from toppose.model_spec import ModelSpec
+        from toppose.skeleton import get_skeleton
         from toppose.train.predict import oracle_folder
         try:
-            result = oracle_folder(data, ModelSpec(arch="lite"), limit)
-        except DataError as e:
+            result = oracle_folder(data, ModelSpec(arch="lite", skeleton=get_skeleton(skeleton)), limit)
+        except (DataError, ValueError) as e:
             typer.echo(f"error: {e}", err=True)
             raise typer.Exit(1) from None
         typer.echo(result.table())
