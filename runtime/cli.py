@@ -22,12 +22,12 @@ def _fail(message: str) -> None:
     raise typer.Exit(1)
 
 
-def _session(model: Optional[Path], device: str, trt_cache: Optional[Path], fp16: bool):
+def _session(model: Optional[Path], device: str, trt_cache: Optional[Path], fp16: bool, threads: int = 0):
     from toppose.runtime.session import ModelError, PoseSession
     from toppose.runtime.stream import bundled_model
 
     try:
-        return PoseSession(model or bundled_model(), device, str(trt_cache) if trt_cache else None, fp16)
+        return PoseSession(model or bundled_model(), device, str(trt_cache) if trt_cache else None, fp16, threads)
     except (ModelError, ValueError) as e:
         _fail(str(e))
 
@@ -49,13 +49,14 @@ def stream(camera: Annotated[Optional[int], typer.Option(help="live camera index
            frames: Annotated[Optional[int], typer.Option(help="stop after N frames")] = None,
            duration: Annotated[Optional[float], typer.Option(help="stop after S seconds")] = None,
            decoder: Annotated[str, typer.Option(help="sparse or numba")] = "sparse",
+           threads: Annotated[int, typer.Option(help="onnxruntime CPU threads (0 = one per core)")] = 0,
            seed: Annotated[int, typer.Option(help="demo scene seed")] = 0) -> None:
     """Stream frames -> poses, with overlays, pose files and a latency summary."""
     from toppose.runtime.sources import SourceError, open_source
     from toppose.runtime.stream import StreamConfig, display_available, run_stream
 
     _setup_logging()
-    session = _session(model, device, trt_cache, fp16)
+    session = _session(model, device, trt_cache, fp16, threads)
     try:
         source = open_source(camera, video, images, itop, demo, seed)
     except SourceError as e:
