@@ -70,3 +70,16 @@ def test_a_joint_under_another_body_part_is_hidden():
     f = render(Camera.top(3.0), [person], [], None)
     assert not f.visible[0, 1]  # the neck is under the head seen from the ceiling
     assert f.visible[0, 0]      # the head is seen
+
+
+@pytest.mark.parametrize("view", ["top", "side"])
+def test_walls_are_rendered_and_keep_people_out(view):
+    rng = np.random.default_rng(8)
+    frame = random_scene(rng, view, (2, 3), furniture=False, walls=True)
+    background = (frame.person < 0) & (frame.depth > 0)
+    if view == "top":  # seen at a grazing angle: a strip nearer the camera than the flat floor
+        floor = np.median(frame.depth[background])
+        assert (frame.depth[background] < floor - 0.3).sum() > 200
+    else:  # the back wall closes the view at a few metres
+        assert np.median(frame.depth[background]) < 4.6
+    assert len(frame.joints_uv) >= 2

@@ -86,6 +86,7 @@ def synth(out: Annotated[Path, typer.Option(help="output folder")],
           seed: Annotated[int, typer.Option()] = 0,
           people: Annotated[Optional[str], typer.Option(help="MIN:MAX people: write the training format")] = None,
           fully_in_view: Annotated[bool, typer.Option(help="only people entirely inside the frame")] = False,
+          walls: Annotated[bool, typer.Option(help="a wall along one side (top) or behind people (side)")] = False,
           split: Annotated[str, typer.Option(help="ITOP file name split (train/test)")] = "train",
           workers: Annotated[int, typer.Option(help="render processes")] = 1) -> None:
     """Render synthetic depth scenes: ITOP files (single person) or, with --people, the training format."""
@@ -106,5 +107,5 @@ def synth(out: Annotated[Path, typer.Option(help="output folder")],
         _fail(f"--people must look like MIN:MAX, got {people!r}")
     if not 0 <= span[0] <= span[1]:
         _fail(f"--people must satisfy 0 <= MIN <= MAX, got {people!r}")
-    dataset = write_training(out, view, frames, seed, span, fully_in_view, workers, _progress("frames"))
+    dataset = write_training(out, view, frames, seed, span, fully_in_view, workers, _progress("frames"), walls)
     typer.echo(f"wrote {len(dataset['images'])} frames, {len(dataset['annotations'])} people to {out}")

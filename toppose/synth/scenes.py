@@ -86,9 +86,31 @@ def _floor_region(camera: Camera) -> tuple[np.ndarray, np.ndarray]:
     return np.array([-1.5, -1.2]), np.array([1.5, 0.3])
 
 
+def _walls(rng: np.random.Generator, camera: Camera, lo: np.ndarray, hi: np.ndarray):
+    """A wall (2.3 m high box) along one side of the view, and the floor region it leaves free."""
+    if camera.view == "side":  # a back wall behind everyone
+        y = float(rng.uniform(0.8, 1.4))
+        return [np.array([[-4.0, y, 0.0], [4.0, y + 0.15, 2.3]])], lo, hi
+    axis, side = int(rng.integers(0, 2)), int(rng.choice([-1, 1]))
+    half = np.array(camera.footprint(camera.position[2]))
+    inner = float(rng.uniform(0.7, 0.95)) * half[axis]
+    corner_lo, corner_hi = np.array([-6.0, -6.0, 0.0]), np.array([6.0, 6.0, 2.3])
+    if side > 0:
+        corner_lo[axis], corner_hi[axis] = inner, inner + 0.15
+        hi = hi.copy()
+        hi[axis] = min(hi[axis], inner - 0.35)
+    else:
+        corner_lo[axis], corner_hi[axis] = -inner - 0.15, -inner
+        lo = lo.copy()
+        lo[axis] = max(lo[axis], -inner + 0.35)
+    return [np.stack([corner_lo, corner_hi])], lo, hi
+
+
 def random_scene(rng: np.random.Generator, view: str = "top", people: tuple[int, int] = (1, 1),
-                 furniture: bool = True, fully_in_view: bool = False, max_tries: int = 60) -> Frame:
-    """A random scene of people (count drawn from ``people``) with optional furniture boxes.
+                 furniture: bool = True, fully_in_view: bool = False, walls: bool = False,
+                 max_tries: int = 60) -> Frame:
+    """A random scene of people (count drawn from ``people``) with optional furniture boxes
+    and, with ``walls``, a wall along one side (top view) or behind everyone (side view).
 
     ``fully_in_view`` keeps only placements where every joint of every person is in frame.
     """
@@ -96,6 +118,9 @@ def random_scene(rng: np.random.Generator, view: str = "top", people: tuple[int,
     lo, hi = _floor_region(camera)
     if fully_in_view:
         lo, hi = lo * 0.55, hi * 0.55
+    wall_boxes: list[np.ndarray] = []
+    if walls:
+        wall_boxes, lo, hi = _walls(rng, camera, lo, hi)
     count = int(rng.integers(people[0], people[1] + 1))
     placed, families, spots = [], [], []
     for _ in range(max_tries * max(count, 1)):
@@ -124,4 +149,4 @@ def random_scene(rng: np.random.Generator, view: str = "top", people: tuple[int,
             size = rng.uniform([0.4, 0.4, 0.4], [1.2, 0.8, 0.8])
             boxes.append(np.array([[c[0] - size[0] / 2, c[1] - size[1] / 2, 0.0],
                                    [c[0] + size[0] / 2, c[1] + size[1] / 2, size[2]]]))
-    return render(camera, placed, boxes, rng, families)
+    return render(camera, placed, boxes + wall_boxes, rng, families)

@@ -80,20 +80,20 @@ def write_itop(out: str | Path, view: str, frames: int, seed: int, split: str = 
 
 
 def _render_training(args):
-    seed, index, view, people, fully = args
+    seed, index, view, people, fully, walls = args
     rng = np.random.default_rng([seed, index])
-    frame = random_scene(rng, view, people, furniture=True, fully_in_view=fully)
+    frame = random_scene(rng, view, people, furniture=True, fully_in_view=fully, walls=walls)
     ok, png = cv2.imencode(".png", depth_to_mm(frame.depth))
     return png.tobytes(), frame_people(frame), frame.families
 
 
 def write_training(out: str | Path, view: str, frames: int, seed: int, people: tuple[int, int] = (1, 4),
-                   fully_in_view: bool = False, workers: int = 1, progress=None) -> dict:
+                   fully_in_view: bool = False, workers: int = 1, progress=None, walls: bool = False) -> dict:
     """Multi-person scenes in the training format (16-bit depth PNGs + COCO JSON)."""
     writer = DatasetWriter(out, {"source": "toppose synthetic", "view": view, "seed": seed,
-                                 "people": list(people), "fully_in_view": fully_in_view,
+                                 "people": list(people), "fully_in_view": fully_in_view, "walls": walls,
                                  "modality": "depth", "depth_unit": "mm", "camera": INTRINSICS})
-    jobs = [(seed, i, view, people, fully_in_view) for i in range(frames)]
+    jobs = [(seed, i, view, people, fully_in_view, walls) for i in range(frames)]
     for i, (png, anns, families) in enumerate(_imap(_render_training, jobs, workers)):
         depth = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
         writer.add(depth, anns, extra={"view": view, "families": families})
