@@ -13,9 +13,8 @@ import torch
 from toppose import __version__
 from toppose.codec.config import DecoderConfig
 from toppose.io import atomic_path
-from toppose.model_spec import ModelSpec
+from toppose.model_spec import METADATA_KEY, ModelSpec
 
-METADATA_KEY = "toppose"
 INPUT, OUTPUTS = "image", ("paf", "heatmaps")
 
 

@@ -13,10 +13,9 @@ import numpy as np
 import onnxruntime as ort
 
 from toppose.codec.config import DecoderConfig
-from toppose.model_spec import ModelSpec
+from toppose.model_spec import METADATA_KEY, ModelSpec
 
 log = logging.getLogger("toppose.runtime")
-METADATA_KEY = "toppose"
 DEVICES = ("auto", "cpu", "cuda", "tensorrt")
 
 

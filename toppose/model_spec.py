@@ -6,11 +6,11 @@ A ``ModelSpec`` travels inside every toppose checkpoint and every exported ONNX 
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 
 from toppose.skeleton import OPENPOSE18, Skeleton
 
+METADATA_KEY = "toppose"  # the ONNX metadata_props entry that holds a model's description (JSON)
 PREPROCESS_CONVENTIONS = ("vgg", "rtpose")
 ENCODINGS = ("rgb", "depth")
 COLORMAPS = ("grey", "jet")
@@ -63,9 +63,6 @@ class ModelSpec:
         return {"arch": self.arch, "preprocess": self.preprocess,
                 "encoding": asdict(self.encoding), "stride": self.stride,
                 "skeleton": self.skeleton.to_dict()}
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelSpec":

@@ -24,8 +24,22 @@ def category() -> dict:
             "skeleton": [[a + 1, b + 1] for a, b in OPENPOSE18.limbs], "coco17_skeleton": [list(s) for s in COCO17_SKELETON]}
 
 
-def person_annotation(keypoints: np.ndarray, area: float, bbox: list[float] | None = None) -> dict:
-    """(18, 3) x, y, v (COCO visibility) -> annotation fields (id and image_id added by the writer)."""
+def mask_box(mask: np.ndarray | None) -> tuple[float | None, list[float] | None]:
+    """A person's (H, W) pixel mask -> (segment area, [x, y, w, h]); (None, None) if empty or absent."""
+    if mask is None:
+        return None, None
+    ys, xs = np.nonzero(mask)
+    if not len(xs):
+        return None, None
+    return float(len(xs)), [float(xs.min()), float(ys.min()), float(np.ptp(xs) + 1), float(np.ptp(ys) + 1)]
+
+
+def person_annotation(keypoints: np.ndarray, area: float | None = None, bbox: list[float] | None = None) -> dict:
+    """(18, 3) x, y, v (COCO visibility) -> annotation fields (id and image_id added by the writer).
+
+    Without a bbox, the labelled keypoints' box; without an area (segment area, what OKS
+    scales by), the bbox area.
+    """
     kp = np.asarray(keypoints, np.float64).reshape(18, 3)
     labelled = kp[:, 2] > 0
     if bbox is None:
@@ -35,6 +49,8 @@ def person_annotation(keypoints: np.ndarray, area: float, bbox: list[float] | No
             bbox = [float(x0), float(y0), float(x1 - x0), float(y1 - y0)]
         else:
             bbox = [0.0, 0.0, 0.0, 0.0]
+    if area is None:
+        area = bbox[2] * bbox[3]
     return {"category_id": 1, "keypoints": [round(float(v), 2) for v in kp.ravel()],
             "num_keypoints": int(labelled.sum()), "bbox": [round(float(v), 2) for v in bbox],
             "area": float(area), "iscrowd": 0}

@@ -8,7 +8,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from toppose.data.format import DataError, DatasetWriter, person_annotation
+from toppose.data.format import DataError, DatasetWriter, mask_box, person_annotation
 from toppose.skeleton import ITOP_TORSO, OPENPOSE_FROM_ITOP
 from toppose.synth.render import HEIGHT, INTRINSICS, WIDTH
 
@@ -124,7 +124,7 @@ def convert_itop(labels_path: Path, depth_path: Path, out: Path, start: int = 0,
                 continue
             report.keypoints_not_visible += int((kp[:, 2] == 1).sum())
             report.keypoints_outside_frame += int(((kp[:, 2] == 0) & (np.arange(18) < 14)).sum())
-            area, bbox = _area(seg[i] if seg is not None else None, kp)
+            area, bbox = mask_box(seg[i] >= 0 if seg is not None else None)
             writer.add(np.clip(np.rint(d * 1000.0), 0, 65535).astype(np.uint16), [person_annotation(kp, area, bbox)],
                        extra={"source": {"file": depth_path.name, "index": int(i), "id": ids[i].decode(errors="replace")},
                               "objpos": [float(v) for v in coords[i, ITOP_TORSO]],
@@ -134,14 +134,3 @@ def convert_itop(labels_path: Path, depth_path: Path, out: Path, start: int = 0,
         writer.close()
     return report
 
-
-def _area(seg: np.ndarray | None, kp: np.ndarray) -> tuple[float, list[float] | None]:
-    """Segment area and bbox from ITOP's segmentation (>= 0 = body); keypoint bbox otherwise."""
-    if seg is not None:
-        ys, xs = np.nonzero(seg >= 0)
-        if len(xs):
-            return float(len(xs)), [float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1),
-                                    float(ys.max() - ys.min() + 1)]
-    lab = kp[kp[:, 2] > 0, :2]
-    w, h = np.ptp(lab, axis=0) if len(lab) else (0.0, 0.0)
-    return float(w * h), None

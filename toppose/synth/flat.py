@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from toppose.data.format import person_annotation
+
 # A standing person, front view, unit height ~ 1 (x right, y down), OpenPose order 0..13;
 # eyes and ears (14..17) unlabelled, as in depth data.
 _TEMPLATE = np.array([[0.0, -0.43], [0.0, -0.33], [-0.12, -0.32], [-0.16, -0.14], [-0.18, 0.02],
@@ -49,13 +51,6 @@ def as_dataset(scenes: list[np.ndarray], hw: tuple[int, int]) -> dict:
     for i, people in enumerate(scenes):
         images.append({"id": i + 1, "width": hw[1], "height": hw[0], "file_name": f"{i + 1:06d}.png"})
         for person in people:
-            vis = person[:, 2] > 0
-            if not vis.any():
-                continue
-            x0, y0 = person[vis, :2].min(0)
-            x1, y1 = person[vis, :2].max(0)
-            anns.append({"id": len(anns) + 1, "image_id": i + 1, "category_id": 1,
-                         "keypoints": person.ravel().tolist(), "num_keypoints": int(vis.sum()),
-                         "bbox": [float(x0), float(y0), float(x1 - x0), float(y1 - y0)],
-                         "area": float((x1 - x0) * (y1 - y0)), "iscrowd": 0})
+            if (person[:, 2] > 0).any():
+                anns.append({"id": len(anns) + 1, "image_id": i + 1, **person_annotation(person)})
     return {"images": images, "annotations": anns}

@@ -9,7 +9,7 @@ import cv2
 import h5py
 import numpy as np
 
-from toppose.data.format import DatasetWriter, person_annotation
+from toppose.data.format import DatasetWriter, mask_box, person_annotation
 from toppose.data.itop import openpose_from_itop
 from toppose.io import atomic_path
 from toppose.synth.render import HEIGHT, INTRINSICS, WIDTH
@@ -25,8 +25,7 @@ def frame_people(frame: Frame) -> list[dict]:
         kp, _ = openpose_from_itop(frame.joints_uv[p], frame.visible[p])
         if frame.areas[p] == 0 and not (kp[:, 2] > 0).any():
             continue
-        ys, xs = np.nonzero(frame.person == p)
-        bbox = None if len(xs) == 0 else [float(xs.min()), float(ys.min()), float(np.ptp(xs) + 1), float(np.ptp(ys) + 1)]
+        _, bbox = mask_box(frame.person == p)
         people.append(person_annotation(kp, float(max(frame.areas[p], 1)), bbox))
     return people
 
