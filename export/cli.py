@@ -7,6 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from toppose.cli import fail
+
 app = typer.Typer(add_completion=False, help="Export weights to ONNX.")
 
 
@@ -45,11 +47,9 @@ def main(weights: Annotated[Path, typer.Argument(help="any known weights file or
                              calibration_method=calibration_method, quantize_heads=quantize_heads,
                              force=force, verify=verify, echo=typer.echo)
     except (ExportError, WeightsError, DataError, OSError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(1) from None
+        fail(str(e))
     if any(not r.ok for r in reports):
-        typer.echo("error: parity check failed", err=True)
-        raise typer.Exit(1)
+        fail("parity check failed")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from toppose.cli import fail
+
 stream_app = typer.Typer(add_completion=False, help="Stream frames through a pose model.")
 infer_app = typer.Typer(add_completion=False, help="Estimate poses on single images.")
 
@@ -16,10 +18,6 @@ infer_app = typer.Typer(add_completion=False, help="Estimate poses on single ima
 def _setup_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
-
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(1)
 
 
 def _session(model: Optional[Path], device: str, trt_cache: Optional[Path], fp16: bool, threads: int = 0):
@@ -29,7 +27,7 @@ def _session(model: Optional[Path], device: str, trt_cache: Optional[Path], fp16
     try:
         return PoseSession(model or bundled_model(), device, str(trt_cache) if trt_cache else None, fp16, threads)
     except (ModelError, ValueError) as e:
-        _fail(str(e))
+        fail(str(e))
 
 
 @stream_app.command()
@@ -60,7 +58,7 @@ def stream(camera: Annotated[Optional[int], typer.Option(help="live camera index
     try:
         source = open_source(camera, video, images, itop, demo, seed)
     except SourceError as e:
-        _fail(str(e))
+        fail(str(e))
     if demo and frames is None and duration is None:
         frames = 150  # the demo is bounded unless asked otherwise
     cfg = StreamConfig(save=save, jsonl=json_out, openpose_json=openpose_json,
@@ -69,7 +67,7 @@ def stream(camera: Annotated[Optional[int], typer.Option(help="live camera index
     try:
         stats = run_stream(source, session, cfg, decoder)
     except (OSError, ValueError) as e:
-        _fail(str(e))
+        fail(str(e))
     summary = stats.summary()
     typer.echo(f"\n{summary['frames']} frames, {summary['dropped']} dropped, {summary['fps']} FPS, latency p50 "
                f"{summary.get('latency_ms_p50', 0)} ms, p95 {summary.get('latency_ms_p95', 0)} ms on {session.device}")
@@ -95,7 +93,7 @@ def infer(images: Annotated[list[Path], typer.Argument(help="image files (colour
     for path in images:
         frame = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
         if frame is None:
-            _fail(f"{path}: missing or not an image")
+            fail(f"{path}: missing or not an image")
         poses, t = estimator(frame[:, :, :3] if frame.ndim == 3 else frame, tta=tta)
         typer.echo(f"{path}: {len(poses)} people ({t.inference:.1f} ms inference, {t.decode:.2f} ms decode)")
         if out is not None:

@@ -32,7 +32,10 @@ class PoseEstimator:
         self.decoder = PoseDecoder(self.spec.skeleton, self.spec.stride, session.decoder_config, method).warmup()
 
     def preprocess(self, frame: np.ndarray):
-        return prepare(frame, self.spec, self.session.input_hw)
+        """frame -> ((H, W, 3) uint8 image as the model sees it, (3, H', W') input, Letterbox)."""
+        image = to_input_image(frame, self.spec.encoding)
+        x, box = prepare(image, self.spec, self.session.input_hw)
+        return image, x, box
 
     def infer(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         paf, heat = self.session.infer_maps(x[None])
@@ -52,7 +55,7 @@ class PoseEstimator:
             poses = self.decoder(paf, heat).scaled(scale)
             t.inference, t.decode = 1000 * (t1 - t0), 1000 * (time.perf_counter() - t1)
             return poses, t
-        x, box = self.preprocess(frame)
+        _, x, box = self.preprocess(frame)
         t1 = time.perf_counter()
         paf, heat = self.infer(x)
         t2 = time.perf_counter()

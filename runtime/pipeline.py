@@ -11,6 +11,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -27,6 +28,7 @@ _END = object()
 @dataclass
 class Result:
     captured: Captured
+    image: np.ndarray                  # the frame as the model saw it before resizing: (H, W, 3) uint8
     poses: Poses
     timings: dict[str, float]          # ms per stage
     started: float                     # perf_counter when the frame was captured
@@ -41,16 +43,13 @@ class StreamStats:
     frames: int = 0
     dropped: int = 0
     started: float = field(default_factory=time.perf_counter)
-    stages: dict[str, list] = field(default_factory=lambda: {s: [] for s in STAGES + ("latency",)})
     window: int = 2000  # keep the last N samples per stage: memory stays flat on long runs
+    stages: dict[str, deque] = field(default_factory=dict)
 
     def add(self, timings: dict[str, float]) -> None:
         self.frames += 1
         for k, v in timings.items():
-            samples = self.stages.setdefault(k, [])
-            samples.append(v)
-            if len(samples) > self.window:
-                del samples[: len(samples) - self.window]
+            self.stages.setdefault(k, deque(maxlen=self.window)).append(v)
 
     @property
     def fps(self) -> float:
@@ -63,6 +62,16 @@ class StreamStats:
                 out[f"{k}_ms_p50"] = round(float(np.percentile(v, 50)), 2)
                 out[f"{k}_ms_p95"] = round(float(np.percentile(v, 95)), 2)
         return out
+
+
+def _get(q: queue.Queue, stop: threading.Event):
+    """The next item, or _END once ``stop`` is set."""
+    while not stop.is_set():
+        try:
+            return q.get(timeout=0.1)
+        except queue.Empty:
+            continue
+    return _END
 
 
 def _put(q: queue.Queue, item, stop: threading.Event) -> bool:
@@ -108,21 +117,15 @@ class Pipeline:
 
     def _infer(self, inp: queue.Queue, out: queue.Queue) -> None:
         try:
-            while not self.stop.is_set():
-                try:
-                    item = inp.get(timeout=0.1)
-                except queue.Empty:
-                    continue
-                if item is _END:
-                    break
+            while (item := _get(inp, self.stop)) is not _END:
                 captured, started = item
                 t0 = time.perf_counter()
-                x, box = self.estimator.preprocess(captured.frame)
+                image, x, box = self.estimator.preprocess(captured.frame)
                 t1 = time.perf_counter()
                 paf, heat = self.estimator.infer(x)
                 t2 = time.perf_counter()
                 timings = {"capture": captured.capture_ms, "preprocess": 1000 * (t1 - t0), "inference": 1000 * (t2 - t1)}
-                if not _put(out, (captured, started, paf, heat, box, timings), self.stop):
+                if not _put(out, (captured, started, image, paf, heat, box, timings), self.stop):
                     break
         except BaseException as e:
             self.error = e
@@ -139,18 +142,12 @@ class Pipeline:
             t.start()
         self.stats.started = time.perf_counter()
         try:
-            while not self.stop.is_set():
-                try:
-                    item = q2.get(timeout=0.1)
-                except queue.Empty:
-                    continue
-                if item is _END:
-                    break
-                captured, started, paf, heat, box, timings = item
+            while (item := _get(q2, self.stop)) is not _END:
+                captured, started, image, paf, heat, box, timings = item
                 t0 = time.perf_counter()
                 poses = self.estimator.decode(paf, heat, box)
                 timings["decode"] = 1000 * (time.perf_counter() - t0)
-                yield Result(captured, poses, timings, started)
+                yield Result(captured, image, poses, timings, started)
             if self.error is not None:
                 raise self.error
         finally:

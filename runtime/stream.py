@@ -6,12 +6,12 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from toppose.preprocess import to_input_image
 from toppose.runtime.draw import draw_poses, draw_status
 from toppose.runtime.estimator import PoseEstimator
 from toppose.runtime.outputs import JsonlWriter, OpenPoseJsonWriter, VideoOut
@@ -57,8 +57,7 @@ class Outputs:
         if self.openpose:
             self.openpose.write(result.index, c.name, result.poses)
         if self.video or self.cfg.show:
-            spec = self.session.spec
-            overlay = draw_poses(to_input_image(c.frame, spec.encoding).copy(), result.poses, spec.skeleton)
+            overlay = draw_poses(result.image.copy(), result.poses, self.session.spec.skeleton)
             draw_status(overlay, f"{fps:5.1f} FPS  {len(result.poses)} people  {self.session.device}")
             if self.video:
                 self.video.write(overlay)
@@ -105,7 +104,6 @@ def run_stream(source: Source, session: PoseSession, cfg: StreamConfig, decoder:
 
 
 def _main_thread() -> bool:
-    import threading
     return threading.current_thread() is threading.main_thread()
 
 

@@ -14,6 +14,7 @@ import torch
 
 from toppose.model_spec import ModelSpec
 from toppose.networks import build_network
+from toppose.skeleton import OPENPOSE18
 from toppose.train.loop import stage_losses
 
 
@@ -21,8 +22,8 @@ def train_steps(arch: str, hw, batch: int, steps: int = 20) -> dict:
     model = build_network(ModelSpec(arch=arch)).cuda().to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
     x = torch.randn(batch, 3, *hw, device="cuda").contiguous(memory_format=torch.channels_last)
-    paf_t = torch.zeros(batch, 38, hw[0] // 8, hw[1] // 8, device="cuda")
-    heat_t = torch.zeros(batch, 19, hw[0] // 8, hw[1] // 8, device="cuda")
+    paf_t = torch.zeros(batch, OPENPOSE18.num_pafs, hw[0] // 8, hw[1] // 8, device="cuda")
+    heat_t = torch.zeros(batch, OPENPOSE18.num_heatmaps, hw[0] // 8, hw[1] // 8, device="cuda")
     mask = torch.ones(batch, hw[0] // 8, hw[1] // 8, device="cuda")
     torch.cuda.reset_peak_memory_stats()
     for i in range(steps + 5):

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="toppose utilities.")
+
+
+def fail(message: str) -> NoReturn:
+    """Every toppose command's known errors: one line on stderr, exit code 1."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1) from None
 
 
 @app.callback()
@@ -24,8 +30,7 @@ def info(weights: Annotated[Path, typer.Argument(help="a .pth weights file or to
     try:
         loaded = load_weights(weights)
     except WeightsError as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(1) from None
+        fail(str(e))
     spec = loaded.spec
     params = sum(p.numel() for p in loaded.model.parameters())
     typer.echo(f"file:          {weights}")
@@ -56,6 +61,5 @@ def init(out: Annotated[Path, typer.Argument(help="checkpoint to write")],
         torch.manual_seed(seed)
         save_checkpoint(out, build_network(spec), spec, {"init": "random", "seed": seed})
     except (ValueError, OSError) as e:
-        typer.echo(f"error: {out}: {e}", err=True)
-        raise typer.Exit(1) from None
+        fail(f"{out}: {e}")
     typer.echo(f"wrote {out}")

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-import cv2
 import numpy as np
 
+from toppose.codec.reference import resize_maps
 from toppose.preprocess import Letterbox, letterbox_image, normalize, plan_letterbox
 from toppose.skeleton import Skeleton
 
@@ -17,10 +17,8 @@ Infer = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]  # (1,3,H,W) -> pa
 
 
 def _resize_maps(maps: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
-    hwc = np.ascontiguousarray(maps.transpose(1, 2, 0))
-    out = np.stack([cv2.resize(hwc[:, :, c], (hw[1], hw[0]), interpolation=cv2.INTER_CUBIC)
-                    for c in range(hwc.shape[2])])
-    return out.astype(np.float32)
+    """(C, h, w) -> (C, H, W)."""
+    return resize_maps(maps, hw).transpose(2, 0, 1)
 
 
 def flip_maps(paf: np.ndarray, heat: np.ndarray, skeleton: Skeleton) -> tuple[np.ndarray, np.ndarray]:

@@ -10,6 +10,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from toppose.cli import fail
+
 app = typer.Typer(add_completion=False, help="Train an OpenPose-style model.")
 
 
@@ -72,8 +74,7 @@ def main(data: Annotated[Optional[list[str]], typer.Option(help="training folder
         from toppose.train.loop import train
         summary = train(cfg)
     except (ValueError, DataError, WeightsError, FileNotFoundError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(1) from None
+        fail(str(e))
     if int(os.environ.get("RANK", 0)) == 0:
         typer.echo(f"done: {summary}")
 

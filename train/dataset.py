@@ -67,7 +67,7 @@ class PoseDataset(Dataset):
         box = plan_letterbox(image.shape[:2], self.spec.stride, self.input_hw)
         people[..., :2] *= box.scale
         if ignore is not None:
-            ignore = letterbox_image(np.repeat(ignore.astype(np.uint8)[..., None], 3, 2), box)[..., 0] == 1
+            ignore = letterbox_image(ignore.astype(np.uint8), box) == 1
         return letterbox_image(image, box), people, ignore
 
     def _augment(self, image, people, ignore, rng):

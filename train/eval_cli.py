@@ -7,6 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from toppose.cli import fail
+
 app = typer.Typer(add_completion=False, help="Evaluate a model on a training-format folder.")
 
 
@@ -32,15 +34,13 @@ def main(data: Annotated[Path, typer.Option(help="training-format folder with gr
         try:
             result = oracle_folder(data, ModelSpec(arch="lite", skeleton=get_skeleton(skeleton)), limit)
         except (DataError, ValueError) as e:
-            typer.echo(f"error: {e}", err=True)
-            raise typer.Exit(1) from None
+            fail(str(e))
         typer.echo(result.table())
         if out is not None:
             write_json(out, {"stats": result.stats, "per_joint": result.per_joint}, indent=1)
         return
     if (weights is None) == (model is None):
-        typer.echo("error: give exactly one of --weights or --model (or --oracle)", err=True)
-        raise typer.Exit(1)
+        fail("give exactly one of --weights or --model (or --oracle)")
     try:
         if weights is not None:
             import torch
@@ -57,8 +57,7 @@ def main(data: Annotated[Path, typer.Option(help="training-format folder with gr
             spec, infer, input_hw = session.spec, session.infer_maps, session.input_hw
         result, predictions = evaluate_folder(data, infer, spec, limit=limit, tta=tta, input_hw=input_hw)
     except (DataError, WeightsError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(1) from None
+        fail(str(e))
     typer.echo(result.table())
     if out is not None:
         write_json(out, {"stats": result.stats, "per_joint": result.per_joint,

@@ -16,14 +16,19 @@ from toppose.codec.poses import Poses
 from toppose.skeleton import Skeleton
 
 
+def resize_maps(maps: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    """(C, h, w) -> (H, W, C) float32, bicubic (OpenCV)."""
+    hwc = np.ascontiguousarray(np.asarray(maps, np.float32).transpose(1, 2, 0))
+    out = np.empty((hw[0], hw[1], hwc.shape[2]), np.float32)
+    for c0 in range(0, hwc.shape[2], 256):  # OpenCV handles at most 512 channels at once
+        part = cv2.resize(hwc[:, :, c0:c0 + 256], (hw[1], hw[0]), interpolation=cv2.INTER_CUBIC)
+        out[:, :, c0:c0 + 256] = part.reshape(hw[0], hw[1], -1)
+    return out
+
+
 def upsample(maps: np.ndarray, stride: int) -> np.ndarray:
     """(C, h, w) -> (h*stride, w*stride, C) float32, bicubic (OpenCV)."""
-    hwc = np.ascontiguousarray(np.asarray(maps, np.float32).transpose(1, 2, 0))
-    out = np.empty((hwc.shape[0] * stride, hwc.shape[1] * stride, hwc.shape[2]), np.float32)
-    for c0 in range(0, hwc.shape[2], 256):  # OpenCV handles at most 512 channels at once
-        part = cv2.resize(hwc[:, :, c0:c0 + 256], None, fx=stride, fy=stride, interpolation=cv2.INTER_CUBIC)
-        out[:, :, c0:c0 + 256] = part.reshape(out.shape[0], out.shape[1], -1)
-    return out
+    return resize_maps(maps, (maps.shape[1] * stride, maps.shape[2] * stride))
 
 
 def find_peaks(heat: np.ndarray, threshold: float) -> list[np.ndarray]:

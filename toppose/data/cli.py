@@ -8,14 +8,10 @@ from typing import Annotated, Optional
 
 import typer
 
+from toppose.cli import fail
 from toppose.data.format import DataError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Build training-format datasets.")
-
-
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(1)
 
 
 def _progress(label: str):
@@ -34,7 +30,7 @@ def _span(text: Optional[str]) -> tuple[int, Optional[int]]:
         a, _, b = text.partition(":")
         return int(a or 0), (int(b) if b else None)
     except ValueError:
-        _fail(f"--range must look like START:END, got {text!r}")
+        fail(f"--range must look like START:END, got {text!r}")
 
 
 @app.command()
@@ -50,12 +46,12 @@ def itop(labels: Annotated[Path, typer.Option(help="ITOP_*_labels.h5")],
 
     start, end = _span(range_)
     if every < 1:
-        _fail("--every must be at least 1")
+        fail("--every must be at least 1")
     try:
         report = convert_itop(labels, depth, out, start, end, every,
                               set(persons.split(",")) if persons else None, _progress("frames"))
     except DataError as e:
-        _fail(str(e))
+        fail(str(e))
     write_json(out / "report.json", report.to_dict(), indent=2)
     typer.echo(report.summary())
 
@@ -71,11 +67,11 @@ def coco(annotations: Annotated[Path, typer.Option(help="person_keypoints_*.json
     from toppose.data.coco import convert_coco
 
     if not 0.0 <= val_fraction < 1.0:
-        _fail("--val-fraction must be in [0, 1)")
+        fail("--val-fraction must be in [0, 1)")
     try:
         counts = convert_coco(annotations, images, out, sample, val_fraction, seed)
     except DataError as e:
-        _fail(str(e))
+        fail(str(e))
     typer.echo(", ".join(f"{k}: {v} images" for k, v in counts.items()) or "no images with keypoints")
 
 
@@ -93,9 +89,9 @@ def synth(out: Annotated[Path, typer.Option(help="output folder")],
     from toppose.synth.writers import write_itop, write_training
 
     if view not in ("top", "side"):
-        _fail(f"--view must be top or side, got {view!r}")
+        fail(f"--view must be top or side, got {view!r}")
     if frames < 1:
-        _fail("--frames must be at least 1")
+        fail("--frames must be at least 1")
     if people is None:
         lp, dp = write_itop(out, view, frames, seed, split, workers)
         typer.echo(f"wrote {lp} and {dp}")
@@ -104,8 +100,8 @@ def synth(out: Annotated[Path, typer.Option(help="output folder")],
         lo, _, hi = people.partition(":")
         span = (int(lo), int(hi or lo))
     except ValueError:
-        _fail(f"--people must look like MIN:MAX, got {people!r}")
+        fail(f"--people must look like MIN:MAX, got {people!r}")
     if not 0 <= span[0] <= span[1]:
-        _fail(f"--people must satisfy 0 <= MIN <= MAX, got {people!r}")
+        fail(f"--people must satisfy 0 <= MIN <= MAX, got {people!r}")
     dataset = write_training(out, view, frames, seed, span, fully_in_view, workers, _progress("frames"), walls)
     typer.echo(f"wrote {len(dataset['images'])} frames, {len(dataset['annotations'])} people to {out}")
