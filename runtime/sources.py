@@ -32,7 +32,6 @@ class Captured:
     frame: np.ndarray      # BGR uint8, or depth: uint16 mm / float32 m
     capture_ms: float
     name: str = ""
-    truth: np.ndarray | None = None  # ground truth (P, 18, 3) for rendered frames
 
 
 class Source(ABC):
@@ -143,7 +142,7 @@ class ItopSource(Source):
 
 
 class DemoSource(Source):
-    """The synthetic ceiling scene (depth), with ground truth, as a camera would deliver it."""
+    """The synthetic ceiling scene (depth) as a camera would deliver it."""
 
     def __init__(self, seed: int = 0, people: int = 3, fps: float = 15.0) -> None:
         from toppose.synth.player import ScenePlayer
@@ -152,12 +151,12 @@ class DemoSource(Source):
         self.fps = fps
 
     def __iter__(self) -> Iterator[Captured]:
-        frames = self.player.frames()
+        frames = self.player.scenes()
         i = 0
         while True:
             t = time.perf_counter()
-            frame, truth = next(frames)  # rendering is this source's capture time
-            yield Captured(i, i / self.fps, frame.depth, 1000 * (time.perf_counter() - t), truth=truth)
+            frame = next(frames)  # rendering is this source's capture time
+            yield Captured(i, i / self.fps, frame.depth, 1000 * (time.perf_counter() - t))
             i += 1
 
 

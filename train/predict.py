@@ -75,6 +75,6 @@ def oracle_folder(folder: str | Path, spec: ModelSpec, limit: int | None = None)
     predictions = {}
     for im in dataset["images"]:
         box = plan_letterbox((im["height"], im["width"]), spec.stride)
-        paf, heat, _ = encode(people.get(im["id"], np.zeros((0, 18, 3))), box.input_hw, spec.skeleton, spec.stride)
+        paf, heat, _ = encode(people.get(im["id"], np.zeros((0, NUM_OPENPOSE, 3))), box.input_hw, spec.skeleton, spec.stride)
         predictions[im["id"]] = decoder(paf, heat)
     return evaluate(dataset, predictions)

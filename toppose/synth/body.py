@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from toppose.skeleton import NUM_ITOP
+
 POSE_FIELDS = ("trunk_pitch", "trunk_roll", "head_pitch",
                "sh_flex_r", "sh_abd_r", "elbow_r", "sh_flex_l", "sh_abd_l", "elbow_l",
                "hip_flex_r", "hip_abd_r", "knee_r", "hip_flex_l", "hip_abd_l", "knee_l")
@@ -65,7 +67,7 @@ def articulate(body: Body, pose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     beta, roll = pose[F["trunk_pitch"]], pose[F["trunk_roll"]]
     s = _unit(np.cos(beta) * u + np.sin(beta) * f + np.sin(roll) * r)
     ft = _unit(np.cos(beta) * f - np.sin(beta) * u)
-    J = np.zeros((15, 3))
+    J = np.zeros((NUM_ITOP, 3))
     J[8] = s * 0.16 * h                                    # torso
     J[1] = s * 0.30 * h                                    # neck
     hp = pose[F["head_pitch"]]
