@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,9 +10,8 @@ import onnx
 import torch
 
 from toppose import __version__
-from toppose.codec.config import DecoderConfig
 from toppose.io import atomic_path
-from toppose.model_spec import METADATA_KEY, ModelSpec
+from toppose.model_spec import METADATA_KEY, MetadataError, ModelInput, ModelMetadata, ModelSpec, metadata_from_props
 
 INPUT, OUTPUTS = "image", ("paf", "heatmaps")
 
@@ -48,12 +46,10 @@ class ExportOptions:
             raise ExportError(f"input size {self.height}x{self.width} must be positive multiples of 8")
 
 
-def metadata(spec: ModelSpec, provenance: dict, options: ExportOptions, precision: str) -> dict:
-    return {"toppose_version": __version__, "format": 1, "spec": spec.to_dict(),
-            "decoder": DecoderConfig().to_dict(), "provenance": provenance, "precision": precision,
-            "input": {"name": INPUT, "layout": "NCHW", "height": None if options.dynamic else options.height,
-                      "width": None if options.dynamic else options.width},
-            "outputs": list(OUTPUTS)}
+def metadata(spec: ModelSpec, provenance: dict, options: ExportOptions) -> ModelMetadata:
+    """The fp32 export's description (default decoder settings)."""
+    size = (None, None) if options.dynamic else (options.height, options.width)
+    return ModelMetadata(spec=spec, input=ModelInput(*size, name=INPUT), provenance=provenance, outputs=OUTPUTS)
 
 
 def export_onnx(model: torch.nn.Module, spec: ModelSpec, provenance: dict, out: Path, options: ExportOptions) -> onnx.ModelProto:
@@ -71,24 +67,26 @@ def export_onnx(model: torch.nn.Module, spec: ModelSpec, provenance: dict, out: 
         torch.onnx.export(model, (x,), str(tmp), input_names=[INPUT], output_names=list(OUTPUTS),
                           dynamic_axes=axes or None, opset_version=options.opset, dynamo=False)
         proto = onnx.load(str(tmp))
-        set_metadata(proto, metadata(spec, provenance, options, "fp32"))
+        set_metadata(proto, metadata(spec, provenance, options))
         onnx.save(proto, str(tmp))
     return proto
 
 
-def set_metadata(proto: onnx.ModelProto, meta: dict) -> None:
+def set_metadata(proto: onnx.ModelProto, meta: ModelMetadata) -> None:
     del proto.metadata_props[:]
     entry = proto.metadata_props.add()
-    entry.key, entry.value = METADATA_KEY, json.dumps(meta, sort_keys=True)
+    entry.key, entry.value = METADATA_KEY, meta.to_json()
     proto.producer_name, proto.producer_version = "toppose", __version__
 
 
-def read_metadata(proto_or_path) -> dict:
+def read_metadata(proto_or_path) -> ModelMetadata:
+    """A proto's (or an ONNX file's) toppose metadata, through the one codec in ``toppose.model_spec``."""
     proto = onnx.load(str(proto_or_path), load_external_data=False) if not isinstance(proto_or_path, onnx.ModelProto) else proto_or_path
-    for p in proto.metadata_props:
-        if p.key == METADATA_KEY:
-            return json.loads(p.value)
-    raise ExportError(f"{proto_or_path}: not a toppose model (no '{METADATA_KEY}' metadata)")
+    try:
+        return metadata_from_props({p.key: p.value for p in proto.metadata_props})
+    except MetadataError as e:
+        where = "model" if isinstance(proto_or_path, onnx.ModelProto) else proto_or_path
+        raise ExportError(f"{where}: {e}") from None
 
 
 def to_fp16(src: Path, out: Path) -> None:
@@ -99,7 +97,7 @@ def to_fp16(src: Path, out: Path) -> None:
     meta = read_metadata(proto)
     half = convert_float_to_float16(proto, keep_io_types=True)
     _topological_sort(half.graph)
-    set_metadata(half, {**meta, "precision": "fp16"})
+    set_metadata(half, meta.variant("fp16"))
     with atomic_path(out) as tmp:
         onnx.save(half, str(tmp))
 
@@ -164,6 +162,6 @@ def to_int8(src: Path, out: Path, frames: list[np.ndarray], method: str = "perce
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                         calibrate_method=methods[method], nodes_to_exclude=excluded)
         proto = onnx.load(str(tmp))
-        set_metadata(proto, {**meta, "precision": "int8", "calibration_frames": len(frames),
-                             "calibration_method": method, "float_nodes": excluded})
+        set_metadata(proto, meta.variant("int8", calibration_frames=len(frames), calibration_method=method,
+                                         float_nodes=tuple(excluded)))
         onnx.save(proto, str(tmp))

@@ -5,15 +5,13 @@ Imports numpy and onnxruntime only: the edge path never imports torch.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 
-from toppose.codec.config import DecoderConfig
-from toppose.model_spec import METADATA_KEY, ModelSpec
+from toppose.model_spec import MetadataError, ModelMetadata, metadata_from_props
 
 log = logging.getLogger("toppose.runtime")
 DEVICES = ("auto", "cpu", "cuda", "tensorrt")
@@ -52,7 +50,7 @@ class PoseSession:
             options.intra_op_num_threads = threads
         self.session = self._open(options, [("CPUExecutionProvider", {})])
         self.metadata = self._metadata(self.session)
-        fixed = self.metadata["input"].get("height") is not None
+        fixed = self.metadata.input_hw is not None
         plan = provider_plan(device, ort.get_available_providers(), fixed, cache_dir, fp16)
         if len(plan) > 1:  # a GPU provider is available: open the model once more with it
             self.session = self._open(options, plan)
@@ -63,12 +61,11 @@ class PoseSession:
                         "(onnxruntime offers %s): running on CPUExecutionProvider", device, ort.get_available_providers())
         log.info("onnxruntime %s: running %s on %s (requested %s)", ort.__version__, self.path.name,
                  self.providers[0], ", ".join(requested))
-        self.spec = ModelSpec.from_dict(self.metadata["spec"])
-        self.decoder_config = DecoderConfig.from_dict(self.metadata.get("decoder", {}))
+        self.spec = self.metadata.spec
+        self.decoder_config = self.metadata.decoder
         self.input_name = self.session.get_inputs()[0].name
         self.output_names = [o.name for o in self.session.get_outputs()]
-        h, w = self.metadata["input"].get("height"), self.metadata["input"].get("width")
-        self.input_hw = (int(h), int(w)) if h and w else None
+        self.input_hw = self.metadata.input_hw
         self._binding = self.session.io_binding() if self.providers[0] != "CPUExecutionProvider" else None
 
     def _open(self, options: ort.SessionOptions, plan: list) -> ort.InferenceSession:
@@ -79,17 +76,11 @@ class PoseSession:
             first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
             raise ModelError(f"{self.path}: not a loadable ONNX model ({first})") from None
 
-    def _metadata(self, session: ort.InferenceSession) -> dict:
-        raw = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
-        if raw is None:
-            raise ModelError(f"{self.path}: not a toppose model (no '{METADATA_KEY}' metadata; export it with toppose-export)")
+    def _metadata(self, session: ort.InferenceSession) -> ModelMetadata:
         try:
-            meta = json.loads(raw)
-            ModelSpec.from_dict(meta["spec"])
-            meta["input"]
-        except (ValueError, KeyError, TypeError) as e:
-            raise ModelError(f"{self.path}: invalid toppose metadata ({e})") from None
-        return meta
+            return metadata_from_props(session.get_modelmeta().custom_metadata_map)
+        except MetadataError as e:
+            raise ModelError(f"{self.path}: {e}") from None
 
     @property
     def device(self) -> str:

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from toppose.export.cli import app
 from toppose.export.onnx_export import ExportOptions, export_onnx, read_metadata
 from toppose.export.pipeline import run_export
-from toppose.model_spec import ModelSpec
+from toppose.model_spec import ModelInput, ModelSpec
 from toppose.networks import build_network
 from toppose.runtime.session import PoseSession
 from toppose.synth.writers import write_training
@@ -24,8 +24,8 @@ def test_small_export_matches_pytorch_and_carries_metadata(tmp_path):
     model = build_network(spec).eval()
     proto = export_onnx(model, spec, {"note": "test"}, tmp_path / "m.onnx", ExportOptions(height=64, width=96))
     meta = read_metadata(proto)
-    assert ModelSpec.from_dict(meta["spec"]) == spec and meta["provenance"] == {"note": "test"}
-    assert meta["input"] == {"name": "image", "layout": "NCHW", "height": 64, "width": 96}
+    assert meta.spec == spec and meta.provenance == {"note": "test"} and meta.precision == "fp32"
+    assert meta.input == ModelInput(height=64, width=96, name="image", layout="NCHW") and meta.input_hw == (64, 96)
     assert [o.name for o in proto.graph.output] == ["paf", "heatmaps"]
     x = np.random.default_rng(0).normal(size=(1, 3, 64, 96)).astype(np.float32)
     sess = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
@@ -55,7 +55,10 @@ def test_trained_model_fp32_fp16_int8_exports_find_people(tmp_path):
     assert reports[0].max_abs_heat < 1e-4 and reports[0].people_torch > 0
     for name in ("lite.onnx", "lite.fp16.onnx", "lite.int8.onnx"):
         meta = read_metadata(tmp_path / name)
-        assert meta["spec"]["arch"] == "lite" and meta["spec"]["encoding"]["kind"] == "depth"
+        assert meta.spec.arch == "lite" and meta.spec.encoding.kind == "depth"
+    assert read_metadata(tmp_path / "lite.fp16.onnx").precision == "fp16"
+    int8 = read_metadata(tmp_path / "lite.int8.onnx")
+    assert int8.precision == "int8" and int8.calibration_frames == 8 and len(int8.float_nodes) == 4
     assert (tmp_path / "lite.int8.onnx").stat().st_size < 0.4 * (tmp_path / "lite.onnx").stat().st_size
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from toppose.records import known_fields
+
 OPENPOSE_KEYPOINTS = (
     "nose", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder",
     "left_elbow", "left_wrist", "right_hip", "right_knee", "right_ankle", "left_hip",
@@ -148,13 +150,14 @@ class Skeleton:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Skeleton":
+        d = known_fields(cls, d, "skeleton")
         try:
             return cls(name=str(d["name"]), keypoints=tuple(d["keypoints"]),
                        limbs=tuple(tuple(int(v) for v in x) for x in d["limbs"]),
                        paf_channels=tuple(tuple(int(v) for v in x) for x in d["paf_channels"]),
                        redundant=tuple(bool(v) for v in d["redundant"]),
                        flip=tuple(int(v) for v in d["flip"]))
-        except (KeyError, TypeError) as e:
+        except TypeError as e:
             raise ValueError(f"invalid skeleton description: {e}") from None
 
 
