@@ -1,3 +1,4 @@
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,11 @@ def test_small_export_matches_pytorch_and_carries_metadata(tmp_path):
     torch.manual_seed(0)
     spec = ModelSpec(arch="lite", preprocess="rtpose")
     model = build_network(spec).eval()
-    proto = export_onnx(model, spec, {"note": "test"}, tmp_path / "m.onnx", ExportOptions(height=64, width=96))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        proto = export_onnx(model, spec, {"note": "test"}, tmp_path / "m.onnx", ExportOptions(height=64, width=96))
+    assert not [w for w in caught if "TorchScript" in str(w.message)]  # the supported exporter, not the legacy one
+    assert [o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")] == [17]
     meta = read_metadata(proto)
     assert meta.spec == spec and meta.provenance == {"note": "test"} and meta.precision == "fp32"
     assert meta.input == ModelInput(height=64, width=96, name="image", layout="NCHW") and meta.input_hw == (64, 96)
@@ -38,12 +43,17 @@ def test_small_export_matches_pytorch_and_carries_metadata(tmp_path):
 
 def test_dynamic_export_runs_at_two_sizes(tmp_path):
     spec = ModelSpec(arch="lite")
-    export_onnx(build_network(spec), spec, {}, tmp_path / "d.onnx", ExportOptions(64, 64, dynamic=True, dynamic_batch=True))
+    model = build_network(spec).eval()
+    export_onnx(model, spec, {}, tmp_path / "d.onnx", ExportOptions(64, 64, dynamic=True, dynamic_batch=True))
     session = PoseSession(tmp_path / "d.onnx", device="cpu")
     assert session.input_hw is None
     for n, h, w in ((1, 64, 96), (2, 120, 160)):
-        paf, heat = session.infer_maps(np.zeros((n, 3, h, w), np.float32))
+        x = np.random.default_rng(n).normal(size=(n, 3, h, w)).astype(np.float32)
+        paf, heat = session.infer_maps(x)
         assert paf.shape == (n, 38, h // 8, w // 8) and heat.shape == (n, 19, h // 8, w // 8)
+        with torch.no_grad():
+            tp, th, _ = model(torch.from_numpy(x))
+        assert np.abs(paf - tp.numpy()).max() < 1e-4 and np.abs(heat - th.numpy()).max() < 1e-4
 
 
 def test_trained_model_fp32_fp16_int8_exports_find_people(tmp_path):
@@ -78,4 +88,6 @@ def test_cli_defaults_and_refusals(tmp_path):
     assert res.exit_code == 1 and "unknown weight layout" in res.output and not (tmp_path / "other.onnx").exists()
     res = runner.invoke(app, [str(tmp_path / "plain.pth"), "-o", str(tmp_path / "y.onnx"), "--int8"])
     assert res.exit_code == 1 and "--calibration" in res.output
+    res = runner.invoke(app, [str(tmp_path / "plain.pth"), "-o", str(tmp_path / "z.onnx"), "--opset", "13"])
+    assert res.exit_code == 1 and "--opset 13: must be 17 to" in res.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other.pth", "plain.onnx", "plain.pth"]
