@@ -1,4 +1,6 @@
 import json
+import subprocess
+import sys
 
 import numpy as np
 import onnx
@@ -31,3 +33,17 @@ def _edited_model(path, edit):
         entry.value = json.dumps(d)
     onnx.save(proto, str(path))
     return path
+
+
+def run_fresh(code: str, absent: tuple[str, ...]) -> None:
+    """Run ``code`` in a new interpreter, then assert no module named in ``absent`` (or below it) was imported."""
+    check = (f"\nimport sys; bad = sorted(m for m in sys.modules if any(m == a or m.startswith(a + '.') "
+             f"for a in {absent!r})); assert not bad, bad; print('ok')")
+    res = subprocess.run([sys.executable, "-c", code + check], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and res.stdout.strip().endswith("ok"), res.stderr[-1500:]
+
+
+@pytest.fixture
+def fresh_python():
+    """``fresh_python(code, absent)``: see ``run_fresh``."""
+    return run_fresh

@@ -10,6 +10,7 @@ import numpy as np
 
 from toppose.camera import ITOP
 from toppose.data.format import DataError, DatasetWriter, mask_box, person_annotation
+from toppose.preprocess import depth_to_mm
 from toppose.skeleton import ITOP_LABELLED, ITOP_TORSO, NUM_ITOP, OPENPOSE_FROM_ITOP, openpose_from_itop
 
 LABEL_DATASETS = ("id", "is_valid", "visible_joints", "image_coordinates", "real_world_coordinates")
@@ -108,7 +109,7 @@ def convert_itop(labels_path: Path, depth_path: Path, out: Path, start: int = 0,
             report.keypoints_not_visible += int((kp[:, 2] == 1).sum())
             report.keypoints_outside_frame += int((kp[list(ITOP_LABELLED), 2] == 0).sum())
             area, bbox = mask_box(seg[i] >= 0 if seg is not None else None)
-            writer.add(np.clip(np.rint(d * 1000.0), 0, 65535).astype(np.uint16), [person_annotation(kp, area, bbox)],
+            writer.add(depth_to_mm(d), [person_annotation(kp, area, bbox)],
                        extra={"source": {"file": depth_path.name, "index": int(i), "id": ids[i].decode(errors="replace")},
                               "objpos": [float(v) for v in coords[i, ITOP_TORSO]],
                               "real_world_coordinates": np.round(world[i], 4).tolist()})

@@ -103,8 +103,8 @@ def articulate(body: Body, pose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return J, ends
 
 
-def sample_pose(rng: np.random.Generator, family: str, phase: float | None = None) -> np.ndarray:
-    """A random pose vector of ``family`` (see FAMILIES)."""
+def _relaxed_pose(rng: np.random.Generator) -> np.ndarray:
+    """A standing pose with small random joint angles: every family starts from it."""
     d = np.deg2rad
     p = np.zeros(len(POSE_FIELDS))
     p[F["trunk_pitch"]] = d(rng.uniform(-5, 8))
@@ -117,14 +117,26 @@ def sample_pose(rng: np.random.Generator, family: str, phase: float | None = Non
         p[F[f"hip_flex_{side}"]] = d(rng.uniform(-5, 8))
         p[F[f"hip_abd_{side}"]] = d(rng.uniform(0, 8))
         p[F[f"knee_{side}"]] = d(rng.uniform(0, 10))
+    return p
+
+
+def _walk(p: np.ndarray, phi: float) -> None:
+    """In place: legs and arms at gait phase ``phi`` (radians), the left half a cycle behind."""
+    d = np.deg2rad
+    for side, offset in (("r", 0.0), ("l", np.pi)):
+        swing = np.sin(phi + offset)
+        p[F[f"hip_flex_{side}"]] = d(25) * swing
+        p[F[f"knee_{side}"]] = d(8 + 45 * max(0.0, np.sin(phi + offset - 1.0)))
+        p[F[f"sh_flex_{side}"]] = -d(22) * swing
+        p[F[f"elbow_{side}"]] = d(20 + 15 * max(0.0, -swing))
+
+
+def sample_pose(rng: np.random.Generator, family: str, phase: float | None = None) -> np.ndarray:
+    """A random pose vector of ``family`` (see FAMILIES)."""
+    d = np.deg2rad
+    p = _relaxed_pose(rng)
     if family == "walking":
-        phi = rng.uniform(0, 2 * np.pi) if phase is None else phase
-        for side, offset in (("r", 0.0), ("l", np.pi)):
-            swing = np.sin(phi + offset)
-            p[F[f"hip_flex_{side}"]] = d(25) * swing
-            p[F[f"knee_{side}"]] = d(8 + 45 * max(0.0, np.sin(phi + offset - 1.0)))
-            p[F[f"sh_flex_{side}"]] = -d(22) * swing
-            p[F[f"elbow_{side}"]] = d(20 + 15 * max(0.0, -swing))
+        _walk(p, rng.uniform(0, 2 * np.pi) if phase is None else phase)
     elif family == "arms_raised":
         for side in "rl" if rng.random() < 0.6 else rng.choice(["r", "l"]):
             p[F[f"sh_flex_{side}"]] = d(rng.uniform(90, 175))

@@ -12,9 +12,11 @@ import numpy as np
 from toppose.camera import ITOP
 from toppose.data.format import DatasetWriter, mask_box, person_annotation
 from toppose.io import atomic_path
+from toppose.preprocess import depth_to_mm
 from toppose.skeleton import NUM_ITOP
 from toppose.synth.scenes import Frame, frame_keypoints, random_scene
 
+__all__ = ["depth_to_mm", "frame_people", "write_itop", "write_training"]
 FRAMES_PER_SUBJECT = 100
 
 
@@ -27,10 +29,6 @@ def frame_people(frame: Frame) -> list[dict]:
         _, bbox = mask_box(frame.person == p)
         people.append(person_annotation(kp, float(max(frame.areas[p], 1)), bbox))
     return people
-
-
-def depth_to_mm(depth_m: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(depth_m * 1000.0), 0, 65535).astype(np.uint16)
 
 
 def _render_itop(args):
