@@ -1,7 +1,7 @@
 """Intel RealSense depth cameras and recordings through pyrealsense2 (the optional ``realsense`` extra).
 
 Frames are (H, W) uint16 depth in millimetres, converted with the device's own depth scale, each
-carrying the sensor's intrinsics. Recordings: ``.db3`` (rosbag2, what SDK 2.56+ writes) and ``.bag``
+carrying the sensor's intrinsics. Recordings: ``.db3`` (rosbag2, what current SDKs write) and ``.bag``
 (ROS1, what older SDKs wrote); SDK 2.59 reads both and writes ``.db3`` only.
 """
 
@@ -238,7 +238,8 @@ def _video_stream(rs, intr: Intrinsics, fps: float):
     ri.model, ri.coeffs = rs.distortion.none, list(intr.coeffs)
     stream = rs.video_stream()
     stream.type, stream.index, stream.uid = rs.stream.depth, 0, 0
-    stream.width, stream.height, stream.fps, stream.bpp, stream.fmt = intr.width, intr.height, int(fps), 2, rs.format.z16
+    stream.width, stream.height, stream.fps = intr.width, intr.height, int(fps)
+    stream.bpp, stream.fmt = 2, rs.format.z16
     stream.intrinsics = ri
     return stream
 

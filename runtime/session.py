@@ -103,7 +103,8 @@ class PoseSession:
         why = "; ".join(f"{p} unusable: {e}" for p, e in unusable.items()) or \
             f"no GPU provider in onnxruntime {ort.__version__}'s {', '.join(ort.get_available_providers())}"
         if device not in ("cpu", "auto") and on_cpu:
-            log.warning("device %s requested but no GPU execution provider is usable: running on CPUExecutionProvider", device)
+            log.warning("device %s requested but no GPU execution provider is usable: running on "
+                        "CPUExecutionProvider", device)
         reason = f" ({why})" if on_cpu and device != "cpu" else f" (requested {', '.join(requested)})"
         log.info("onnxruntime %s: running %s on %s%s", ort.__version__, self.path.name, self.providers[0], reason)
 

@@ -239,6 +239,8 @@ def open_source(camera: int | None = None, video: str | None = None, images: str
     if len(chosen) != 1:
         raise SourceError("choose exactly one source: --camera, --video, --images, --itop, --realsense, "
                           "--realsense-file or --demo")
+    if serial is not None and not realsense:
+        raise SourceError("--serial picks a live RealSense: use it with --realsense")
     if realsense or realsense_file is not None:
         from toppose.runtime.realsense import RealSenseFileSource, RealSenseSource
         return RealSenseSource(serial=serial) if realsense else RealSenseFileSource(realsense_file, realtime)

@@ -1,11 +1,18 @@
-"""RealSense recordings written by pyrealsense2's own software device and recorder, played back for real."""
+"""RealSense recordings played back for real through pyrealsense2.
+
+``.db3``: written by pyrealsense2's own software device and recorder (SDK 2.59 writes nothing else).
+``.bag``: the ROS1 layout older SDKs wrote (file version 2), written with the rosbags library.
+"""
 
 import json
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from rosbags.rosbag1 import Writer
+from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from typer.testing import CliRunner
 
 from toppose.codec.poses import Poses
@@ -29,10 +36,54 @@ def scenes():
     return np.stack([depth_to_mm(f.depth) for f, _ in rendered]), np.stack([gt for _, gt in rendered])
 
 
-@pytest.fixture(scope="module")
-def recording(scenes, tmp_path_factory):
-    path = tmp_path_factory.mktemp("rec") / "scene.db3"
-    assert write_recording(path, scenes[0], Intrinsics.from_dict(INTRINSICS), FPS) == FRAMES
+def write_ros1_bag(path: Path, frames_mm, intr: dict, fps: float, depth_units: float = 0.001) -> None:
+    """(N, H, W) uint16 mm -> a RealSense ROS1 .bag: device, sensor, stream and camera info, then images."""
+    ts = get_typestore(Stores.ROS1_NOETIC)
+    ts.register(get_types_from_msg("uint32 fps\nstring encoding\nbool is_recommended\n",
+                                   "realsense_msgs/msg/StreamInfo"))
+    t = ts.types
+    kv, time_, header = t["diagnostic_msgs/msg/KeyValue"], t["builtin_interfaces/msg/Time"], t["std_msgs/msg/Header"]
+    connections: dict = {}
+    with Writer(path) as writer:
+        def put(topic, msg, t_ns=1):  # ROS1 times start above 0
+            if topic not in connections:
+                connections[topic] = writer.add_connection(topic, msg.__msgtype__, typestore=ts)
+            writer.write(connections[topic], t_ns, ts.serialize_ros1(msg, msg.__msgtype__))
+
+        put("/file_version", t["std_msgs/msg/UInt32"](data=2))
+        for key, value in {"Name": "rendered", "Serial Number": "0", "Product Id": "0000"}.items():
+            put("/device_0/info", kv(key=key, value=value))
+        put("/device_0/sensor_0/info", kv(key="Name", value="Stereo Module"))
+        put("/device_0/sensor_0/property", kv(key="Depth Units", value=f"{depth_units:.6f}"))
+        put("/device_0/sensor_0/Depth_0/info", t["realsense_msgs/msg/StreamInfo"](fps=int(fps), encoding="mono16",
+                                                                                 is_recommended=True))
+        fx, fy, cx, cy = intr["fx"], intr["fy"], intr["cx"], intr["cy"]
+        put("/device_0/sensor_0/Depth_0/info/camera_info", t["sensor_msgs/msg/CameraInfo"](
+            header=header(seq=0, stamp=time_(sec=0, nanosec=0), frame_id="0"), height=intr["height"],
+            width=intr["width"], distortion_model="Brown Conrady", D=np.zeros(5),
+            K=np.array([fx, 0, cx, 0, fy, cy, 0, 0, 1.0]), R=np.eye(3).ravel(),
+            P=np.array([fx, 0, cx, 0, 0, fy, cy, 0, 0, 0, 1.0, 0]), binning_x=0, binning_y=0,
+            roi=t["sensor_msgs/msg/RegionOfInterest"](x_offset=0, y_offset=0, height=0, width=0, do_rectify=False)))
+        vec = t["geometry_msgs/msg/Vector3"](x=0.0, y=0.0, z=0.0)
+        quat = t["geometry_msgs/msg/Quaternion"](x=0.0, y=0.0, z=0.0, w=1.0)
+        put("/device_0/sensor_0/Depth_0/tf/0", t["geometry_msgs/msg/Transform"](translation=vec, rotation=quat))
+        for i, mm in enumerate(frames_mm):
+            t_ns = 10**6 + round(i * 1e9 / fps)  # after the description, which sits at the first time
+            units = np.rint(mm * (0.001 / depth_units)).astype("<u2")
+            put("/device_0/sensor_0/Depth_0/image/data", t["sensor_msgs/msg/Image"](
+                header=header(seq=i, stamp=time_(sec=t_ns // 10**9, nanosec=t_ns % 10**9), frame_id="0"),
+                height=mm.shape[0], width=mm.shape[1], encoding="mono16", is_bigendian=0, step=mm.shape[1] * 2,
+                data=units.view(np.uint8).ravel()), t_ns)
+            put("/device_0/sensor_0/Depth_0/image/metadata", kv(key="timestamp_domain", value="Hardware Clock"), t_ns)
+
+
+@pytest.fixture(scope="module", params=["db3", "bag"])
+def recording(request, scenes, tmp_path_factory):
+    path = tmp_path_factory.mktemp("rec") / f"scene.{request.param}"
+    if request.param == "db3":
+        assert write_recording(path, scenes[0], Intrinsics.from_dict(INTRINSICS), FPS) == FRAMES
+    else:
+        write_ros1_bag(path, scenes[0], INTRINSICS, FPS)
     return path
 
 
@@ -47,9 +98,14 @@ def test_playback_gives_every_frame_in_millimetres_with_the_sensor_intrinsics(re
     assert [c.timestamp for c in got[:3]] == pytest.approx([0.0, 1 / FPS, 2 / FPS], abs=1e-6)
 
 
-def test_the_recorded_depth_scale_is_applied(scenes, tmp_path):
-    write_recording(tmp_path / "fine.db3", scenes[0][:3], Intrinsics.from_dict(INTRINSICS), FPS, depth_scale=1e-4)
-    source = RealSenseFileSource(str(tmp_path / "fine.db3"))
+@pytest.mark.parametrize("suffix", ["db3", "bag"])
+def test_the_recorded_depth_scale_is_applied(scenes, tmp_path, suffix):
+    path = tmp_path / f"fine.{suffix}"
+    if suffix == "db3":
+        write_recording(path, scenes[0][:3], Intrinsics.from_dict(INTRINSICS), FPS, depth_scale=1e-4)
+    else:
+        write_ros1_bag(path, scenes[0][:3], INTRINSICS, FPS, depth_units=1e-4)
+    source = RealSenseFileSource(str(path))
     assert source.depth_scale == pytest.approx(1e-4)  # stored in units of 0.1 mm, as some RealSense models do
     got = [c.frame for c in source]
     assert len(got) == 3 and all(np.array_equal(g, mm) for g, mm in zip(got, scenes[0]))
