@@ -74,22 +74,21 @@ def realsense_for_camera(index: int) -> "RealSenseSource | None":
 
 
 class RealSenseSource(Source):
-    """A live RealSense depth stream (the device's default depth profile)."""
+    """A live RealSense depth stream (the device's default depth profile).
+
+    ``config``: an ``rs.config`` to start instead of a connected device's, e.g. a recording played
+    in real time as if it were the camera.
+    """
 
     live, modality = True, "depth"
 
-    def __init__(self, serial: str | None = None, timeout_ms: int = 5000) -> None:
+    def __init__(self, serial: str | None = None, timeout_ms: int = 5000, config=None) -> None:
         rs = self.rs = _rs()
-        connected = [d.get_info(rs.camera_info.serial_number) for d in _context(rs).query_devices()]
-        if not connected:  # checked first: the SDK's own pipeline waits ~15 s before saying so
-            raise SourceError("--realsense: no RealSense camera connected")
-        if serial is not None and serial not in connected:
-            raise SourceError(f"RealSense {serial}: not connected (connected: {', '.join(connected)})")
-        self.serial = serial or connected[0]
-        self.label, self.timeout_ms = f"RealSense {self.serial}", timeout_ms
-        config = rs.config()
-        config.enable_device(self.serial)
-        config.enable_stream(rs.stream.depth)
+        self.timeout_ms = timeout_ms
+        if config is None:
+            config = self._device_config(serial)
+        else:
+            self.serial, self.label = serial, f"RealSense {serial or 'configured stream'}"
         self.pipeline = rs.pipeline(_context(rs))
         try:
             profile = self.pipeline.start(config)
@@ -97,6 +96,20 @@ class RealSenseSource(Source):
             raise SourceError(f"{self.label}: cannot start the depth stream ({e})") from None
         self.depth_scale = profile.get_device().first_depth_sensor().get_depth_scale()
         self.intrinsics = intrinsics_of(profile.get_stream(rs.stream.depth))
+
+    def _device_config(self, serial: str | None):
+        rs = self.rs
+        connected = [d.get_info(rs.camera_info.serial_number) for d in _context(rs).query_devices()]
+        if not connected:  # checked first: the SDK's own pipeline waits ~15 s before saying so
+            raise SourceError("--realsense: no RealSense camera connected")
+        if serial is not None and serial not in connected:
+            raise SourceError(f"RealSense {serial}: not connected (connected: {', '.join(connected)})")
+        self.serial = serial or connected[0]
+        self.label = f"RealSense {self.serial}"
+        config = rs.config()
+        config.enable_device(self.serial)
+        config.enable_stream(rs.stream.depth)
+        return config
 
     def __iter__(self) -> Iterator[Captured]:
         t0, index = time.perf_counter(), 0

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from toppose.codec.poses import Poses
 from toppose.evaluation import coco_stats
 from toppose.runtime.cli import stream_app
-from toppose.runtime.realsense import RealSenseFileSource, realsense_devices, write_recording
+from toppose.runtime.realsense import RealSenseFileSource, RealSenseSource, realsense_devices, write_recording
 from toppose.runtime.sources import Intrinsics
 from toppose.synth.flat import as_dataset
 from toppose.synth.player import ScenePlayer
@@ -129,6 +129,19 @@ def test_a_recording_streams_to_the_right_poses(recording, scenes, tmp_path):
     assert res.exit_code == 0, res.output
     from_png = [json.loads(line)["people"] for line in (tmp_path / "png.jsonl").read_text().splitlines()]
     assert from_png == [line["people"] for line in lines]  # the same depth in, the same poses out
+
+
+def test_the_live_path_streams_a_recording_played_as_the_camera(recording, scenes):
+    import pyrealsense2 as rs
+    config = rs.config()
+    config.enable_device_from_file(str(recording), repeat_playback=False)
+    source = RealSenseSource(config=config, timeout_ms=1000)  # the SDK's pipeline, as for a connected camera
+    got = list(source)  # ends when no frame comes for timeout_ms
+    source.close()
+    assert len(got) >= FRAMES // 2 and source.depth_scale == pytest.approx(0.001)  # live: may drop, in order
+    assert all(c.intrinsics == got[0].intrinsics and c.intrinsics.fx == pytest.approx(INTRINSICS["fx"]) for c in got)
+    numbers = [int(c.name) for c in got]
+    assert numbers == sorted(numbers) and all(np.array_equal(c.frame, scenes[0][n]) for c, n in zip(got, numbers))
 
 
 def test_realtime_releases_no_frame_before_its_recorded_time(recording):
