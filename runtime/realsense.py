@@ -230,17 +230,23 @@ def write_recording(path: str | Path, frames_mm: Iterable[np.ndarray], intrinsic
     delivered = rs.frame_queue(2)
     sensor.open(profile)
     sensor.start(delivered)
-    count = 0
+    count, done = 0, False
     try:
         for count, mm in enumerate(frames_mm, 1):
+            if mm.shape != (intrinsics.height, intrinsics.width):
+                raise ValueError(f"{path}: frame {count - 1} is {mm.shape}, the stream "
+                                 f"{intrinsics.height}x{intrinsics.width}")
             units = mm if depth_scale == MM else np.clip(np.rint(mm * (MM / depth_scale)), 0, 65535)
             sensor.on_video_frame(_software_frame(rs, np.ascontiguousarray(units, np.uint16), profile,
                                                   count - 1, fps, depth_scale))
             delivered.wait_for_frame(5000)  # recorded before the next one is built
+        done = True
     finally:
         sensor.stop()
         sensor.close()
         del recorder  # the recorder closes its file when it goes
+        if not done:
+            tmp.unlink(missing_ok=True)
     os.replace(tmp, path)
     return count
 

@@ -50,6 +50,7 @@ def test_the_base_install_streams_and_infers_without_torch(edge):
     (["toppose-eval", "--data", "d", "--weights", "w.pth"], "train"),
     (["toppose-eval", "--data", "d", "--model", "m.onnx"], "train"),
     (["toppose", "init", "w.pth"], "train"),
+    (["toppose", "info", "w.pth"], "train"),
     (["toppose-data", "coco", "--annotations", "a.json", "--images", "i", "--out", "c"], "train"),
     (["toppose-stream", "--realsense", "--no-show"], "realsense")])
 def test_a_missing_extra_is_one_line_with_the_pip_command(edge, command, extra):

@@ -172,3 +172,10 @@ def test_live_realsense_names_what_is_missing(tmp_path):
         pytest.skip("a RealSense camera is connected")
     res = runner.invoke(stream_app, ["--realsense", "--device", "cpu", "--no-show"])
     assert res.exit_code == 1 and "--realsense: no RealSense camera connected" in res.output
+
+
+def test_writing_a_recording_with_a_wrong_frame_size_leaves_no_file(scenes, tmp_path):
+    frames = [scenes[0][0], scenes[0][1][:100]]
+    with pytest.raises(ValueError, match=r"frame 1 is \(100, 320\), the stream 240x320"):
+        write_recording(tmp_path / "bad.db3", frames, Intrinsics.from_dict(INTRINSICS), FPS)
+    assert list(tmp_path.iterdir()) == []
