@@ -11,8 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from toppose.camera import (ITOP_CX as CX, ITOP_CY as CY, ITOP_HEIGHT as HEIGHT, ITOP_K_INV_F as K_INV_F,
+from toppose.camera import (ITOP, ITOP_CX as CX, ITOP_CY as CY, ITOP_HEIGHT as HEIGHT, ITOP_K_INV_F as K_INV_F,
                             ITOP_WIDTH as WIDTH)
+
+INTRINSICS = ITOP.to_dict()  # the rendered frames' camera, as a dict (recordings and tests write it)
 
 
 @dataclass(frozen=True)
