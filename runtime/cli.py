@@ -31,15 +31,19 @@ def _session(model: Optional[Path], device: str, trt_cache: Optional[Path], fp16
 
 
 @stream_app.command()
-def stream(camera: Annotated[Optional[int], typer.Option(help="live camera index (V4L2)")] = None,
-           video: Annotated[Optional[str], typer.Option(help="video file or RTSP/HTTP URL")] = None,
-           images: Annotated[Optional[str], typer.Option(help="image folder or glob")] = None,
-           itop: Annotated[Optional[str], typer.Option(help="ITOP *_depth_map.h5 to replay")] = None,
+def stream(camera: Annotated[Optional[list[int]], typer.Option(help="live camera index (V4L2); repeatable")] = None,
+           video: Annotated[Optional[list[str]], typer.Option(help="video file or RTSP/HTTP URL; repeatable")] = None,
+           images: Annotated[Optional[list[str]], typer.Option(help="image folder or glob; repeatable")] = None,
+           itop: Annotated[Optional[list[str]], typer.Option(help="ITOP *_depth_map.h5 to replay; repeatable")] = None,
            demo: Annotated[bool, typer.Option(help="the synthetic ceiling scene with the bundled model")] = False,
            realsense: Annotated[bool, typer.Option(help="a live RealSense depth camera (extra: realsense)")] = False,
            serial: Annotated[Optional[str], typer.Option(help="with --realsense: the device's serial number")] = None,
-           realsense_file: Annotated[Optional[str], typer.Option(help="RealSense recording (.bag or .db3)")] = None,
-           realtime: Annotated[bool, typer.Option(help="play recordings at their recorded rate")] = False,
+           realsense_file: Annotated[Optional[list[str]], typer.Option(help="RealSense recording (.bag or .db3); "
+                                                                      "repeatable")] = None,
+           realtime: Annotated[bool, typer.Option(help="release file frames at their recorded rate, like a "
+                                                  "camera (newest frame kept)")] = False,
+           fps: Annotated[Optional[float], typer.Option(help="release file frames at N per second (image "
+                                                        "folders need it with --realtime)")] = None,
            allow_modality_mismatch: Annotated[bool, typer.Option(help="run depth through a colour model or "
                                                                  "the reverse")] = False,
            model: Annotated[Optional[Path], typer.Option(help="exported .onnx (default: the bundled model)")] = None,
@@ -47,7 +51,8 @@ def stream(camera: Annotated[Optional[int], typer.Option(help="live camera index
            trt_cache: Annotated[Optional[Path], typer.Option(help="TensorRT engine cache folder")] = None,
            fp16: Annotated[bool, typer.Option(help="TensorRT fp16")] = False,
            show: Annotated[Optional[bool], typer.Option(help="show a window (default: when a display exists)")] = None,
-           save: Annotated[Optional[Path], typer.Option(help="overlay video (.mp4)")] = None,
+           save: Annotated[Optional[Path], typer.Option(help="overlay video (.mp4); a folder with several "
+                                                        "sources")] = None,
            json_out: Annotated[Optional[Path], typer.Option("--json", help="JSON lines, one per frame")] = None,
            openpose_json: Annotated[Optional[Path], typer.Option(help="folder for CMU OpenPose JSON files")] = None,
            frames: Annotated[Optional[int], typer.Option(help="stop after N frames")] = None,
@@ -56,16 +61,17 @@ def stream(camera: Annotated[Optional[int], typer.Option(help="live camera index
            threads: Annotated[int, typer.Option(help="onnxruntime CPU threads (0 = one per core)")] = 0,
            seed: Annotated[int, typer.Option(help="demo scene seed")] = 0) -> None:
     """Stream frames -> poses, with overlays, pose files and a latency summary."""
-    from toppose.runtime.sources import SourceError, check_modality, open_source
+    from toppose.runtime.sources import SourceError, check_modality, open_sources
     from toppose.runtime.stream import StreamConfig, display_available, run_stream
 
     _setup_logging()
     session = _session(model, device, trt_cache, fp16, threads)
     try:
-        source = open_source(camera, video, images, itop, demo, seed, realsense, serial, realsense_file, realtime,
-                             depth_model=session.spec.encoding.kind == "depth")
+        sources = open_sources(camera or (), video or (), images or (), itop or (), realsense_file or (), demo,
+                               realsense, serial, seed, realtime, fps, depth_model=session.spec.encoding.kind == "depth")
         if not allow_modality_mismatch:
-            check_modality(source, session.spec.encoding, session.path.name)
+            for source in sources:
+                check_modality(source, session.spec.encoding, session.path.name)
     except SourceError as e:
         fail(str(e))
     if demo and frames is None and duration is None:
@@ -74,13 +80,19 @@ def stream(camera: Annotated[Optional[int], typer.Option(help="live camera index
                        show=display_available() if show is None else show and display_available(),
                        frames=frames, duration_s=duration)
     try:
-        stats = run_stream(source, session, cfg, decoder)
+        stats = run_stream(sources, session, cfg, decoder)
     except (OSError, ValueError) as e:
         fail(str(e))
     summary = stats.summary()
-    typer.echo(f"\n{summary['frames']} frames, {summary['dropped']} dropped, {summary['fps']} FPS, latency p50 "
-               f"{summary.get('latency_ms_p50', 0)} ms, p95 {summary.get('latency_ms_p95', 0)} ms on {session.device}")
+    typer.echo(f"\n{_line(summary)} on {session.device}")
+    for name, s in summary.get("sources", {}).items():
+        typer.echo(f"  {name}: {_line(s)}")
     typer.echo(json.dumps(summary))
+
+
+def _line(s: dict) -> str:
+    return (f"{s['frames']} frames, {s['dropped']} dropped, {s['fps']} FPS, latency p50 {s.get('latency_ms_p50', 0)} "
+            f"ms, p95 {s.get('latency_ms_p95', 0)} ms ({s['latency_kind']})")
 
 
 @infer_app.command()

@@ -1,13 +1,16 @@
 """Streaming as a generator: capture, inference and decoding overlap in threads.
 
-capture thread -> [bounded queue] -> inference thread -> [bounded queue] -> decode (caller's
-thread) -> yielded Result. onnxruntime, OpenCV and the Numba decoder release the GIL, so the
-stages run in parallel. For live sources only the newest frame waits; older ones are dropped
-and counted. Memory is bounded by the queue sizes.
+capture thread per source (read + preprocess) -> [newest frame, or a bounded queue for files]
+-> inference thread (the waiting frame of every source, batched into one call) -> [bounded
+queue] -> decode (caller's thread) -> yielded Result; outputs are the caller's. onnxruntime,
+OpenCV and the Numba decoder release the GIL, so the stages run in parallel. Live and paced
+sources keep only their newest frame; older ones are dropped and counted. One source failing
+or ending leaves the others running.
 """
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -19,8 +22,10 @@ import numpy as np
 
 from toppose.codec.poses import Poses
 from toppose.inference import PosePredictor, Timings
+from toppose.runtime.multi import Batcher, Feed, dynamic_batch, gather, prepare_with, source_names
 from toppose.runtime.sources import Captured, Source
 
+log = logging.getLogger("toppose.runtime")
 _END = object()
 
 
@@ -30,7 +35,9 @@ class Result:
     image: np.ndarray                  # the frame as the model saw it before resizing: (H, W, 3) uint8
     poses: Poses
     timings: Timings                   # the predictor's stages, plus capture; output and latency by the consumer
-    started: float                     # perf_counter when the frame's capture began
+    started: float                     # perf_counter seconds when the frame was taken (glass)
+    source: str = "source"             # the source's name
+    picked: float = 0.0                # perf_counter seconds when the network took the frame
 
     @property
     def index(self) -> int:
@@ -44,15 +51,20 @@ class StreamStats:
     started: float = field(default_factory=time.perf_counter)
     window: int = 2000  # keep the last N samples per stage: memory stays flat on long runs
     stages: dict[str, deque] = field(default_factory=dict)
+    ended: float = 0.0  # perf_counter seconds of the last frame added
+    queued: bool = False  # a file source at full speed: latency includes waiting in its queue
+    sources: dict[str, "StreamStats"] = field(default_factory=dict)  # per source, when several
 
     def add(self, timings: Timings) -> None:
         self.frames += 1
+        self.ended = time.perf_counter()
         for k, v in timings.as_dict().items():
             self.stages.setdefault(k, deque(maxlen=self.window)).append(v)
 
     @property
     def fps(self) -> float:
-        return self.frames / max(time.perf_counter() - self.started, 1e-9)
+        """Frames per second from the start to the last frame."""
+        return self.frames / max((self.ended or time.perf_counter()) - self.started, 1e-9)
 
     def summary(self) -> dict:
         out = {"frames": self.frames, "dropped": self.dropped, "fps": round(self.fps, 2)}
@@ -60,6 +72,9 @@ class StreamStats:
             if v:
                 out[f"{k}_ms_p50"] = round(float(np.percentile(v, 50)), 2)
                 out[f"{k}_ms_p95"] = round(float(np.percentile(v, 95)), 2)
+        out["latency_kind"] = "includes queueing (file source at full speed)" if self.queued else "glass-to-pose"
+        if len(self.sources) > 1:
+            out["sources"] = {n: s.summary() for n, s in self.sources.items()}
         return out
 
 
@@ -84,68 +99,74 @@ def _put(q: queue.Queue, item, stop: threading.Event) -> bool:
 
 
 class Pipeline:
-    def __init__(self, source: Source, predictor: PosePredictor, queue_size: int = 4) -> None:
-        self.source, self.predictor = source, predictor
-        self.queue_size = 1 if source.live else queue_size
+    """``Pipeline(sources, predictor).run()`` yields every source's Results, each source's in order.
+
+    ``sources``: one Source or several (of one modality); ``queue_size``: frames a file source
+    at full speed may queue. ``stats`` covers all sources; ``source_stats`` each one.
+    """
+
+    def __init__(self, sources: Source | list[Source], predictor: PosePredictor, queue_size: int = 4) -> None:
+        self.sources = [sources] if isinstance(sources, Source) else list(sources)
+        self.predictor = predictor
+        self.stop, self.cond = threading.Event(), threading.Condition()
+        self.names = source_names(self.sources)
+        prepare = prepare_with(predictor)
+        self.feeds = [Feed(s, n, prepare, self.cond, self.stop, queue_size) for s, n in zip(self.sources, self.names)]
+        self.batched = dynamic_batch(predictor)
+        if len(self.sources) > 1 and not self.batched:
+            log.info("the model has a fixed batch size: one network call per source")
         self.stats = StreamStats()
-        self.stop = threading.Event()
+        self.source_stats = {n: StreamStats() for n in self.names}
+        self.queued = any(not s.live for s in self.sources)  # file sources at full speed: latency includes queueing
         self.error: BaseException | None = None
 
-    def _capture(self, out: queue.Queue) -> None:
+    def _infer(self, out: queue.Queue) -> None:
+        batcher = Batcher(self.predictor, self.batched)
         try:
-            for captured in self.source:
-                if self.stop.is_set():
-                    break
-                item = (captured, time.perf_counter() - captured.capture_ms / 1000)
-                if self.source.live:  # newest frame wins
-                    try:
-                        out.put_nowait(item)
-                    except queue.Full:
-                        try:
-                            out.get_nowait()
-                            self.stats.dropped += 1
-                        except queue.Empty:
-                            pass
-                        out.put_nowait(item)
-                elif not _put(out, item, self.stop):
-                    break
+            while (ready := gather(self.feeds, self.cond, self.stop)) is not None:
+                picked = time.perf_counter()
+                maps = batcher([w for _, w in ready])
+                for (feed, w), (paf, heat) in zip(ready, maps):
+                    if not _put(out, (feed, w, picked, paf, heat), self.stop):
+                        return
         except BaseException as e:  # surfaced in the caller's thread
             self.error = e
         finally:
             _put(out, _END, self.stop)
 
-    def _infer(self, inp: queue.Queue, out: queue.Queue) -> None:
-        try:
-            while (item := _get(inp, self.stop)) is not _END:
-                captured, started = item
-                timings = Timings(capture=captured.capture_ms)
-                prepared = self.predictor.preprocess(captured.frame, timings)
-                paf, heat = self.predictor.infer(prepared.x, timings)
-                if not _put(out, (captured, started, prepared, paf, heat, timings), self.stop):
-                    break
-        except BaseException as e:
-            self.error = e
-        finally:
-            _put(out, _END, self.stop)
-
     def run(self) -> Iterator[Result]:
-        """Yield results in order until the source ends or ``stop`` is set; threads are joined."""
-        q1: queue.Queue = queue.Queue(self.queue_size)
-        q2: queue.Queue = queue.Queue(self.queue_size)
-        threads = [threading.Thread(target=self._capture, args=(q1,), daemon=True, name="capture"),
-                   threading.Thread(target=self._infer, args=(q1, q2), daemon=True, name="inference")]
-        for t in threads:
-            t.start()
+        """Yield results until every source ends or ``stop`` is set; threads are joined, sources closed."""
+        out: queue.Queue = queue.Queue(2 * len(self.feeds) + 2)
+        infer = threading.Thread(target=self._infer, args=(out,), daemon=True, name="inference")
         self.stats.started = time.perf_counter()
+        for s in self.source_stats.values():
+            s.started = self.stats.started
+        for f in self.feeds:
+            f.thread.start()
+        infer.start()
         try:
-            while (item := _get(q2, self.stop)) is not _END:
-                captured, started, prepared, paf, heat, timings = item
-                poses = self.predictor.decode(paf, heat, prepared.box.scale, timings)
-                yield Result(captured, prepared.image, poses, timings, started)
-            if self.error is not None:
-                raise self.error
+            while (item := _get(out, self.stop)) is not _END:
+                feed, w, picked, paf, heat = item
+                poses = self.predictor.decode(paf, heat, w.prepared.box.scale, w.timings)
+                self._count_drops()
+                yield Result(w.captured, w.prepared.image, poses, w.timings, w.started, feed.name, picked)
+            self._raise_if_all_failed()
         finally:
             self.stop.set()
-            for t in threads:
+            for t in [infer] + [f.thread for f in self.feeds]:
                 t.join(timeout=5)
-            self.source.close()
+            self._count_drops()
+            for s in self.sources:
+                s.close()
+
+    def _count_drops(self) -> None:
+        for f in self.feeds:
+            self.source_stats[f.name].dropped = f.skipped
+        self.stats.dropped = sum(f.skipped for f in self.feeds)
+
+    def _raise_if_all_failed(self) -> None:
+        if self.error is not None:
+            raise self.error
+        errors = [f.error for f in self.feeds if f.error is not None]
+        if errors and len(errors) == len(self.feeds):
+            raise errors[0]

@@ -13,7 +13,7 @@ import logging
 import sys
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -43,6 +43,7 @@ class Captured:
     capture_ms: float
     name: str = ""
     intrinsics: Intrinsics | None = None  # depth frames whose camera is known
+    glass: float = 0.0     # perf_counter seconds when the frame was taken (paced: its due time); 0: when reading began
 
 
 class Source(ABC):
@@ -107,7 +108,8 @@ class OpenCVSource(Source):
                     continue
                 continue
             failures = 0
-            yield Captured(index, t - t0, frame, 1000 * (time.perf_counter() - t))
+            stamp = t - t0 if self.live else self.cap.get(cv2.CAP_PROP_POS_MSEC) / 1000  # files: recorded time
+            yield Captured(index, stamp, frame, 1000 * (time.perf_counter() - t), glass=t if self.live else 0.0)
             index += 1
 
     def close(self) -> None:
@@ -199,6 +201,38 @@ class DemoSource(Source):
             i += 1
 
 
+class Paced(Source):
+    """A file source released like a camera: each frame at its recorded time (``fps``: at index / fps).
+
+    Live: the pipeline keeps only the newest frame. A frame already a period late when read is
+    skipped (``skipped`` counts them), as a camera would not have waited for it.
+    """
+
+    live = True
+
+    def __init__(self, source: Source, fps: float | None = None) -> None:
+        if fps is not None and fps <= 0:
+            raise SourceError(f"--fps {fps}: must be positive")
+        self.source, self.fps, self.skipped = source, fps, 0
+        self.modality, self.label = source.modality, source.label
+
+    def __iter__(self) -> Iterator[Captured]:
+        t0, previous = None, 0.0
+        for c in self.source:
+            offset = c.index / self.fps if self.fps else c.timestamp
+            t0 = time.perf_counter() - offset if t0 is None else t0
+            due, period = t0 + offset, offset - previous
+            previous = offset
+            if period > 0 and time.perf_counter() > due + period:
+                self.skipped += 1
+                continue
+            time.sleep(max(0.0, due - time.perf_counter()))
+            yield replace(c, timestamp=offset, glass=due)
+
+    def close(self) -> None:
+        self.source.close()
+
+
 def camera_backend() -> int:
     """OpenCV's capture backend for camera indices on this platform."""
     return {"linux": cv2.CAP_V4L2, "win32": cv2.CAP_MSMF, "darwin": cv2.CAP_AVFOUNDATION}.get(sys.platform, cv2.CAP_ANY)
@@ -207,18 +241,32 @@ def camera_backend() -> int:
 def open_source(camera: int | None = None, video: str | None = None, images: str | None = None,
                 itop: str | None = None, demo: bool = False, seed: int = 0, realsense: bool = False,
                 serial: str | None = None, realsense_file: str | None = None, realtime: bool = False,
-                depth_model: bool = False) -> Source:
-    """The one source chosen. ``--camera N`` with a depth model opens the N-th RealSense when one is connected."""
+                depth_model: bool = False, fps: float | None = None) -> Source:
+    """The one source chosen. ``--camera N`` with a depth model opens the N-th RealSense when one is connected.
+
+    ``realtime`` / ``fps``: a file source is released like a camera (``Paced``)."""
     chosen = [x for x in (camera, video, images, itop, realsense_file) if x is not None] + \
         [True for flag in (demo, realsense) if flag]
     if len(chosen) != 1:
         raise SourceError("choose exactly one source: --camera, --video, --images, --itop, --realsense, "
                           "--realsense-file or --demo")
+    source = _open(camera, video, images, itop, demo, seed, realsense, serial, realsense_file, depth_model)
+    if not (realtime or fps):
+        return source
+    if source.live:
+        source.close()
+        raise SourceError(f"{source.label}: live already; --realtime and --fps pace file sources")
+    if fps is None and isinstance(source, ImageSource):
+        raise SourceError(f"{images}: an image folder has no recorded rate; pace it with --fps N")
+    return Paced(source, fps)
+
+
+def _open(camera, video, images, itop, demo, seed, realsense, serial, realsense_file, depth_model) -> Source:
     if serial is not None and not realsense:
         raise SourceError("--serial picks a live RealSense: use it with --realsense")
     if realsense or realsense_file is not None:
         from toppose.runtime.realsense import RealSenseFileSource, RealSenseSource
-        return RealSenseSource(serial=serial) if realsense else RealSenseFileSource(realsense_file, realtime)
+        return RealSenseSource(serial=serial) if realsense else RealSenseFileSource(realsense_file)
     if camera is not None:
         if depth_model:
             from toppose.runtime.realsense import realsense_for_camera
@@ -236,6 +284,30 @@ def open_source(camera: int | None = None, video: str | None = None, images: str
     if itop is not None:
         return ItopSource(itop)
     return DemoSource(seed)
+
+
+def open_sources(cameras=(), videos=(), images=(), itops=(), realsense_files=(), demo: bool = False,
+                 realsense: bool = False, serial: str | None = None, seed: int = 0, realtime: bool = False,
+                 fps: float | None = None, depth_model: bool = False) -> list[Source]:
+    """Every source named (options repeated), in option order; all closed again if one cannot open."""
+    wanted = [dict(camera=c) for c in cameras] + [dict(video=v) for v in videos] + \
+        [dict(images=i) for i in images] + [dict(itop=i) for i in itops] + \
+        [dict(realsense_file=f) for f in realsense_files] + ([dict(realsense=True, serial=serial)] if realsense else []) \
+        + ([dict(demo=True)] if demo else [])
+    if not wanted:
+        raise SourceError("choose a source: --camera, --video, --images, --itop, --realsense, --realsense-file "
+                          "or --demo (repeat them for several)")
+    if serial is not None and not realsense:
+        raise SourceError("--serial picks a live RealSense: use it with --realsense")
+    sources: list[Source] = []
+    try:
+        for kw in wanted:
+            sources.append(open_source(**kw, seed=seed, realtime=realtime, fps=fps, depth_model=depth_model))
+    except BaseException:
+        for s in sources:
+            s.close()
+        raise
+    return sources
 
 
 def check_modality(source: Source, encoding: InputEncoding, model_name: str) -> None:

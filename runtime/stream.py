@@ -42,13 +42,18 @@ class StreamConfig:
 
 
 class Outputs:
-    """The per-frame sinks of a stream: JSON lines, OpenPose JSON, overlay video, window."""
+    """The per-frame sinks of one source: JSON lines (shared), OpenPose JSON, overlay video, window.
 
-    def __init__(self, cfg: StreamConfig, session: PoseSession, stop) -> None:
-        self.cfg, self.session, self.stop = cfg, session, stop
-        self.jsonl = JsonlWriter(cfg.jsonl) if cfg.jsonl else None
-        self.openpose = OpenPoseJsonWriter(cfg.openpose_json) if cfg.openpose_json else None
-        self.video = VideoOut(cfg.save, cfg.fps_out) if cfg.save else None
+    ``several``: one of several sources, so ``--save`` and ``--openpose-json`` are folders holding
+    ``<source>.mp4`` and ``<source>/``."""
+
+    def __init__(self, cfg: StreamConfig, session: PoseSession, stop, jsonl: JsonlWriter | None = None,
+                 name: str = "", several: bool = False) -> None:
+        self.cfg, self.session, self.stop, self.jsonl, self.name = cfg, session, stop, jsonl, name
+        op = cfg.openpose_json / name if several and cfg.openpose_json else cfg.openpose_json
+        self.openpose = OpenPoseJsonWriter(op) if op else None
+        save = cfg.save / f"{name}.mp4" if several and cfg.save else cfg.save
+        self.video = VideoOut(save, cfg.fps_out) if save else None
 
     def write(self, result, fps: float) -> None:
         """All sinks; the JSON line goes last, so its ``output`` and ``latency`` cover every other
@@ -58,7 +63,7 @@ class Outputs:
             self._write_frame(result, fps)
         t.latency = 1000 * (time.perf_counter() - result.started)
         if self.jsonl:
-            self.jsonl.write(result.index, c.timestamp, result.poses, t)
+            self.jsonl.write(result.index, c.timestamp, result.poses, t, source=self.name)
 
     def _write_frame(self, result, fps: float) -> None:
         if self.openpose:
@@ -70,29 +75,38 @@ class Outputs:
                 self.video.write(overlay)
             if self.cfg.show:
                 import cv2
-                cv2.imshow("toppose", overlay)
+                cv2.imshow(f"toppose {self.name}", overlay)
                 if cv2.waitKey(1) & 0xFF in (27, ord("q")):
                     self.stop.set()
 
     def close(self) -> None:
-        for sink in (self.jsonl, self.openpose, self.video):
+        for sink in (self.openpose, self.video):
             if sink:
                 sink.close()
 
 
-def run_stream(source: Source, session: PoseSession, cfg: StreamConfig, decoder: str = "sparse") -> StreamStats:
-    """Stream ``source`` through the model until it ends, a limit is reached, or SIGINT/SIGTERM."""
-    pipeline = Pipeline(source, PoseEstimator(session, decoder))
-    stats, outputs = pipeline.stats, Outputs(cfg, session, pipeline.stop)
+def run_stream(sources: Source | list[Source], session: PoseSession, cfg: StreamConfig,
+               decoder: str = "sparse") -> StreamStats:
+    """Stream ``sources`` through one session until all end, a limit is reached, or SIGINT/SIGTERM.
+
+    ``stats.sources``: each source's own stats (FPS, drops, latency)."""
+    pipeline = Pipeline(sources, PoseEstimator(session, decoder))
+    stats, names = pipeline.stats, pipeline.names
+    jsonl = JsonlWriter(cfg.jsonl) if cfg.jsonl else None
+    outputs = {n: Outputs(cfg, session, pipeline.stop, jsonl, n, len(names) > 1) for n in names}
+    stats.sources, stats.queued = pipeline.source_stats, pipeline.queued
     previous = {s: signal.signal(s, lambda *_: pipeline.stop.set()) for s in (signal.SIGINT, signal.SIGTERM)} \
         if _main_thread() else {}
-    last_status = time.perf_counter()
+    last_status, checked = time.perf_counter(), set()
     try:
         for result in pipeline.run():
-            if stats.frames == 0:
+            if result.source not in checked:
+                checked.add(result.source)
                 _check_modality(result.captured.frame, session)
-            outputs.write(result, stats.fps)  # fills the output and latency timings
+            own = pipeline.source_stats[result.source]
+            outputs[result.source].write(result, own.fps)  # fills the output and latency timings
             stats.add(result.timings)
+            own.add(result.timings)
             if time.perf_counter() - last_status > 1.0 and sys.stderr.isatty():
                 sys.stderr.write(f"\r{stats.frames} frames, {stats.fps:.1f} FPS, {stats.dropped} dropped")
                 last_status = time.perf_counter()
@@ -101,7 +115,10 @@ def run_stream(source: Source, session: PoseSession, cfg: StreamConfig, decoder:
                 pipeline.stop.set()
     finally:
         pipeline.stop.set()
-        outputs.close()
+        for o in outputs.values():
+            o.close()
+        if jsonl:
+            jsonl.close()
         for s, handler in previous.items():
             signal.signal(s, handler)
     return stats

@@ -1,0 +1,152 @@
+"""Several sources, one session: a capture thread per source and batched network calls.
+
+Each ``Feed`` reads and preprocesses its source's frames on its own thread. Live and paced
+sources keep only their newest frame (older ones are dropped and counted); file sources at
+full speed queue up to ``depth`` frames and their reading waits. ``gather`` takes the waiting
+frame of every source that has one; ``infer_together`` runs frames of one input size as one
+batch (N, 3, H, W) when the model's batch is dynamic, else one call per frame.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from toppose.inference import PosePredictor, Prepared, Timings
+from toppose.runtime.sources import Captured, Source
+
+log = logging.getLogger("toppose.runtime")
+
+
+@dataclass
+class Waiting:
+    """A captured, preprocessed frame waiting for the network."""
+
+    captured: Captured
+    started: float      # perf_counter seconds when the frame was taken (glass)
+    prepared: Prepared
+    timings: Timings
+
+
+class Feed:
+    """One source's capture thread and its waiting frames (guarded by the pipeline's ``cond``)."""
+
+    def __init__(self, source: Source, name: str, prepare: Callable[[Captured], Waiting],
+                 cond: threading.Condition, stop: threading.Event, depth: int) -> None:
+        self.source, self.name, self.prepare = source, name, prepare
+        self.cond, self.stop = cond, stop
+        self.depth = 1 if source.live else depth
+        self.frames: deque[Waiting] = deque()
+        self.dropped, self.done, self.error = 0, False, None
+        self.thread = threading.Thread(target=self._run, daemon=True, name=f"capture {name}")
+
+    @property
+    def skipped(self) -> int:
+        """Frames dropped here plus those a paced source skipped for being late."""
+        return self.dropped + getattr(self.source, "skipped", 0)
+
+    def _run(self) -> None:
+        try:
+            for captured in self.source:
+                if self.stop.is_set():
+                    break
+                self._offer(self.prepare(captured))
+        except Exception as e:  # one source failing leaves the others running
+            self.error = e
+            log.error("%s: %s; the other sources go on", self.name, e)
+        finally:
+            with self.cond:
+                self.done = True
+                self.cond.notify_all()
+
+    def _offer(self, item: Waiting) -> None:
+        with self.cond:
+            if self.source.live and self.frames:  # newest frame wins
+                self.dropped += len(self.frames)
+                self.frames.clear()
+            while len(self.frames) >= self.depth and not self.stop.is_set():
+                self.cond.wait(0.1)
+            self.frames.append(item)
+            self.cond.notify_all()
+
+
+def prepare_with(predictor: PosePredictor) -> Callable[[Captured], Waiting]:
+    """captured -> Waiting, preprocessing on the calling (capture) thread."""
+    def prepare(captured: Captured) -> Waiting:
+        started = captured.glass or time.perf_counter() - captured.capture_ms / 1000
+        timings = Timings(capture=captured.capture_ms)
+        return Waiting(captured, started, predictor.preprocess(captured.frame, timings), timings)
+    return prepare
+
+
+def gather(feeds: list[Feed], cond: threading.Condition, stop: threading.Event) -> list[tuple[Feed, Waiting]] | None:
+    """The waiting frame of each feed that has one (in feed order); None once all have ended or on stop."""
+    with cond:
+        while not stop.is_set():
+            ready = [(f, f.frames.popleft()) for f in feeds if f.frames]
+            if ready:
+                cond.notify_all()  # file sources waiting for room
+                return ready
+            if all(f.done for f in feeds):
+                return None
+            cond.wait(0.1)
+    return None
+
+
+def dynamic_batch(predictor: PosePredictor) -> bool:
+    """Whether the predictor's model takes any batch size (an onnxruntime session's first input dimension)."""
+    session = getattr(predictor, "session", None)
+    if session is None:
+        return False
+    dim = session.session.get_inputs()[0].shape[0]
+    return not isinstance(dim, int)
+
+
+class Batcher:
+    """Runs waiting frames through the network, batched by input size; reuses its batch buffers."""
+
+    def __init__(self, predictor: PosePredictor, batched: bool) -> None:
+        self.predictor, self.batched = predictor, batched
+        self.buffers: dict[tuple, np.ndarray] = {}
+
+    def __call__(self, items: list[Waiting]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """-> per item, paf (2K, h, w) and heatmaps (J+1, h, w). Each item's ``inference`` is its call's time."""
+        if not self.batched or len(items) == 1:
+            return [self.predictor.infer(w.prepared.x, w.timings) for w in items]
+        maps: list = [None] * len(items)
+        groups: dict[tuple, list[int]] = {}
+        for i, w in enumerate(items):
+            groups.setdefault(w.prepared.x.shape, []).append(i)
+        for shape, idx in groups.items():
+            key = (len(idx), *shape)
+            x = self.buffers.get(key)
+            if x is None:
+                x = self.buffers[key] = np.empty(key, np.float32)
+            for row, i in enumerate(idx):
+                x[row] = items[i].prepared.x
+            t0 = time.perf_counter()
+            paf, heat = self.predictor.infer_batch(x)
+            ms = 1000 * (time.perf_counter() - t0)
+            for row, i in enumerate(idx):
+                items[i].timings.inference = ms
+                maps[i] = (paf[row], heat[row])
+        return maps
+
+
+def source_names(sources: list[Source]) -> list[str]:
+    """File-safe, unique names from the sources' labels ("camera 0" -> "camera_0"; repeats get "-2")."""
+    names: list[str] = []
+    for s in sources:
+        base = re.sub(r"[^A-Za-z0-9._-]+", "_", s.label).strip("_.") or "source"
+        name, k = base, 2
+        while name in names:
+            name, k = f"{base}-{k}", k + 1
+        names.append(name)
+    return names
