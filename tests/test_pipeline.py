@@ -1,3 +1,5 @@
+import time
+
 import cv2
 import numpy as np
 import pytest
@@ -6,7 +8,7 @@ from toppose.inference import Timings
 from toppose.runtime.estimator import PoseEstimator
 from toppose.runtime.pipeline import Pipeline, StreamStats
 from toppose.runtime.session import PoseSession
-from toppose.runtime.sources import ImageSource
+from toppose.runtime.sources import ImageSource, Paced
 from toppose.runtime.stream import bundled_model
 from toppose.synth.player import ScenePlayer
 from toppose.synth.writers import depth_to_mm
@@ -44,3 +46,26 @@ def test_stats_keep_a_window_of_each_stage():
     assert stats.frames == 5 and list(stats.stages["inference"]) == [2.0, 3.0, 4.0]
     assert summary["inference_ms_p50"] == 3.0 and summary["latency_ms_p95"] == 6.0
 
+
+
+def test_a_paced_source_keeps_only_its_newest_frame_for_a_slow_consumer(estimator, tmp_path):
+    for i, (frame, _) in enumerate(ScenePlayer(3, 2).frames(12)):
+        cv2.imwrite(str(tmp_path / f"f{i:02d}.png"), depth_to_mm(frame.depth))
+    pipeline = Pipeline(Paced(ImageSource(str(tmp_path)), fps=40), estimator, queue_size=4)
+    results = []
+    for r in pipeline.run():
+        results.append(r)
+        time.sleep(0.15)  # six frame periods per result: the frames in between are stale
+    indices = [r.index for r in results]
+    assert indices == sorted(indices) and indices[-1] == 11  # in order, and the newest frame is never lost
+    assert len(results) < 12 and len(results) + pipeline.stats.dropped == 12
+    assert all(r.picked >= r.started for r in results)  # glass time is the frame's due time, before the network
+
+
+def test_a_file_source_at_full_speed_queues_every_frame_and_says_so(estimator, depth_folder):
+    pipeline = Pipeline(ImageSource(str(depth_folder)), estimator, queue_size=2)
+    results = []
+    for r in pipeline.run():
+        results.append(r)
+        time.sleep(0.05)
+    assert [r.index for r in results] == list(range(5)) and pipeline.stats.dropped == 0 and pipeline.queued

@@ -1,6 +1,7 @@
 """What each source declares (modality, intrinsics) and the modality check at the start of a stream."""
 
 import json
+import time
 
 import cv2
 import numpy as np
@@ -10,7 +11,7 @@ from typer.testing import CliRunner
 
 from toppose.model_spec import METADATA_KEY
 from toppose.runtime.cli import stream_app
-from toppose.runtime.sources import DemoSource, ImageSource, Intrinsics, ItopSource
+from toppose.runtime.sources import DemoSource, ImageSource, Intrinsics, ItopSource, Paced, SourceError, open_source
 from toppose.runtime.stream import bundled_model
 from toppose.synth.player import ScenePlayer
 from toppose.synth.render import INTRINSICS
@@ -89,3 +90,35 @@ def test_a_camera_that_cannot_open_names_its_index_and_backend():
     res = runner.invoke(stream_app, ["--camera", "63", "--device", "cpu", "--no-show"])
     backend = {"linux": "V4L2", "win32": "MSMF", "darwin": "AVFOUNDATION"}.get(__import__("sys").platform, "")
     assert res.exit_code == 1 and f"camera 63: cannot open with OpenCV's {backend} backend" in res.output
+
+
+def test_a_paced_folder_releases_no_frame_before_its_time(folders):
+    source = Paced(ImageSource(str(folders / "depth")), fps=20)
+    assert source.live and source.modality == "depth"
+    t0, seen = time.perf_counter(), []
+    for c in source:
+        assert time.perf_counter() >= c.glass  # never early
+        seen.append(c)
+    assert [c.timestamp for c in seen] == [0.0, 0.05, 0.1]
+    assert [round(c.glass - seen[0].glass, 6) for c in seen] == [0.0, 0.05, 0.1]
+    assert time.perf_counter() - t0 >= 0.1 and source.skipped == 0
+
+
+def test_a_paced_source_like_a_camera_does_not_wait_for_a_busy_reader(tmp_path):
+    for i in range(12):
+        cv2.imwrite(str(tmp_path / f"{i:02d}.png"), np.full((24, 32), 1000 + i, np.uint16))
+    source = Paced(ImageSource(str(tmp_path)), fps=50)
+    got = []
+    for c in source:
+        got.append(c.index)
+        time.sleep(0.07)  # 3.5 frame periods busy: the frames due meanwhile are skipped
+    assert got == sorted(got) and len(got) + source.skipped == 12 and source.skipped > 0
+
+
+def test_pacing_options_are_checked_in_one_line(folders):
+    with pytest.raises(SourceError, match="no recorded rate; pace it with --fps N"):
+        open_source(images=str(folders / "depth"), realtime=True)
+    with pytest.raises(SourceError, match="--fps -1"):
+        open_source(images=str(folders / "depth"), fps=-1)
+    assert isinstance(open_source(images=str(folders / "depth"), fps=30), Paced)
+    assert isinstance(open_source(demo=True, realtime=True), Paced)
