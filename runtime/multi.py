@@ -1,8 +1,9 @@
 """Several sources, one session: a capture thread per source and batched network calls.
 
-Each ``Feed`` reads and preprocesses its source's frames on its own thread. Live and paced
-sources keep only their newest frame (older ones are dropped and counted); file sources at
-full speed queue up to ``depth`` frames and their reading waits. ``gather`` takes the waiting
+Each ``Feed`` reads its source's frames on its own thread. File sources at full speed are
+preprocessed there too and queue up to ``depth`` frames (their reading waits). Live and paced
+sources keep only their newest frame (older ones are dropped and counted) and are preprocessed
+when the network takes them, so a dropped frame costs only its reading. ``gather`` takes the waiting
 frame of every source that has one; ``infer_together`` runs frames of one input size as one
 batch (N, 3, H, W) when the model's batch is dynamic, else one call per frame.
 """
@@ -27,18 +28,23 @@ log = logging.getLogger("toppose.runtime")
 
 @dataclass
 class Waiting:
-    """A captured, preprocessed frame waiting for the network."""
+    """A captured frame waiting for the network."""
 
     captured: Captured
     started: float      # perf_counter seconds when the frame was taken (glass)
-    prepared: Prepared
     timings: Timings
+    prepared: Prepared | None = None  # set by ``prepare``
+
+    @classmethod
+    def of(cls, captured: Captured) -> "Waiting":
+        started = captured.glass or time.perf_counter() - captured.capture_ms / 1000
+        return cls(captured, started, Timings(capture=captured.capture_ms))
 
 
 class Feed:
     """One source's capture thread and its waiting frames (guarded by the pipeline's ``cond``)."""
 
-    def __init__(self, source: Source, name: str, prepare: Callable[[Captured], Waiting],
+    def __init__(self, source: Source, name: str, prepare: Callable[[Waiting], Waiting],
                  cond: threading.Condition, stop: threading.Event, depth: int) -> None:
         self.source, self.name, self.prepare = source, name, prepare
         self.cond, self.stop = cond, stop
@@ -57,7 +63,8 @@ class Feed:
             for captured in self.source:
                 if self.stop.is_set():
                     break
-                self._offer(self.prepare(captured))
+                item = Waiting.of(captured)
+                self._offer(item if self.source.live else self.prepare(item))
         except Exception as e:  # one source failing leaves the others running
             self.error = e
             log.error("%s: %s; the other sources go on", self.name, e)
@@ -77,12 +84,12 @@ class Feed:
             self.cond.notify_all()
 
 
-def prepare_with(predictor: PosePredictor) -> Callable[[Captured], Waiting]:
-    """captured -> Waiting, preprocessing on the calling (capture) thread."""
-    def prepare(captured: Captured) -> Waiting:
-        started = captured.glass or time.perf_counter() - captured.capture_ms / 1000
-        timings = Timings(capture=captured.capture_ms)
-        return Waiting(captured, started, predictor.preprocess(captured.frame, timings), timings)
+def prepare_with(predictor: PosePredictor) -> Callable[[Waiting], Waiting]:
+    """Preprocess a waiting frame (once) on the calling thread."""
+    def prepare(item: Waiting) -> Waiting:
+        if item.prepared is None:
+            item.prepared = predictor.preprocess(item.captured.frame, item.timings)
+        return item
     return prepare
 
 

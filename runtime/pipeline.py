@@ -1,7 +1,7 @@
 """Streaming as a generator: capture, inference and decoding overlap in threads.
 
-capture thread per source (read + preprocess) -> [newest frame, or a bounded queue for files]
--> inference thread (the waiting frame of every source, batched into one call) -> [bounded
+capture thread per source (read; files also preprocess) -> [newest frame, or a bounded queue for
+files] -> inference thread (the waiting frame of every source, batched into one call) -> [bounded
 queue] -> decode (caller's thread) -> yielded Result; outputs are the caller's. onnxruntime,
 OpenCV and the Numba decoder release the GIL, so the stages run in parallel. Live and paced
 sources keep only their newest frame; older ones are dropped and counted. One source failing
@@ -110,8 +110,9 @@ class Pipeline:
         self.predictor = predictor
         self.stop, self.cond = threading.Event(), threading.Condition()
         self.names = source_names(self.sources)
-        prepare = prepare_with(predictor)
-        self.feeds = [Feed(s, n, prepare, self.cond, self.stop, queue_size) for s, n in zip(self.sources, self.names)]
+        self.prepare = prepare_with(predictor)
+        self.feeds = [Feed(s, n, self.prepare, self.cond, self.stop, queue_size)
+                      for s, n in zip(self.sources, self.names)]
         self.batched = dynamic_batch(predictor)
         if len(self.sources) > 1 and not self.batched:
             log.info("the model has a fixed batch size: one network call per source")
@@ -125,7 +126,7 @@ class Pipeline:
         try:
             while (ready := gather(self.feeds, self.cond, self.stop)) is not None:
                 picked = time.perf_counter()
-                maps = batcher([w for _, w in ready])
+                maps = batcher([self.prepare(w) for _, w in ready])  # live frames: preprocessed now
                 for (feed, w), (paf, heat) in zip(ready, maps):
                     if not _put(out, (feed, w, picked, paf, heat), self.stop):
                         return
@@ -136,7 +137,7 @@ class Pipeline:
 
     def run(self) -> Iterator[Result]:
         """Yield results until every source ends or ``stop`` is set; threads are joined, sources closed."""
-        out: queue.Queue = queue.Queue(2 * len(self.feeds) + 2)
+        out: queue.Queue = queue.Queue(len(self.feeds))  # one batch ahead of decoding: results never go stale here
         infer = threading.Thread(target=self._infer, args=(out,), daemon=True, name="inference")
         self.stats.started = time.perf_counter()
         for s in self.source_stats.values():

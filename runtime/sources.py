@@ -108,9 +108,14 @@ class OpenCVSource(Source):
                     continue
                 continue
             failures = 0
-            stamp = t - t0 if self.live else self.cap.get(cv2.CAP_PROP_POS_MSEC) / 1000  # files: recorded time
+            stamp = t - t0 if self.live else self._recorded_s(index)
             yield Captured(index, stamp, frame, 1000 * (time.perf_counter() - t), glass=t if self.live else 0.0)
             index += 1
+
+    def _recorded_s(self, index: int) -> float:
+        """A file frame's recorded time: its position, or index / the file's rate where the backend gives none."""
+        ms, fps = self.cap.get(cv2.CAP_PROP_POS_MSEC), self.cap.get(cv2.CAP_PROP_FPS)
+        return ms / 1000 if ms > 0 or index == 0 or fps <= 0 else index / fps
 
     def close(self) -> None:
         self.cap.release()

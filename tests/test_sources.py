@@ -122,3 +122,16 @@ def test_pacing_options_are_checked_in_one_line(folders):
         open_source(images=str(folders / "depth"), fps=-1)
     assert isinstance(open_source(images=str(folders / "depth"), fps=30), Paced)
     assert isinstance(open_source(demo=True, realtime=True), Paced)
+
+
+def test_a_paced_video_file_plays_at_its_recorded_rate(tmp_path):
+    path = tmp_path / "clip.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, (64, 48))
+    for i in range(5):
+        writer.write(np.full((48, 64, 3), 40 * i, np.uint8))
+    writer.release()
+    source = open_source(video=str(path), realtime=True)
+    got = list(source)
+    assert [c.index for c in got] == list(range(5))
+    assert np.allclose([c.timestamp for c in got], [i / 25 for i in range(5)], atol=1e-3)
+    assert np.allclose(np.diff([c.glass for c in got]), 1 / 25, atol=1e-3)  # released one recorded period apart
