@@ -27,7 +27,11 @@ def tables(r: dict) -> str:
                            ("inference_cpu_ratio", "Speed ratios (same run)"),
                            ("ap_top_full", "AP on the held-out top-view set (people fully in frame)"),
                            ("stream_fps", "Streaming, frames per second"),
-                           ("stream_latency_ms", "Streaming latency p50 / p95, ms"),
+                           ("stream_latency_ms", "Streaming latency p50 / p95, ms (file at full speed: queued)"),
+                           ("stream_stage_ms_p50", "Streaming, ms per frame per stage (p50)"),
+                           ("stream_paced_30fps", "Paced 30 FPS depth source, bundled int8: glass-to-pose"),
+                           ("stream_four_sources", "Four paced 30 FPS sources through one session (fp32, dynamic batch)"),
+                           ("stream_load", "1-minute load average during the streaming runs"),
                            ("decoder_targets", "Decoder targets"), ("render", "Renderer"),
                            ("realsense", "RealSense recording (.db3) of rendered scenes, bundled int8 model"),
                            ("install_mb", "Install size, MB of site-packages")):

@@ -61,14 +61,15 @@ def stream(camera: Annotated[Optional[list[int]], typer.Option(help="live camera
            threads: Annotated[int, typer.Option(help="onnxruntime CPU threads (0 = one per core)")] = 0,
            seed: Annotated[int, typer.Option(help="demo scene seed")] = 0) -> None:
     """Stream frames -> poses, with overlays, pose files and a latency summary."""
-    from toppose.runtime.sources import SourceError, check_modality, open_sources
+    from toppose.runtime.multi import open_sources
+    from toppose.runtime.sources import SourceError, check_modality
     from toppose.runtime.stream import StreamConfig, display_available, run_stream
 
     _setup_logging()
     session = _session(model, device, trt_cache, fp16, threads)
     try:
         sources = open_sources(camera or (), video or (), images or (), itop or (), realsense_file or (), demo,
-                               realsense, serial, seed, realtime, fps, depth_model=session.spec.encoding.kind == "depth")
+                               realsense, serial, seed, realtime, fps, session.spec.encoding.kind == "depth")
         if not allow_modality_mismatch:
             for source in sources:
                 check_modality(source, session.spec.encoding, session.path.name)

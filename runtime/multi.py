@@ -21,7 +21,7 @@ from typing import Callable
 import numpy as np
 
 from toppose.inference import PosePredictor, Prepared, Timings
-from toppose.runtime.sources import Captured, Source
+from toppose.runtime.sources import Captured, Source, SourceError, open_source
 
 log = logging.getLogger("toppose.runtime")
 
@@ -157,3 +157,27 @@ def source_names(sources: list[Source]) -> list[str]:
             name, k = f"{base}-{k}", k + 1
         names.append(name)
     return names
+
+
+def open_sources(cameras=(), videos=(), images=(), itops=(), realsense_files=(), demo: bool = False,
+                 realsense: bool = False, serial: str | None = None, seed: int = 0, realtime: bool = False,
+                 fps: float | None = None, depth_model: bool = False) -> list[Source]:
+    """Every source named (options repeated), in option order; all closed again if one cannot open."""
+    wanted = [dict(camera=c) for c in cameras] + [dict(video=v) for v in videos] + \
+        [dict(images=i) for i in images] + [dict(itop=i) for i in itops] + \
+        [dict(realsense_file=f) for f in realsense_files] + \
+        ([dict(realsense=True, serial=serial)] if realsense else []) + ([dict(demo=True)] if demo else [])
+    if not wanted:
+        raise SourceError("choose a source: --camera, --video, --images, --itop, --realsense, --realsense-file "
+                          "or --demo (repeat them for several)")
+    if serial is not None and not realsense:
+        raise SourceError("--serial picks a live RealSense: use it with --realsense")
+    sources: list[Source] = []
+    try:
+        for kw in wanted:
+            sources.append(open_source(**kw, seed=seed, realtime=realtime, fps=fps, depth_model=depth_model))
+    except BaseException:
+        for s in sources:
+            s.close()
+        raise
+    return sources

@@ -21,7 +21,8 @@ class JsonlWriter:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.file = open(path, "w")
 
-    def write(self, index: int, timestamp: float, poses: Poses, timings: Timings, source: str | None = None) -> None:
+    def write(self, index: int, timestamp: float, poses: Poses, timings: Timings,
+              source: str | None = None) -> None:
         people = [{"keypoints": np.round(poses.keypoints[p].astype(np.float64), 2).tolist(), "score": round(float(poses.scores[p]), 4),
                    "parts": int(poses.parts[p])} for p in range(len(poses))]
         line = {"index": index, "timestamp": round(timestamp, 4), "people": people,
