@@ -3,8 +3,8 @@
 Each ``Feed`` reads its source's frames on its own thread. File sources at full speed are
 preprocessed there too and queue up to ``depth`` frames (their reading waits). Live and paced
 sources keep only their newest frame (older ones are dropped and counted) and are preprocessed
-when the network takes them, so a dropped frame costs only its reading. ``gather`` takes the waiting
-frame of every source that has one; ``infer_together`` runs frames of one input size as one
+when the network takes them, so a dropped frame costs only its reading. ``gather`` takes the
+waiting frame of every source that has one; ``Batcher`` runs frames of one input size as one
 batch (N, 3, H, W) when the model's batch is dynamic, else one call per frame.
 """
 
