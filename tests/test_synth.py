@@ -111,3 +111,23 @@ def test_walls_are_rendered_and_keep_people_out(monkeypatch, view):
             points = (person.ends[:, 0] * (1 - t) + person.ends[:, 1] * t).reshape(-1, 3)
             gap = np.linalg.norm(points - np.clip(points, wall[0], wall[1]), axis=1)
             assert (gap > np.tile(person.radii, len(t))).all()
+
+
+def test_rendered_sets_record_their_recipe(tmp_path):
+    import json
+
+    from toppose.data.format import load_dataset
+    from toppose.data.itop import convert_itop
+    from toppose.synth.writers import write_training
+
+    write_training(tmp_path / "multi", "side", 3, seed=7, people=(1, 2), fully_in_view=True)
+    info = load_dataset(tmp_path / "multi")["info"]
+    assert {k: info[k] for k in ("view", "frames", "seed", "people", "fully_in_view", "walls", "sensor")} == \
+        {"view": "side", "frames": 3, "seed": 7, "people": [1, 2], "fully_in_view": True, "walls": False,
+         "sensor": "generic"}
+    labels, depth = write_itop(tmp_path / "itop", "top", 4, seed=9, split="test")
+    with h5py.File(labels) as h:
+        rendered = json.loads(h.attrs["toppose_recipe"])
+    assert (rendered["view"], rendered["frames"], rendered["seed"], rendered["split"]) == ("top", 4, 9, "test")
+    convert_itop(labels, depth, tmp_path / "converted")  # the recipe travels through the converter
+    assert load_dataset(tmp_path / "converted")["info"]["recipe"] == rendered

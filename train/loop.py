@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import math
 import os
 import time
@@ -15,6 +16,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from toppose import __version__
+from toppose.data.format import load_dataset
 from toppose.io import atomic_path, write_json
 from toppose.model_spec import InputEncoding, ModelSpec
 from toppose.networks import build_network
@@ -55,11 +57,23 @@ def _device(cfg: TrainConfig) -> torch.device:
 def _spec(cfg: TrainConfig) -> tuple[ModelSpec, torch.nn.Module, dict]:
     if cfg.init:
         loaded = load_weights(cfg.init, arch=cfg.arch)
-        return loaded.spec, loaded.model, {"init": str(cfg.init), "init_layout": loaded.layout, "parent": loaded.provenance}
+        digest = hashlib.sha256(Path(cfg.init).read_bytes()).hexdigest()
+        return loaded.spec, loaded.model, {"init": Path(cfg.init).name, "init_sha256": digest, "init_layout": loaded.layout,
+                                           "parent": loaded.provenance}
     enc = InputEncoding(kind=cfg.encoding, near_m=cfg.depth_range[0], far_m=cfg.depth_range[1]) if cfg.encoding == "depth" else InputEncoding()
     spec = ModelSpec(arch=cfg.arch, preprocess=cfg.preprocess, encoding=enc, skeleton=get_skeleton(cfg.skeleton))
     torch.manual_seed(cfg.seed)
     return spec, build_network(spec), {"init": "scratch"}
+
+
+def data_provenance(cfg: TrainConfig, datasets: list[PoseDataset]) -> dict:
+    """Each training and validation folder as its writer described it (recipe, not path)."""
+    def entry(folder: str, info: dict, images: int, weight: float | None = None) -> dict:
+        return {"name": Path(folder).name, **({} if weight is None else {"weight": weight}), "images": images,
+                "recipe": info}
+    val = [(folder, load_dataset(folder)) for folder in cfg.val]
+    return {"data": [entry(d, ds.dataset.get("info", {}), len(ds), w) for (d, w), ds in zip(cfg.data, datasets)],
+            "val": [entry(folder, v.get("info", {}), len(v["images"])) for folder, v in val]}
 
 
 def lr_factor(cfg: TrainConfig, progress: float, step: int, warmup_steps: int) -> float:
@@ -95,6 +109,7 @@ class Trainer:
         log(freeze.table(model, self.mask))
         datasets = [PoseDataset(d, self.spec, cfg.input_size, cfg.rotation, cfg.scale, cfg.flip, cfg.depth_jitter)
                     for d, _ in cfg.data]
+        self.provenance.update(data_provenance(cfg, datasets))
         self.sampler = MixedSampler([len(d) for d in datasets], [w for _, w in cfg.data], cfg.epoch_size, cfg.seed,
                                     self.rank, self.world)
         self.loader = DataLoader(IndexedConcat(datasets), batch_size=cfg.batch_size, sampler=self.sampler,
@@ -184,7 +199,7 @@ class Trainer:
         ap = row.get("val_ap", -row["train_loss"])
         improved = ap > self.best_ap
         self.best_ap, self.bad_epochs = (ap, 0) if improved else (self.best_ap, self.bad_epochs + 1)
-        prov = {**self.provenance, "toppose": __version__, "epochs": epoch + 1, "data": [list(d) for d in cfg.data],
+        prov = {**self.provenance, "toppose": __version__, "epochs": epoch + 1, "seed": cfg.seed,
                 "input_size": list(cfg.input_size), "freeze": cfg.freeze, "val_ap": row.get("val_ap")}
         state = {"optimizer": self.opt.state_dict(), "step": self.step_count, "train_seconds": self.train_s,
                  "scaler": self.scaler.state_dict(), "epoch": epoch, "best_ap": self.best_ap,
