@@ -16,14 +16,13 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from toppose import __version__
-from toppose.data.format import load_dataset
 from toppose.io import atomic_path, write_json
 from toppose.model_spec import InputEncoding, ModelSpec
 from toppose.networks import build_network
 from toppose.skeleton import get_skeleton
 from toppose.train import freeze
 from toppose.train.config import TrainConfig
-from toppose.train.dataset import IndexedConcat, MixedSampler, PoseDataset
+from toppose.train.dataset import IndexedConcat, MixedSampler, PoseDataset, data_provenance
 from toppose.train.predict import evaluate_folder, torch_infer
 from toppose.weights import load_weights, save_checkpoint
 
@@ -64,16 +63,6 @@ def _spec(cfg: TrainConfig) -> tuple[ModelSpec, torch.nn.Module, dict]:
     spec = ModelSpec(arch=cfg.arch, preprocess=cfg.preprocess, encoding=enc, skeleton=get_skeleton(cfg.skeleton))
     torch.manual_seed(cfg.seed)
     return spec, build_network(spec), {"init": "scratch"}
-
-
-def data_provenance(cfg: TrainConfig, datasets: list[PoseDataset]) -> dict:
-    """Each training and validation folder as its writer described it (recipe, not path)."""
-    def entry(folder: str, info: dict, images: int, weight: float | None = None) -> dict:
-        return {"name": Path(folder).name, **({} if weight is None else {"weight": weight}), "images": images,
-                "recipe": info}
-    val = [(folder, load_dataset(folder)) for folder in cfg.val]
-    return {"data": [entry(d, ds.dataset.get("info", {}), len(ds), w) for (d, w), ds in zip(cfg.data, datasets)],
-            "val": [entry(folder, v.get("info", {}), len(v["images"])) for folder, v in val]}
 
 
 def lr_factor(cfg: TrainConfig, progress: float, step: int, warmup_steps: int) -> float:
