@@ -41,6 +41,10 @@ def _stamp(results: dict, *sections: str) -> str:
     return f"measured {m['date']} on {m['cpu']} ({m['cores']} cores){commit}"
 
 
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def _file(fid: dict | None) -> str:
     return DASH if not fid else f"`{fid['file']}` (sha256 `{fid['sha256'][:12]}`)"
 
@@ -77,13 +81,14 @@ def bundled_ap(results: dict) -> str:
     out = [f"Checkpoint {_file(m.get('checkpoint'))} run in PyTorch, and the bundled int8 file "
            f"{_file(m.get('onnx'))}, each scored with `toppose-eval` (pycocotools AP, COCO keypoint OKS) on sets "
            f"rendered by `toppose-data synth` with seeds no training run uses; the decoder's ceiling is "
-           f"`toppose-eval --oracle`. {_stamp(results, 'bundled_ap').capitalize()} by "
+           f"`toppose-eval --oracle`. {_sentence(_stamp(results, 'bundled_ap'))} by "
            "`pytest benchmarks/test_bench_accuracy.py --benchmark`.", "",
            "| test set | AP | AP50 | AP75 | int8 AP | decoder ceiling |", "|---|---|---|---|---|---|"]
     for row in rows.values():
         c = row.get("checkpoint", {})
-        out.append(f"| {_set(row.get('set'))} | {_num(c.get('AP'))} | {_num(c.get('AP50'))} | {_num(c.get('AP75'))} "
-                   f"| {_num(_get(row, 'int8', 'AP'))} | {_num(_get(row, 'oracle', 'AP'))} |")
+        out.append(f"| {_set(row.get('set'))} | {_num(c.get('AP'), '.3f')} | {_num(c.get('AP50'), '.3f')} "
+                   f"| {_num(c.get('AP75'), '.3f')} | {_num(_get(row, 'int8', 'AP'), '.3f')} "
+                   f"| {_num(_get(row, 'oracle', 'AP'), '.3f')} |")
     return "\n".join(out if rows else out + [f"| {DASH} | {DASH} | {DASH} | {DASH} | {DASH} | {DASH} |"])
 
 
@@ -92,8 +97,8 @@ def border(results: dict) -> str:
     return (f"On the anywhere set ({_set(b.get('set'))}) {_num(b.get('neck_outside_frame'))} of "
             f"{_num(b.get('people_3plus_keypoints'))} people with {_num(b.get('min_keypoints'))} or more keypoints "
             f"have their neck outside the frame, and the decoder's ceiling there is "
-            f"{_num(b.get('oracle_ap_openpose18'))} with the standard skeleton and "
-            f"{_num(b.get('oracle_ap_topview23'))} with `topview23` ({_stamp(results, 'border')}).")
+            f"{_num(b.get('oracle_ap_openpose18'), '.3f')} with the standard skeleton and "
+            f"{_num(b.get('oracle_ap_topview23'), '.3f')} with `topview23` ({_stamp(results, 'border')}).")
 
 
 def parity(results: dict) -> str:
