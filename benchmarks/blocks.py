@@ -37,8 +37,9 @@ def _stamp(results: dict, *sections: str) -> str:
     m = next((s for s in (_get(results, "bench", "measured", k) for k in sections) if s), None)
     if not m:
         return "not measured yet"
+    where = f" on {m['cpu']} ({m['cores']} cores)" if m.get("cpu") else ""
     commit = f" at commit `{m['commit']}`" if m.get("commit") else ""
-    return f"measured {m['date']} on {m['cpu']} ({m['cores']} cores){commit}"
+    return f"measured {m['date']}{where}{commit}"
 
 
 def _sentence(text: str) -> str:
@@ -158,7 +159,8 @@ def experiment(results: dict) -> str:
 SECTIONS = (("inference_cpu_ms", "CPU inference, ms per frame"), ("inference_cpu_ratio", "Speed ratios (same run)"),
             ("ap_top_full", "AP on the held-out top-view set"), ("stream_fps", "Streaming, frames per second"),
             ("stream_latency_ms", "Streaming latency p50 / p95, ms"), ("decoder_targets", "Decoder targets"),
-            ("render", "Renderer"))
+            ("render", "Renderer"), ("realsense", "RealSense recording (.db3) of rendered scenes, bundled int8 model"),
+            ("install_mb", "Install size, MB of site-packages"))
 
 
 def _decoder_table(r: dict) -> list[str]:

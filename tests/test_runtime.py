@@ -8,7 +8,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import onnx
 import pytest
 from typer.testing import CliRunner
 
@@ -17,7 +16,7 @@ from toppose.data.format import load_dataset
 from toppose.evaluation import coco_stats
 from toppose.runtime import sources as sources_mod
 from toppose.runtime.cli import infer_app, stream_app
-from toppose.runtime.session import ModelError, PoseSession, provider_plan
+from toppose.runtime.session import PoseSession, provider_plan
 from toppose.runtime.stream import bundled_model
 from toppose.synth.player import ScenePlayer, write_video
 from toppose.synth.writers import depth_to_mm, write_itop, write_training
@@ -31,14 +30,12 @@ def session():
     return PoseSession(bundled_model(), device="cpu")
 
 
-def test_the_edge_path_never_imports_torch():
-    code = ("import sys, numpy as np; import toppose.runtime.cli, toppose.runtime.stream; "
-            "from toppose.runtime.session import PoseSession; from toppose.runtime.estimator import PoseEstimator; "
-            "from toppose.runtime.stream import bundled_model; "
-            "est = PoseEstimator(PoseSession(bundled_model(), 'cpu')); est(np.full((240, 320), 2500, np.uint16)); "
-            "assert 'torch' not in sys.modules, 'torch imported'; print('ok')")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0 and "ok" in res.stdout, res.stderr[-1500:]
+def test_the_edge_path_never_imports_torch(fresh_python):
+    fresh_python("import numpy as np; import toppose.runtime.cli, toppose.runtime.stream; "
+                 "from toppose.runtime.session import PoseSession; from toppose.runtime.estimator import PoseEstimator; "
+                 "from toppose.runtime.stream import bundled_model; "
+                 "est = PoseEstimator(PoseSession(bundled_model(), 'cpu')); est(np.full((240, 320), 2500, np.uint16))",
+                 absent=("torch",))
 
 
 def test_provider_fallback_is_logged(caplog):
@@ -56,6 +53,7 @@ def test_provider_fallback_is_logged(caplog):
 def test_a_rendered_video_streams_end_to_end(tmp_path, session):
     truth = write_video(str(tmp_path / "clip.mp4"), 24, seed=2, people=2, encoding=session.spec.encoding)
     res = runner.invoke(stream_app, ["--video", str(tmp_path / "clip.mp4"), "--device", "cpu", "--no-show",
+                                     "--allow-modality-mismatch",  # colour-encoded depth, as the seed ran it
                                      "--json", str(tmp_path / "poses.jsonl"), "--save", str(tmp_path / "out.mp4")])
     assert res.exit_code == 0, res.output
     lines = [json.loads(l) for l in (tmp_path / "poses.jsonl").read_text().splitlines()]
@@ -88,7 +86,7 @@ def test_images_and_itop_sources(tmp_path):
 class _FlakyCapture:
     reads = 0
 
-    def __init__(self, target):
+    def __init__(self, *args):
         pass
 
     def isOpened(self):
@@ -138,11 +136,6 @@ def test_bad_models_fail_cleanly(tmp_path):
     (tmp_path / "bad.onnx").write_bytes(b"\x00garbage" * 10)
     res = runner.invoke(stream_app, ["--demo", "--model", str(tmp_path / "bad.onnx")])
     assert res.exit_code == 1 and "bad.onnx: not a loadable ONNX model" in res.output
-    proto = onnx.load(str(bundled_model()))
-    del proto.metadata_props[:]
-    onnx.save(proto, str(tmp_path / "plain.onnx"))
-    with pytest.raises(ModelError, match="not a toppose model"):
-        PoseSession(tmp_path / "plain.onnx", "cpu")
     res = runner.invoke(stream_app, ["--video", str(tmp_path / "missing.mp4")])
     assert res.exit_code == 1 and "missing.mp4: no such file" in res.output
 

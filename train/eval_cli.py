@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from toppose.cli import fail
+from toppose.extras import require_extra
 
 app = typer.Typer(add_completion=False, help="Evaluate a model on a training-format folder.")
 
@@ -22,6 +23,7 @@ def main(data: Annotated[Path, typer.Option(help="training-format folder with gr
          limit: Annotated[Optional[int], typer.Option(help="first N images only")] = None,
          out: Annotated[Optional[Path], typer.Option(help="write metrics and detections as JSON")] = None) -> None:
     """Decode with the shared decoder, convert to COCO-17, print AP/AR and per-joint accuracy."""
+    require_extra("train", "toppose-eval --weights", *(() if weights else ("pycocotools",)))
     from toppose.data.format import DataError
     from toppose.io import write_json
     from toppose.train.predict import evaluate_folder, torch_infer
@@ -47,15 +49,15 @@ def main(data: Annotated[Path, typer.Option(help="training-format folder with gr
 
             loaded = load_weights(weights)
             device = "cuda" if torch.cuda.is_available() else "cpu"
-            spec, infer, input_hw = loaded.spec, torch_infer(loaded.model.to(device), device), None
+            spec, infer, input_hw, config = loaded.spec, torch_infer(loaded.model.to(device), device), None, None
         else:
             from toppose.runtime.session import ModelError, PoseSession
             try:
                 session = PoseSession(model, device="cpu")
             except ModelError as e:
                 raise DataError(str(e)) from None
-            spec, infer, input_hw = session.spec, session.infer_maps, session.input_hw
-        result, predictions = evaluate_folder(data, infer, spec, limit=limit, tta=tta, input_hw=input_hw)
+            spec, infer, input_hw, config = session.spec, session.infer_maps, session.input_hw, session.decoder_config
+        result, predictions = evaluate_folder(data, infer, spec, limit=limit, tta=tta, input_hw=input_hw, config=config)
     except (DataError, WeightsError) as e:
         fail(str(e))
     typer.echo(result.table())
