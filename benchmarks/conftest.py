@@ -98,6 +98,15 @@ HELDOUT = {  # toppose-data synth recipes: the AP set and the int8 calibration s
 }
 
 
+def bare_fps(session, inputs: list) -> float:
+    """Frames per second of the session alone over preprocessed (1, 3, H, W) inputs, after one warm-up call."""
+    session.infer_maps(inputs[0])
+    t = time.perf_counter()
+    for x in inputs:
+        session.infer_maps(x)
+    return len(inputs) / (time.perf_counter() - t)
+
+
 @pytest.fixture(scope="session")
 def heldout(tmp_path_factory):
     """Held-out synthetic top-view sets: people fully in frame, and a calibration set."""
