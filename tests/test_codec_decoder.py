@@ -26,7 +26,7 @@ def _ap(scenes, hw, method, noise=None, rng=None, skeleton=OPENPOSE18):
     return coco_stats(as_dataset(scenes, hw), preds)["AP"], preds
 
 
-def test_numba_bicubic_matches_opencv(rng):
+def test_fine_bicubic_matches_opencv(rng):
     m = rng.normal(size=(6, 7)).astype(np.float32)
     up = upsample(m[None], 8)[:, :, 0]
     for fy, fx in [(0, 0), (3, 4), (20, 30), (47, 55), (13, 0)]:
@@ -37,9 +37,9 @@ def test_numba_bicubic_matches_opencv(rng):
 def test_oracle_clean_maps(rng, hw):
     scenes = _scenes(rng, hw, 5)
     ap_ref, _ = _ap(scenes, hw, "reference")
-    ap_numba, _ = _ap(scenes, hw, "numba")
+    ap_fine, _ = _ap(scenes, hw, "fine")
     ap_sparse, _ = _ap(scenes, hw, "sparse")
-    assert ap_ref >= 0.99 and ap_numba >= 0.99
+    assert ap_ref >= 0.99 and ap_fine >= 0.99
     assert ap_sparse >= ap_ref - 0.005
 
 
@@ -50,11 +50,11 @@ def _noisy(paf, heat, rng):
 
 
 @pytest.mark.parametrize("noise", [None, _noisy])
-def test_numba_decodes_the_same_people_as_the_reference(rng, noise):
+def test_fine_decodes_the_same_people_as_the_reference(rng, noise):
     hw = (240, 320)
     scenes = _scenes(rng, hw, 5, n=10)
     _, ref = _ap(scenes, hw, "reference", noise, np.random.default_rng(3))
-    _, fast = _ap(scenes, hw, "numba", noise, np.random.default_rng(3))
+    _, fast = _ap(scenes, hw, "fine", noise, np.random.default_rng(3))
     for i in ref:
         a, b = ref[i], fast[i]
         assert len(a) == len(b)
@@ -74,7 +74,7 @@ def test_sparse_keeps_every_person_in_a_crowd(rng):
 def test_extra_limb_skeleton_decodes_without_code_changes(rng):
     hw = (240, 320)
     scenes = _scenes(rng, hw, 3, n=5)
-    for method in ("reference", "numba", "sparse"):
+    for method in ("reference", "fine", "sparse"):
         ap, _ = _ap(scenes, hw, method, skeleton=TOPVIEW)
         assert ap >= 0.99
 
@@ -92,7 +92,7 @@ def test_extra_limbs_reassemble_a_person_without_neck():
 
 
 def test_bad_input():
-    dec = PoseDecoder(method="numba")
+    dec = PoseDecoder(method="fine")
     with pytest.raises(ValueError, match="heatmaps must be"):
         dec(np.zeros((38, 4, 4), np.float32), np.zeros((18, 4, 4), np.float32))
     with pytest.raises(ValueError, match="PAFs must be"):
@@ -126,18 +126,3 @@ def test_poses_conversions():
     half = poses.scaled(0.5)
     found = poses.keypoints[..., 2] > 0
     np.testing.assert_allclose(half.keypoints[found][:, :2], poses.keypoints[found][:, :2] * 2)
-
-
-def test_read_only_install_caches_kernels_in_a_user_folder(tmp_path, monkeypatch):
-    import numba
-
-    from toppose.codec import _jit
-
-    package = str(__import__("pathlib").Path(_jit.__file__).parent)
-    real_access = __import__("os").access
-    monkeypatch.setattr(_jit.os, "access", lambda p, mode: False if str(p) == package else real_access(p, mode))
-    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    monkeypatch.setattr(numba.config, "CACHE_DIR", numba.config.CACHE_DIR)
-    _jit._ensure_writable_cache()
-    assert numba.config.CACHE_DIR == str(tmp_path / "toppose" / "numba") and (tmp_path / "toppose" / "numba").is_dir()

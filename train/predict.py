@@ -52,17 +52,18 @@ def predict_frame(frame: np.ndarray, infer: Infer, spec: ModelSpec, decoder: Pos
 
 def evaluate_folder(folder: str | Path, infer: Infer, spec: ModelSpec, limit: int | None = None,
                     tta: bool = False, decoder: PoseDecoder | None = None,
-                    input_hw: tuple[int, int] | None = None) -> tuple[EvalResult, dict]:
+                    input_hw: tuple[int, int] | None = None, min_keypoints: int = 0) -> tuple[EvalResult, dict]:
     """pycocotools AP and per-joint table of ``infer`` on (the first ``limit`` images of) a folder."""
     folder = Path(folder)
     dataset = first_images(load_dataset(folder), limit)
     decoder = decoder or PoseDecoder(spec.skeleton, spec.stride)
     predictions = {im["id"]: predict_frame(read_image(folder, im), infer, spec, decoder, tta, input_hw)
                    for im in dataset["images"]}
-    return evaluate(dataset, predictions), predictions
+    return evaluate(dataset, predictions, min_keypoints), predictions
 
 
-def oracle_folder(folder: str | Path, spec: ModelSpec, limit: int | None = None) -> EvalResult:
+def oracle_folder(folder: str | Path, spec: ModelSpec, limit: int | None = None,
+                  min_keypoints: int = 0) -> EvalResult:
     """The decoder's ceiling: ground truth encoded to maps, decoded, and evaluated."""
     from toppose.codec.encoder import encode
     from toppose.data.format import people_by_image
@@ -77,4 +78,4 @@ def oracle_folder(folder: str | Path, spec: ModelSpec, limit: int | None = None)
         box = plan_letterbox((im["height"], im["width"]), spec.stride)
         paf, heat, _ = encode(people.get(im["id"], np.zeros((0, 18, 3))), box.input_hw, spec.skeleton, spec.stride)
         predictions[im["id"]] = decoder(paf, heat)
-    return evaluate(dataset, predictions)
+    return evaluate(dataset, predictions, min_keypoints)
