@@ -22,9 +22,11 @@ _BODY = np.array([
     (-0.04, -0.45), (0.04, -0.45), (-0.08, -0.43), (0.08, -0.43)], np.float64)
 
 
-def person(rng: np.random.Generator, centre: tuple[float, float], size: float) -> np.ndarray:
-    """(18, 3) x, y, v=2 of one randomly rotated, jittered person ``size`` pixels tall."""
-    a = rng.uniform(0, 2 * np.pi)
+def person(rng: np.random.Generator, centre: tuple[float, float], size: float,
+           angle: float | None = None) -> np.ndarray:
+    """(18, 3) x, y, v=2 of one jittered person ``size`` pixels tall, rotated by ``angle``
+    (radians; 0 = head up, random when None)."""
+    a = rng.uniform(0, 2 * np.pi) if angle is None else angle
     rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
     pts = (_BODY + rng.normal(0, 0.02, _BODY.shape)) * size @ rot.T + np.asarray(centre)
     return np.concatenate([pts, np.full((18, 1), 2.0)], axis=1).astype(np.float32)

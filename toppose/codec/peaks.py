@@ -8,10 +8,13 @@ Dimension glossary (shared by ``sparse`` and ``grouping``):
     h, w  stride grid                 H, W  network input (H = h * stride)
 
 ``find_peaks_fine`` finds maxima of the heatmaps upsampled bicubically (as OpenCV does)
-to input resolution, evaluated only where a peak can exist. Two changes from the
-textbook, on purpose: the half cell outside the outermost cell centres is not
-extrapolated (OpenCV's replicated border overshoots there and turns the outermost pixel
-row into a false peak beside a keypoint near the edge) but holds the edge value; and
+to input resolution, evaluated only where a peak can exist. Changes from the textbook,
+on purpose, at the border: OpenCV replicates the edge cell, which flattens the map's
+slope there, so a keypoint within a cell of the edge leaves a dip just inside it, and
+overshoots in the half cell beyond the outermost cell centre, so the outermost pixel
+row becomes a false peak. Here the tap beyond the edge mirrors the cell inside it
+(BORDER_REFLECT_101: the slope at the edge cell follows the map), and the half cell
+beyond the outermost centre holds the edge value (no extrapolation). And
 maxima are taken over 8 neighbours with ties to the first pixel in row-major order (4
 neighbours let two diagonal pixels of one ridge both win and split the person), which
 the innermost pixel of the border plateau standing for it. Every kernel writes into caller-allocated
@@ -83,6 +86,16 @@ def fine_value(m, fy, fx, inv_stride):
 # negative ones to at most 0.1875, so in 2-D the positive products sum to at most 1.4453 and
 # the negative ones to 0.4453. Slightly larger constants absorb float32 rounding.
 _POS_GAIN, _NEG_GAIN = 1.446, 0.446
+
+
+@_jit
+def _tap(i, n):
+    """Source index i of an n-cell axis, mirrored at the edge cell (OpenCV's BORDER_REFLECT_101)."""
+    if i < 0:
+        i = -i
+    if i > n - 1:
+        i = 2 * (n - 1) - i
+    return min(max(i, 0), n - 1)
 
 
 def band(stride: int) -> int:
@@ -187,7 +200,7 @@ def _horizontal_pass(m, bound, s, tick):
                     if s.hstamp[y, fx] != tick:
                         acc = np.float32(0.0)
                         for b in range(4):
-                            acc += m[y, min(max(s.xsrc[fx] - 1 + b, 0), w - 1)] * s.xw[fx, b]
+                            acc += m[y, _tap(s.xsrc[fx] - 1 + b, w)] * s.xw[fx, b]
                         s.hrows[y, fx] = acc
                         s.hstamp[y, fx] = tick
 
@@ -202,8 +215,7 @@ def _vertical_pass(h, bound, threshold, s, tick):
         iy = s.ysrc[fy]
         if not s.row_any[iy + 1]:
             continue
-        y0, y1 = min(max(iy - 1, 0), h - 1), min(max(iy, 0), h - 1)
-        y2, y3 = min(max(iy + 1, 0), h - 1), min(max(iy + 2, 0), h - 1)
+        y0, y1, y2, y3 = _tap(iy - 1, h), _tap(iy, h), _tap(iy + 1, h), _tap(iy + 2, h)
         w0, w1, w2, w3 = s.yw[fy, 0], s.yw[fy, 1], s.yw[fy, 2], s.yw[fy, 3]
         for c in range(s.amax.shape[1]):
             if s.amax[iy + 1, c] < bound:

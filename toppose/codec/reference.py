@@ -2,8 +2,9 @@
 
 Differences from the textbook, on purpose: maps are decoded at the network input's
 resolution (coordinates are mapped back to the original frame afterwards instead of
-resizing 57 maps again); heatmaps are upsampled without OpenCV's extrapolation past the
-outermost cell centres (``upsample_heatmaps``; it made false peaks at the border); a
+resizing 57 maps again); heatmaps are upsampled with a mirrored border and without
+extrapolation past the outermost cell centres (``upsample_heatmaps``; OpenCV's
+replicated border made false peaks at the edge) and peaks are 8-neighbour maxima; a
 zero-length candidate limb is skipped instead of dividing by zero; the limb table comes
 from the skeleton, and skeletons with more limbs than a tree are assembled as a graph.
 The sparse decoder's reference (``find_peaks_sparse``, ``bilinear``) lives here too.
@@ -40,8 +41,9 @@ def upsample(maps: np.ndarray, stride: int) -> np.ndarray:
 
 
 def upsample_heatmaps(maps: np.ndarray, stride: int) -> np.ndarray:
-    """(C, h, w) -> (h*stride, w*stride, C) float32: OpenCV's bicubic inside the outermost
-    cell centres, the edge value (no extrapolation) in the half cell beyond them.
+    """(C, h, w) -> (h*stride, w*stride, C) float32: OpenCV's bicubic between the cell
+    centres, with taps beyond the edge mirrored (not replicated), and the edge value (no
+    extrapolation) in the half cell beyond the outermost centres.
 
     Separable like OpenCV (horizontal pass, then vertical, float32, taps in order)."""
     maps = np.asarray(maps, np.float32)

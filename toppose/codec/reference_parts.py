@@ -26,15 +26,18 @@ def cubic_weights(t: np.ndarray) -> np.ndarray:
 def bicubic_taps(n: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
     """(n*stride, 4) source indices and float32 weights of each fine index of an n-cell axis.
 
-    OpenCV's mapping (source position (f + 0.5) / stride - 0.5), except that positions
-    outside [0, n-1] are held at the edge, so the border half cell is not extrapolated."""
+    OpenCV's mapping (source position (f + 0.5) / stride - 0.5) and weights, except at the
+    border: taps beyond the edge mirror the cells inside it (BORDER_REFLECT_101, where
+    OpenCV replicates the edge cell) and positions outside [0, n-1] are held at the edge,
+    so the border half cell is not extrapolated."""
     s = ((np.arange(n * stride) + 0.5) * (1.0 / stride) - 0.5).astype(np.float32)
     i = np.floor(s).astype(np.int64)
     t = (s - i).astype(np.float32)
     outside = (i < 0) | (i >= n - 1)
     i = np.clip(i, 0, n - 1)
     t[outside] = 0.0
-    taps = np.clip(i[:, None] + np.arange(-1, 3)[None, :], 0, n - 1)
+    taps = np.abs(i[:, None] + np.arange(-1, 3)[None, :])
+    taps = np.clip(np.where(taps > n - 1, 2 * (n - 1) - taps, taps), 0, n - 1)
     return taps, cubic_weights(t)
 
 
