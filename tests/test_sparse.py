@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import pytest
 
 from toppose.codec import sparse
 from toppose.codec.decoder import PoseDecoder
@@ -20,13 +21,26 @@ def _peaks(heat, stride=8, threshold=0.1):
 
 
 def test_two_diagonal_maxima_of_one_peak_are_one_peak():
+    """A keypoint between four cells; noise lowers the anti-diagonal pair a little."""
+    ys, xs = np.mgrid[0:4, 0:4]
+    m = np.exp(-((ys - 1.5) ** 2 + (xs - 1.5) ** 2) / (2 * 0.875 ** 2)).astype(np.float32)
+    m[1, 2] -= 0.01
+    m[2, 1] -= 0.01
+    assert sparse.is_grid_peak(m, 1, 1) and sparse.is_grid_peak(m, 2, 2)  # the textbook test: two
+    found = _peaks(m[None])[0]
+    assert len(found) == 1 and np.allclose(found[0, :2], 1.5 * 8 + 3.5, atol=0.5)
+    np.testing.assert_allclose(find_peaks_sparse(m[None], 8, 0.1)[0][:, :3], found, atol=1e-5)
+
+
+def test_two_peaks_in_diagonal_cells_stay_two():
     m = np.zeros((4, 4), np.float32)
     m[1, 1] = m[2, 2] = 0.9
-    m[1, 2] = m[2, 1] = 0.6
-    assert sparse.is_grid_peak(m, 1, 1) and not sparse.is_grid_peak(m, 2, 2)
-    m[2, 2] = 0.95
-    assert not sparse.is_grid_peak(m, 1, 1) and sparse.is_grid_peak(m, 2, 2)
-    assert len(_peaks(m[None])[0]) == 1
+    m[0, 1] = m[1, 0] = m[3, 2] = m[2, 3] = 0.8   # each pulled away from the other
+    m[1, 2] = m[2, 1] = 0.3
+    found = _peaks(m[None])[0]
+    assert len(found) == 2 and np.hypot(*(found[0, :2] - found[1, :2])) > 8
+    ref = find_peaks_sparse(m[None], 8, 0.1)[0]
+    np.testing.assert_allclose(ref[:, :3], found, atol=1e-5)
 
 
 def test_axis_fit_is_exact_for_a_gaussian():

@@ -53,27 +53,39 @@ def _log_parabola(l: float, c: float, r: float) -> tuple[float, float]:
     return d, 0.5 * (R - L) * d + 0.5 * den * d * d
 
 
-def find_peaks_sparse(heat: np.ndarray, stride: int, threshold: float) -> list[np.ndarray]:
-    """(J, h, w) grid heatmaps -> per keypoint an (n, 4) array of x, y, score, id.
+def _grid_peaks(m: np.ndarray, threshold: float) -> dict:
+    """(h, w) -> {(y, x): (refined y, refined x, score)} of 4-neighbour maxima (>=) above
+    threshold / 2, refined per axis by a log-parabola (offset 0 at the grid's edge)."""
+    h, w = m.shape
+    pad = np.pad(np.asarray(m, np.float64), 1, constant_values=-np.inf)
+    out = {}
+    for y, x in zip(*np.nonzero(m > threshold * 0.5)):
+        c = pad[y + 1, x + 1]
+        if max(pad[y, x + 1], pad[y + 2, x + 1], pad[y + 1, x], pad[y + 1, x + 2]) > c:
+            continue
+        dx, gx = _log_parabola(pad[y + 1, x], c, pad[y + 1, x + 2]) if 0 < x < w - 1 else (0.0, 0.0)
+        dy, gy = _log_parabola(pad[y, x + 1], c, pad[y + 2, x + 1]) if 0 < y < h - 1 else (0.0, 0.0)
+        out[(int(y), int(x))] = (y + dy, x + dx, c * np.exp(gx + gy))
+    return out
 
-    A cell above threshold / 2 that beats its 8 neighbours (> those before it in
-    row-major order, >= those after) is refined by a log-parabola per axis (offset 0 at
-    the grid's edge); it is a peak when the fitted maximum exceeds the threshold."""
-    J, h, w = heat.shape
-    pad = np.pad(np.asarray(heat, np.float64), ((0, 0), (1, 1), (1, 1)), constant_values=-np.inf)
+
+def find_peaks_sparse(heat: np.ndarray, stride: int, threshold: float) -> list[np.ndarray]:
+    """(J, h, w) grid heatmaps -> per keypoint an (n, 4) array of x, y, score, id (row-major).
+
+    A 4-neighbour maximum whose fitted score exceeds the threshold is a peak unless a
+    stronger maximum among its 8 neighbours (higher score, or equal and first in row-major
+    order) refines to within half a cell of it: then they are one peak seen twice."""
     off, peaks, counter = cell_offset(stride), [], 0
-    for j in range(J):
-        found = []
-        for y, x in zip(*np.nonzero(heat[j] > threshold * 0.5)):
-            win = pad[j, y:y + 3, x:x + 3].ravel()
-            c = win[4]
-            if (win[:4] >= c).any() or (win[5:] > c).any():
+    for j in range(heat.shape[0]):
+        grid, found = _grid_peaks(heat[j], threshold), []
+        for (y, x), (py, px, score) in grid.items():
+            if score <= threshold:
                 continue
-            dx, gx = _log_parabola(win[3], c, win[5]) if 0 < x < w - 1 else (0.0, 0.0)
-            dy, gy = _log_parabola(win[1], c, win[7]) if 0 < y < h - 1 else (0.0, 0.0)
-            score = c * np.exp(gx + gy)
-            if score > threshold:
-                found.append(((x + dx) * stride + off, (y + dy) * stride + off, score))
+            stronger = [(oy, ox) for (yy, xx), (oy, ox, other) in grid.items()
+                        if max(abs(yy - y), abs(xx - x)) == 1
+                        and (other > score or (other == score and (yy, xx) < (y, x)))]
+            if not any((oy - py) ** 2 + (ox - px) ** 2 < 0.25 for oy, ox in stronger):
+                found.append((px * stride + off, py * stride + off, score))
         ids = np.arange(counter, counter + len(found))
         peaks.append(np.column_stack([np.reshape(found, (-1, 3)), ids]).astype(np.float64))
         counter += len(found)

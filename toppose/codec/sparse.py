@@ -1,10 +1,10 @@
 """Numba kernels of the ``sparse`` decoder: grid peaks, sub-pixel fit, bilinear PAF samples.
 
-Glossary as in ``toppose.codec.peaks``. Peaks are 8-neighbour maxima on the stride grid
-(a 4-neighbour test lets two diagonally adjacent cells of one peak both win, and the
-person then splits between them); on equal values the first cell in row-major order wins.
-Each survivor is refined by a log-parabola through its neighbours; its score is the fit's
-maximum. ``toppose.codec.reference.find_peaks_sparse`` is the NumPy reference.
+Glossary as in ``toppose.codec.peaks``. Peaks are 4-neighbour maxima on the stride grid,
+refined by a log-parabola through their neighbours (the score is the fit's maximum). Two
+diagonally adjacent cells of one peak can both be 4-neighbour maxima and refine to nearly
+the same point, and the person then splits between them: a maximum that refines to within
+half a cell of a stronger neighbouring maximum is that peak (``same_as_stronger``). ``toppose.codec.reference.find_peaks_sparse`` is the NumPy reference.
 """
 
 from __future__ import annotations
@@ -16,19 +16,34 @@ from toppose.codec._jit import jit as _jit
 
 @_jit
 def is_grid_peak(m, y, x):
-    """Whether cell (y, x) of m (h, w) beats its 8 neighbours: > those before it in
-    row-major order, >= those after it."""
+    """Whether cell (y, x) of m (h, w) is >= its 4 neighbours (the textbook's test)."""
     h, w = m.shape
     c = m[y, x]
+    return not ((x > 0 and c < m[y, x - 1]) or (x < w - 1 and c < m[y, x + 1])
+                or (y > 0 and c < m[y - 1, x]) or (y < h - 1 and c < m[y + 1, x]))
+
+
+@_jit
+def same_as_stronger(m, y, x, py, px, score, threshold):
+    """Whether a stronger grid peak among the 8 neighbours of (y, x) refines to within
+    half a cell of this one's refined position (py, px) (grid units): then both are one
+    peak, seen from two cells (diagonal neighbours, or equal 4-neighbours, can both pass
+    ``is_grid_peak``). Stronger: a candidate (above threshold / 2) with a higher fitted
+    score, or an equal one and first in row-major order."""
+    h, w = m.shape
     for dy in range(-1, 2):
         for dx in range(-1, 2):
             yy, xx = y + dy, x + dx
             if (dy == 0 and dx == 0) or yy < 0 or xx < 0 or yy >= h or xx >= w:
                 continue
+            if m[yy, xx] <= threshold * 0.5 or not is_grid_peak(m, yy, xx):
+                continue
+            oy, ox, other = refine(m, yy, xx)
             before = dy < 0 or (dy == 0 and dx < 0)
-            if c < m[yy, xx] or (before and c == m[yy, xx]):
-                return False
-    return True
+            if other > score or (other == score and before):
+                if (yy + oy - py) ** 2 + (xx + ox - px) ** 2 < 0.25:
+                    return True
+    return False
 
 
 @_jit
@@ -75,7 +90,7 @@ def find_peaks_sparse(heat, num_keypoints, stride, threshold, peaks, counts):
                 if m[y, x] <= threshold * 0.5 or not is_grid_peak(m, y, x):
                     continue
                 dy, dx, score = refine(m, y, x)
-                if score <= threshold:
+                if score <= threshold or same_as_stronger(m, y, x, y + dy, x + dx, score, threshold):
                     continue
                 if n < M:
                     peaks[j, n, 0] = (x + dx) * stride + off
