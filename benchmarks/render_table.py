@@ -15,12 +15,12 @@ def tables(r: dict) -> str:
     out = [f"Measured {m['date']} on {m['cpu']} ({m['cores']} cores), Python {m['python']}, torch {m['torch']}, "
            f"onnxruntime {m['onnxruntime']}; `pytest benchmarks/ --benchmark`.", ""]
     if "decoder_ms" in r:
-        out += ["### Decoder, ms per frame (median, warm)", "", "| people | size | reference | numba | sparse | people found (sparse) |",
+        out += ["### Decoder, ms per frame (median, warm)", "", "| people | size | reference | fine | sparse | people found (sparse) |",
                 "|---|---|---|---|---|---|"]
         for c in (1, 5, 20):
             for size in ("240x320", "368x368"):
                 ms = r["decoder_ms"]
-                out.append(f"| {c} | {size} | {ms[f'reference_{c}p_{size}']:.2f} | {ms[f'numba_{c}p_{size}']:.3f} | "
+                out.append(f"| {c} | {size} | {ms[f'reference_{c}p_{size}']:.2f} | {ms[f'fine_{c}p_{size}']:.3f} | "
                            f"{ms[f'sparse_{c}p_{size}']:.3f} | {r['decoder_people_found'][f'sparse_{c}p_{size}']} |")
         out.append("")
     for section, title in (("inference_cpu_ms", "CPU inference, ms per 240x320 frame"),

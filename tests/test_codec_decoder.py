@@ -1,3 +1,6 @@
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -9,6 +12,9 @@ from toppose.codec.reference import upsample
 from toppose.evaluation import coco_stats
 from toppose.skeleton import OPENPOSE18, TOPVIEW
 from toppose.synth.flat import as_dataset, random_people
+
+sys.path.insert(0, str(Path(__file__).parent))
+from gt_maps import person, render  # noqa: E402
 
 
 def _scenes(rng, hw, count, n=25, size=(60.0, 120.0), fixed=False):
@@ -126,3 +132,34 @@ def test_poses_conversions():
     half = poses.scaled(0.5)
     found = poses.keypoints[..., 2] > 0
     np.testing.assert_allclose(half.keypoints[found][:, :2], poses.keypoints[found][:, :2] * 2)
+
+
+def test_old_method_name_numba_still_decodes_with_a_deprecation_warning(rng):
+    paf, heat, _ = encode(random_people(rng, 2, (240, 320)), (240, 320))
+    with pytest.warns(DeprecationWarning, match="'numba' is deprecated.*'fine'"):
+        old = PoseDecoder(method="numba")
+    assert old.method == "fine"
+    new = PoseDecoder(method="fine")(paf, heat)
+    np.testing.assert_array_equal(old(paf, heat).keypoints, new.keypoints)
+
+
+def _border_person(rng, hw):
+    """One person entirely inside the frame with a keypoint within 10 px of an edge."""
+    while True:
+        p = person(rng, (rng.uniform(0, hw[1]), rng.uniform(0, hw[0])), rng.uniform(100, 140))
+        gap = min(p[:, 0].min(), p[:, 1].min(), hw[1] - 1 - p[:, 0].max(), hw[0] - 1 - p[:, 1].max())
+        if 0 <= gap <= 10:
+            return p
+
+
+@pytest.mark.parametrize("method", ["reference", "fine", "sparse"])
+def test_single_people_at_the_border_decode_to_one_person_each(method):
+    """GT-like maps from the independent renderer (tests/gt_maps.py), with noise."""
+    rng, hw = np.random.default_rng(8), (240, 320)
+    limbs = list(zip(OPENPOSE18.limbs, OPENPOSE18.paf_channels))
+    decoder = PoseDecoder(method=method)
+    counts = []
+    for _ in range(25):
+        paf, heat = render(_border_person(rng, hw)[None], hw, limbs, noise=0.02, rng=rng)
+        counts.append(len(decoder(paf, heat)))
+    assert counts == [1] * 25
