@@ -6,10 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from toppose.codec import assembly
+from toppose.codec import assembly, grouping, sparse
 from toppose.codec.config import DecoderConfig
 from toppose.codec.decoder import PoseDecoder
 from toppose.codec.reference import assemble, assemble_graph
+from toppose.codec.reference_parts import sample_bilinear
 from toppose.skeleton import OPENPOSE18, TOPVIEW
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -98,3 +99,29 @@ def test_topview23_keeps_a_person_whose_neck_is_outside_whole(method):
             people[skeleton.name].append(PoseDecoder(skeleton, method=method)(paf, heat))
     assert all(len(poses) == 1 and (poses.keypoints[0, legs, 2] > 0).all() for poses in people["topview23"])
     assert not any((k[[8, 11], 2] > 0).all() for poses in people["openpose18"] for k in poses.keypoints)
+
+
+def test_limb_score_on_a_uniform_field():
+    paf_x, paf_y = np.ones((4, 4)), np.zeros((4, 4))   # unit vectors pointing +x everywhere
+    for mode in (grouping.FINE, grouping.SPARSE):
+        along = grouping.limb_score(paf_x, paf_y, 3.5, 11.5, 27.5, 11.5, 8, 64.0, 10, 0.05, mode)
+        assert along == (1.0, 10)
+        back = grouping.limb_score(paf_x, paf_y, 27.5, 11.5, 3.5, 11.5, 8, 64.0, 10, 0.05, mode)
+        assert back == (-1.0, 0)
+    # a limb (24 px) longer than half the image height (32 px) pays the prior 0.5 * 32 / 24 - 1
+    long = grouping.limb_score(paf_x, paf_y, 3.5, 11.5, 27.5, 11.5, 8, 32.0, 10, 0.05, grouping.SPARSE)
+    assert long == (pytest.approx(1.0 + 0.5 * 32 / 24 - 1.0), 10)
+
+
+def test_match_is_greedy_one_to_one_best_first():
+    cand = np.array([[0, 0, 0.5], [0, 1, 0.9], [1, 1, 0.8], [1, 0, 0.4], [2, 2, 0.1]])
+    used_a, used_b, out = np.zeros(3, np.bool_), np.zeros(3, np.bool_), np.zeros((3, 3))
+    n = grouping.match(cand, 5, 3, 2, used_a, used_b, out)   # two B peaks: at most two matches
+    assert n == 2 and out[:2].tolist() == [[0, 1, 0.9], [1, 0, 0.4]]
+
+
+def test_bilinear_kernel_equals_the_numpy_reference(rng):
+    m = rng.normal(size=(5, 6))
+    gy, gx = rng.uniform(-1, 6, 50), rng.uniform(-1, 7, 50)
+    ours = [sparse.bilinear(m, y, x) for y, x in zip(gy, gx)]
+    np.testing.assert_array_equal(ours, sample_bilinear(m, gy, gx))

@@ -18,13 +18,14 @@ def _fine(heat, stride, threshold=0.1, capacity=16):
 
 
 def test_taps_hold_the_border_half_cell_at_the_edge():
-    src, w = np.zeros(8, np.int64), np.zeros((8, 4), np.float32)
-    peaks._taps(8, 1 / 4, 2, src, w)  # 2 cells at stride 4: source positions -0.375 ... 1.375
+    src, taps, w = np.zeros(8, np.int64), np.zeros((8, 4), np.int64), np.zeros((8, 4), np.float32)
+    peaks._taps(8, 1 / 4, 2, src, taps, w)  # 2 cells at stride 4: source positions -0.375 ... 1.375
     assert list(src) == [0, 0, 0, 0, 0, 0, 1, 1]
     np.testing.assert_array_equal(w[[0, 1, 6, 7]], [[0, 1, 0, 0]] * 4)
-    taps, ref_w = bicubic_taps(2, 4)
-    np.testing.assert_array_equal(ref_w, w)
     assert taps[2].tolist() == [1, 0, 1, 0]   # mirrored beyond both edges
+    ref_taps, ref_w = bicubic_taps(2, 4)
+    np.testing.assert_array_equal(ref_w, w)
+    np.testing.assert_array_equal(ref_taps, taps)
 
 
 def test_stride_one_is_plain_8_neighbour_suppression():

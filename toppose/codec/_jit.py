@@ -8,3 +8,5 @@ new install pays for compilation.
 from numba import njit
 
 jit = njit(cache=True, nogil=True)
+# For small helpers called in hot loops: inlined into the caller at Numba's IR level.
+jit_inline = njit(cache=True, nogil=True, inline="always")

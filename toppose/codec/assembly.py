@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from toppose.codec._jit import jit as _jit
+from toppose.codec._jit import jit_inline
 from toppose.codec.grouping import keep_people
 
 
@@ -31,7 +32,7 @@ def is_tree(skeleton) -> bool:
     return True
 
 
-@_jit
+@jit_inline
 def _add_part(subset, row, part, kind, peak_score, limb_score):
     J = subset.shape[1] - 2
     subset[row, kind] = part

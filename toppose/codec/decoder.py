@@ -82,17 +82,15 @@ class PoseDecoder:
         mode = grouping.FINE if self.method == "fine" else grouping.SPARSE
         grouping.score_limbs(paf, self._peaks, self._counts, self._limbs, self.stride, float(height),
                              cfg.samples, cfg.paf_threshold, cfg.min_sample_fraction, mode, s)
-        offsets = np.concatenate([[0], np.cumsum(self._counts[:-1])]).astype(np.int64)
-        total = int(self._counts.sum())
-        flat = np.concatenate([self._peaks[j, :self._counts[j]] for j in range(J)]) if total else np.zeros((0, 3))
-        scores = np.ascontiguousarray(flat[:, 2])
+        total = grouping.flatten(self._peaks, self._counts, s.offsets, s.flat)
+        flat = s.flat[:total]
         if self.graph:
             kinds = np.repeat(np.arange(J, dtype=np.int64), self._counts)
-            n_edges = assembly.graph_edges(s.conns, s.conn_counts, self._limbs, self._redundant, offsets, s.edges)
-            n = assembly.assemble_graph(s.edges, n_edges, kinds, scores, cfg.min_parts, cfg.min_mean_score,
+            n_edges = assembly.graph_edges(s.conns, s.conn_counts, self._limbs, self._redundant, s.offsets, s.edges)
+            n = assembly.assemble_graph(s.edges, n_edges, kinds, flat[:, 2], cfg.min_parts, cfg.min_mean_score,
                                         s.owner[:total], s.subset)
         else:
-            n = assembly.assemble_tree(s.conns, s.conn_counts, self._limbs, self._redundant, offsets, scores,
+            n = assembly.assemble_tree(s.conns, s.conn_counts, self._limbs, self._redundant, s.offsets, flat[:, 2],
                                        cfg.min_parts, cfg.min_mean_score, s.subset)
         if n < 0:
             raise RuntimeError("people capacity exceeded")  # cannot happen: capacity = all peaks

@@ -21,6 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from toppose.codec._jit import jit as _jit
+from toppose.codec._jit import jit_inline
 from toppose.codec.peaks import fine_value
 from toppose.codec.sparse import bilinear
 
@@ -30,6 +31,8 @@ FINE, SPARSE = 0, 1
 class GroupScratch(NamedTuple):
     """Caller-allocated arrays of the grouping kernels for capacities J, K, M."""
 
+    offsets: np.ndarray      # (J,) i64 global id of each keypoint's first peak
+    flat: np.ndarray         # (J*M, 3) f64 every peak by global id: x, y, score
     candidates: np.ndarray   # (M*M, 3) f64 index in A, index in B, score of one limb's candidates
     used_a: np.ndarray       # (M,) bool
     used_b: np.ndarray       # (M,) bool
@@ -42,12 +45,25 @@ class GroupScratch(NamedTuple):
 
 def group_scratch(num_keypoints: int, num_limbs: int, peaks_per_part: int) -> GroupScratch:
     J, K, M = num_keypoints, num_limbs, peaks_per_part
-    return GroupScratch(np.zeros((M * M, 3)), np.zeros(M, np.bool_), np.zeros(M, np.bool_),
+    return GroupScratch(np.zeros(J, np.int64), np.zeros((J * M, 3)), np.zeros((M * M, 3)), np.zeros(M, np.bool_), np.zeros(M, np.bool_),
                         np.zeros((K, M, 3)), np.zeros(K, np.int64), np.zeros((K * M, 4)),
                         np.zeros(J * M, np.int64), np.zeros((J * M + 1, J + 2)))
 
 
 @_jit
+def flatten(peaks, counts, offsets, flat):
+    """peaks (J, M, 3), counts (J,) -> flat (N, 3) in keypoint order and offsets (J,) of each
+    keypoint's first peak there; returns N."""
+    n = 0
+    for j in range(peaks.shape[0]):
+        offsets[j] = n
+        for i in range(counts[j]):
+            flat[n, 0], flat[n, 1], flat[n, 2] = peaks[j, i, 0], peaks[j, i, 1], peaks[j, i, 2]
+            n += 1
+    return n
+
+
+@jit_inline
 def limb_score(paf_x, paf_y, ax, ay, bx, by, stride, height, samples, paf_threshold, mode):
     """(mean PAF projection + length prior, samples above ``paf_threshold``) of limb A -> B.
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import math
 
 from toppose.codec._jit import jit as _jit
+from toppose.codec._jit import jit_inline
 
 
-@_jit
+@jit_inline
 def is_grid_peak(m, y, x):
     """Whether cell (y, x) of m (h, w) is >= its 4 neighbours (the textbook's test)."""
     h, w = m.shape
@@ -23,7 +24,7 @@ def is_grid_peak(m, y, x):
                 or (y > 0 and c < m[y - 1, x]) or (y < h - 1 and c < m[y + 1, x]))
 
 
-@_jit
+@jit_inline
 def same_as_stronger(m, y, x, py, px, score, threshold):
     """Whether a stronger grid peak among the 8 neighbours of (y, x) refines to within
     half a cell of this one's refined position (py, px) (grid units): then both are one
@@ -46,7 +47,7 @@ def same_as_stronger(m, y, x, py, px, score, threshold):
     return False
 
 
-@_jit
+@jit_inline
 def axis_fit(l, c, r):
     """Sub-cell offset in [-0.5, 0.5] and log-value gain of a Gaussian (log-parabola)
     through 3 samples l, c, r; (0, 0) when they are not positive and concave."""
@@ -60,7 +61,7 @@ def axis_fit(l, c, r):
     return d, 0.5 * (R - L) * d + 0.5 * den * d * d
 
 
-@_jit
+@jit_inline
 def refine(m, y, x):
     """Grid peak (y, x) of m (h, w) -> (dy, dx, score): sub-cell offsets and fitted maximum.
 
@@ -100,7 +101,7 @@ def find_peaks_sparse(heat, num_keypoints, stride, threshold, peaks, counts):
         counts[j] = n
 
 
-@_jit
+@jit_inline
 def bilinear(m, gy, gx):
     """Bilinear value of m (h, w) at grid position (gy, gx), clamped to the grid."""
     h, w = m.shape
