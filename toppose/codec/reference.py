@@ -7,7 +7,7 @@ extrapolation past the outermost cell centres (``upsample_heatmaps``; OpenCV's
 replicated border made false peaks at the edge) and peaks are 8-neighbour maxima; a
 zero-length candidate limb is skipped instead of dividing by zero; the limb table comes
 from the skeleton, and skeletons with more limbs than a tree are assembled as a graph.
-The sparse decoder's reference (``find_peaks_sparse``, ``bilinear``) lives here too.
+The sparse decoder's reference is ``decode_sparse_reference`` (parts in ``reference_parts``).
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from toppose.codec.config import DecoderConfig, cell_offset
 from toppose.codec.assembly import is_tree
+from toppose.codec.config import DecoderConfig, cell_offset
+from toppose.codec.peaks import band
 from toppose.codec.poses import Poses
 from toppose.codec.reference_parts import assemble_graph, bicubic_taps, find_peaks_sparse, sample_bilinear
 from toppose.skeleton import Skeleton
@@ -174,7 +175,7 @@ def decode_reference(paf: np.ndarray, heat: np.ndarray, skeleton: Skeleton, stri
     """paf (2K, h, w), heat (J+1, h, w) at stride -> Poses in input pixels (``fine`` decoder)."""
     J = skeleton.num_keypoints
     heat_up = upsample_heatmaps(heat[:J], stride)
-    peaks = find_peaks(heat_up, cfg.peak_threshold, (stride - 1) // 2)
+    peaks = find_peaks(heat_up, cfg.peak_threshold, band(stride))
     return _people(upsample(paf, stride), peaks, skeleton, cfg, heat_up.shape[0])
 
 
