@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from toppose.cli import fail
+from toppose.extras import require_extra
 
 app = typer.Typer(add_completion=False, help="Evaluate a model on a training-format folder.")
 
@@ -24,6 +25,7 @@ def main(data: Annotated[Path, typer.Option(help="training-format folder with gr
              help="also report AP ignoring ground truth with fewer labelled keypoints (beside the standard figure)")] = 0,
          out: Annotated[Optional[Path], typer.Option(help="write metrics and detections as JSON")] = None) -> None:
     """Decode with the shared decoder, convert to COCO-17, print AP/AR and per-joint accuracy."""
+    require_extra("train", "toppose-eval --weights", *(() if weights else ("pycocotools",)))
     from toppose.data.format import DataError
     from toppose.io import write_json
     from toppose.train.predict import evaluate_folder, torch_infer
