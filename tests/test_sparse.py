@@ -8,6 +8,7 @@ import pytest
 from toppose.codec import sparse
 from toppose.codec.decoder import PoseDecoder
 from toppose.codec.reference import decode_sparse_reference, find_peaks_sparse
+from toppose.codec.reference_parts import sample_bilinear
 from toppose.codec.encoder import encode
 from toppose.skeleton import OPENPOSE18
 from toppose.synth.flat import random_people
@@ -78,3 +79,10 @@ def test_sparse_decoder_equals_its_numpy_reference(rng):
         ref = decode_sparse_reference(paf, heat, OPENPOSE18)
         np.testing.assert_allclose(fast.keypoints, ref.keypoints, atol=1e-5)
         np.testing.assert_allclose(fast.scores, ref.scores, atol=1e-5)
+
+
+def test_bilinear_kernel_equals_the_numpy_reference(rng):
+    m = rng.normal(size=(5, 6))
+    gy, gx = rng.uniform(-1, 6, 50), rng.uniform(-1, 7, 50)
+    ours = [sparse.bilinear(m, y, x) for y, x in zip(gy, gx)]
+    np.testing.assert_array_equal(ours, sample_bilinear(m, gy, gx))
