@@ -5,6 +5,8 @@ from __future__ import annotations
 import warnings
 from dataclasses import asdict, dataclass
 
+from toppose.records import known_fields
+
 METHODS = ("sparse", "fine", "reference")
 # Old method names still found in scripts, configs and model metadata -> today's name.
 # Accepted with a DeprecationWarning until toppose 0.3, then refused.
@@ -43,8 +45,8 @@ class DecoderConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "DecoderConfig":
-        known = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
-        return cls(**known)
+        """Missing settings take their defaults; unknown ones are refused (``toppose.records``)."""
+        return cls(**known_fields(cls, d, "decoder settings"))
 
 
 def cell_offset(stride: int) -> float:
