@@ -7,8 +7,6 @@ import pytest
 from toppose.codec.config import DecoderConfig
 from toppose.codec.decoder import PoseDecoder
 from toppose.codec.encoder import encode
-from toppose.codec.peaks import fine_value
-from toppose.codec.reference import upsample
 from toppose.evaluation import coco_stats
 from toppose.skeleton import OPENPOSE18, TOPVIEW
 from toppose.synth.flat import as_dataset, random_people
@@ -30,13 +28,6 @@ def _ap(scenes, hw, method, noise=None, rng=None, skeleton=OPENPOSE18):
             paf, heat = noise(paf, heat, rng)
         preds[i + 1] = dec(paf, heat)
     return coco_stats(as_dataset(scenes, hw), preds)["AP"], preds
-
-
-def test_fine_bicubic_matches_opencv(rng):
-    m = rng.normal(size=(6, 7)).astype(np.float32)
-    up = upsample(m[None], 8)[:, :, 0]
-    for fy, fx in [(0, 0), (3, 4), (20, 30), (47, 55), (13, 0)]:
-        assert fine_value(m, fy, fx, 1 / 8) == pytest.approx(up[fy, fx], abs=1e-6)
 
 
 @pytest.mark.parametrize("hw", [(240, 320), (368, 368)])

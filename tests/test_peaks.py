@@ -74,10 +74,3 @@ def test_fine_kernel_equals_its_numpy_reference(rng):
     ref = find_peaks(upsample_heatmaps(heat, 8), 0.1, peaks.band(8))
     for j in range(5):
         assert [tuple(p) for p in ref[j][:, :2].tolist()] == found[j]
-
-
-def test_fine_value_matches_opencv(rng):
-    m = rng.normal(size=(6, 7)).astype(np.float32)
-    up = upsample(m[None], 8)[:, :, 0]
-    for fy, fx in [(0, 0), (3, 4), (20, 30), (47, 55), (13, 0)]:
-        assert peaks.fine_value(m, fy, fx, 1 / 8) == pytest.approx(up[fy, fx], abs=1e-6)

@@ -3,9 +3,10 @@
 - ``encoder``: people -> heatmap and PAF targets (and the loss mask);
 - ``reference`` (+ ``reference_parts``): the textbook's ``decode_pose`` in NumPy and the
   NumPy references of the kernels it lacks, the readable ground truth;
-- Numba kernels: ``peaks`` (the ``fine`` decoder's peaks at input resolution; the dimension
-  glossary), ``sparse`` (grid peaks, sub-pixel fit, bilinear samples), ``grouping`` (limb
-  scoring) and ``assembly`` (people: tree or graph);
+- Numba kernels: ``bicubic`` (OpenCV's resize, one pixel at a time), ``peaks`` (the ``fine``
+  decoder's peaks at input resolution; the dimension glossary), ``sparse`` (grid peaks,
+  sub-pixel fit, bilinear samples), ``grouping`` (limb scoring) and ``assembly`` (people:
+  tree or graph);
 - ``decoder``: ``PoseDecoder``, the one object train, export and runtime call.
 """
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from toppose.codec._jit import jit as _jit
 from toppose.codec._jit import jit_inline
-from toppose.codec.peaks import fine_value
+from toppose.codec.bicubic import fine_value
 from toppose.codec.sparse import bilinear
 
 FINE, SPARSE = 0, 1

@@ -23,80 +23,21 @@ arrays (see ``FineScratch``).
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import numpy as np
 
 from toppose.codec._jit import jit as _jit
 from toppose.codec._jit import jit_inline
+from toppose.codec.bicubic import clamped_source, cubic, fine_value, tap
 
-
-@jit_inline
-def _cubic(t):
-    """OpenCV's bicubic weights (A = -0.75), in float32 as cv2.resize computes them."""
-    a = np.float32(-0.75)
-    one = np.float32(1.0)
-    x = np.float32(t)
-    w0 = ((a * (x + one) - np.float32(5.0) * a) * (x + one) + np.float32(8.0) * a) * (x + one) - np.float32(4.0) * a
-    w1 = ((a + np.float32(2.0)) * x - (a + np.float32(3.0))) * x * x + one
-    w2 = ((a + np.float32(2.0)) * (one - x) - (a + np.float32(3.0))) * (one - x) * (one - x) + one
-    w3 = one - w0 - w1 - w2
-    return w0, w1, w2, w3
-
-
-@jit_inline
-def _source(f, inv_stride):
-    """Fine index -> (first source index of the 4 taps + 1, fraction), as cv2.resize does."""
-    s = np.float32((f + 0.5) * inv_stride - 0.5)
-    i = math.floor(s)
-    return i, np.float32(s - i)
-
-
-@jit_inline
-def _clamped_source(f, inv_stride, n):
-    """``_source`` with the source position held inside the outermost cell centres [0, n-1]."""
-    i, t = _source(f, inv_stride)
-    if i < 0:
-        return 0, np.float32(0.0)
-    if i >= n - 1:
-        return n - 1, np.float32(0.0)
-    return i, t
-
-
-@_jit
-def fine_value(m, fy, fx, inv_stride):
-    """Bicubic (OpenCV INTER_CUBIC, replicated border) value of the upsampled (h, w) map at a fine pixel."""
-    h, w = m.shape
-    iy, ty = _source(fy, inv_stride)
-    ix, tx = _source(fx, inv_stride)
-    wy = _cubic(ty)
-    wx = _cubic(tx)
-    acc = np.float32(0.0)
-    for a in range(4):
-        yy = min(max(iy - 1 + a, 0), h - 1)
-        row = np.float32(0.0)
-        for b in range(4):
-            xx = min(max(ix - 1 + b, 0), w - 1)
-            row += m[yy, xx] * wx[b]
-        acc += row * wy[a]
-    return acc
+__all__ = ["FineScratch", "band", "find_peaks_fine", "fine_scratch", "fine_value"]
 
 
 # Bicubic (A = -0.75) weights of one axis: two positive taps summing to at most 1.1875 and two
 # negative ones to at most 0.1875, so in 2-D the positive products sum to at most 1.4453 and
 # the negative ones to 0.4453. Slightly larger constants absorb float32 rounding.
 _POS_GAIN, _NEG_GAIN = 1.446, 0.446
-
-
-@jit_inline
-def _tap(i, n):
-    """Source index i of an n-cell axis, mirrored at the edge cell (OpenCV's BORDER_REFLECT_101)."""
-    if i < 0:
-        i = -i
-    if i > n - 1:
-        i = 2 * (n - 1) - i
-    return min(max(i, 0), n - 1)
 
 
 def band(stride: int) -> int:
@@ -145,11 +86,11 @@ def _taps(n_fine, inv_stride, n, src, taps, weights):
     """Per fine index of an n-cell axis: source index (src (n_fine,)), the 4 cells it reads
     (taps (n_fine, 4), mirrored at the edges) and their weights ((n_fine, 4))."""
     for f in range(n_fine):
-        i, t = _clamped_source(f, inv_stride, n)
+        i, t = clamped_source(f, inv_stride, n)
         src[f] = i
         for b in range(4):
-            taps[f, b] = _tap(i - 1 + b, n)
-        weights[f, 0], weights[f, 1], weights[f, 2], weights[f, 3] = _cubic(t)
+            taps[f, b] = tap(i - 1 + b, n)
+        weights[f, 0], weights[f, 1], weights[f, 2], weights[f, 3] = cubic(t)
 
 
 @_jit
