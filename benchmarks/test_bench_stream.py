@@ -2,13 +2,12 @@
 sources through one session; the demo's FPS; rendering speed."""
 
 import os
-import time
 
 import cv2
 import numpy as np
 import pytest
 
-from benchmarks.conftest import ROOT, median_ms, record
+from benchmarks.conftest import ROOT, bare_fps, median_ms, record
 from toppose.preprocess import prepare
 from toppose.runtime.pipeline import StreamStats
 from toppose.runtime.sources import DemoSource, ImageSource, Paced
@@ -24,17 +23,6 @@ SOURCES = 4
 LONG = 240       # frames of a paced clip
 
 
-SECTIONS = ("stream_fps", "stream_latency_ms", "stream_stage_ms_p50", "stream_paced_30fps", "stream_four_sources",
-            "stream_load")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def fresh_sections(results):
-    """This file's sections are written anew: no key of an older layout lingers."""
-    for section in SECTIONS:
-        results.pop(section, None)
-
-
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
     folder = tmp_path_factory.mktemp("clip")
@@ -43,15 +31,11 @@ def clip(tmp_path_factory):
     return folder
 
 
-def bare_fps(session: PoseSession, frames: list, batch: int = 1) -> float:
+def batched_fps(session: PoseSession, frames: list, batch: int = 1) -> float:
     """Frames per second of the network call alone on preprocessed frames (``batch`` frames per call)."""
     xs = [prepare(f, session.spec, session.input_hw)[0] for f in frames]
     batches = [np.stack(xs[i:i + batch]) for i in range(0, len(xs) - batch + 1, batch)]
-    session.infer_maps(batches[0])
-    t = time.perf_counter()
-    for x in batches:
-        session.infer_maps(x)
-    return len(batches) * batch / (time.perf_counter() - t)
+    return batch * bare_fps(session, batches)
 
 
 def read(folder):
@@ -68,10 +52,10 @@ def long_clip(tmp_path_factory):
 
 
 @pytest.mark.parametrize("precision", ["fp32", "int8"])
-def test_stream_fps_vs_bare_inference(results, fp32, clip, tmp_path, precision):
+def test_stream_fps_vs_bare_inference(results, timing, fp32, clip, tmp_path, precision):
     path = fp32 if precision == "fp32" else bundled_model()
     session = PoseSession(path, "cpu")
-    bare = bare_fps(session, read(clip))
+    bare = batched_fps(session, read(clip))
     stats = run_stream(ImageSource(str(clip)), session, StreamConfig(jsonl=tmp_path / "p.jsonl"))
     summary = stats.summary()
     record(results, "stream_fps", f"{precision}_bare_inference", round(bare, 1))
@@ -81,7 +65,8 @@ def test_stream_fps_vs_bare_inference(results, fp32, clip, tmp_path, precision):
     record(results, "stream_latency_ms", f"{precision}_queued_p50_p95",
            [summary.get("latency_ms_p50"), summary.get("latency_ms_p95")])
     record(results, "stream_load", f"{precision}_loadavg_1min", round(os.getloadavg()[0], 2))
-    assert stats.frames == FRAMES and stats.fps >= 0.95 * bare
+    assert stats.frames == FRAMES
+    assert not timing or stats.fps >= 0.95 * bare
 
 
 def paced_run(sources: list, session: PoseSession, tmp_path) -> tuple[StreamStats, dict]:
@@ -89,9 +74,9 @@ def paced_run(sources: list, session: PoseSession, tmp_path) -> tuple[StreamStat
     return stats, stats.summary()
 
 
-def test_paced_source_latency(results, clip, long_clip, tmp_path):
+def test_paced_source_latency(results, timing, clip, long_clip, tmp_path):
     session = PoseSession(bundled_model(), "cpu")
-    bare_ms = 1000 / bare_fps(session, read(clip))
+    bare_ms = 1000 / batched_fps(session, read(clip))
     stats, summary = paced_run([Paced(ImageSource(str(long_clip)), fps=PACE)], session, tmp_path)
     p50, p95, worst = summary["latency_ms_p50"], summary["latency_ms_p95"], max(stats.stages["latency"])
     record(results, "stream_paced_30fps", "int8_bare_inference_ms", round(bare_ms, 2))
@@ -99,7 +84,7 @@ def test_paced_source_latency(results, clip, long_clip, tmp_path):
     record(results, "stream_paced_30fps", "int8_frames_dropped", [stats.frames, stats.dropped])
     record(results, "stream_paced_30fps", "loadavg_1min", round(os.getloadavg()[0], 2))
     assert summary["latency_kind"] == "glass-to-pose"
-    assert p50 <= bare_ms + 5 and p95 <= 2 * p50 and worst <= 1000 / PACE
+    assert not timing or (p50 <= bare_ms + 5 and p95 <= 2 * p50 and worst <= 1000 / PACE)
 
 
 def export_fp32(tmp_path_factory, dynamic_batch: bool):
@@ -123,11 +108,11 @@ def dynamic_fp32(tmp_path_factory):
     return export_fp32(tmp_path_factory, dynamic_batch=True)
 
 
-def test_four_paced_sources_one_session(results, clip, long_clip, dynamic_fp32, tmp_path):
+def test_four_paced_sources_one_session(results, timing, clip, long_clip, dynamic_fp32, tmp_path):
     session = PoseSession(dynamic_fp32, "cpu")
     for n in range(1, SOURCES):  # each batch size's first call is slower: warm them all, as a long stream would be
-        bare_fps(session, read(clip)[:2 * n], batch=n)
-    allowed = min(SOURCES * PACE, bare_fps(session, read(clip), batch=SOURCES))
+        batched_fps(session, read(clip)[:2 * n], batch=n)
+    allowed = min(SOURCES * PACE, batched_fps(session, read(clip), batch=SOURCES))
     _, one = paced_run([Paced(ImageSource(str(long_clip)), fps=PACE)], session, tmp_path)
     sources = [Paced(ImageSource(str(long_clip)), fps=PACE) for _ in range(SOURCES)]
     stats, summary = paced_run(sources, session, tmp_path)
@@ -139,7 +124,8 @@ def test_four_paced_sources_one_session(results, clip, long_clip, dynamic_fp32, 
     dropped = [s["dropped"] for s in summary["sources"].values()]
     record(results, "stream_four_sources", "fp32_dropped_per_source", dropped)
     record(results, "stream_four_sources", "loadavg_1min", round(os.getloadavg()[0], 2))
-    assert stats.fps >= 0.9 * allowed and max(per_source) <= 2 * one["latency_ms_p50"]
+    assert len(per_source) == SOURCES
+    assert not timing or (stats.fps >= 0.9 * allowed and max(per_source) <= 2 * one["latency_ms_p50"])
 
 
 def test_demo_fps(results, tmp_path):
@@ -149,9 +135,9 @@ def test_demo_fps(results, tmp_path):
     record(results, "stream_fps", "demo_int8_with_rendering_and_video", round(stats.fps, 1))
 
 
-def test_render_speed(results):
+def test_render_speed(results, timing):
     rng = np.random.default_rng(0)
     random_scene(rng, "top", (1, 4))
-    ms = median_ms(lambda: random_scene(rng, "top", (1, 4)), 60)
+    ms = median_ms(lambda: random_scene(rng, "top", (1, 4)), 60, timing=timing)
     record(results, "render", "top_1to4_people_fps", round(1000 / ms, 1))
-    assert 1000 / ms >= 50
+    assert not timing or 1000 / ms >= 50
