@@ -30,6 +30,7 @@ def tables(r: dict) -> str:
                            ("stream_latency_ms", "Streaming latency p50 / p95, ms"),
                            ("decoder_targets", "Decoder targets"), ("render", "Renderer"),
                            ("realsense", "RealSense recording (.db3) of rendered scenes, bundled int8 model"),
+                           ("augment", "Training crops per second (lite, 240x320, d435 scenes with clutter)"),
                            ("install_mb", "Install size, MB of site-packages")):
         if section in r:
             out += [f"### {title}", "", "| measure | value |", "|---|---|"]
