@@ -119,3 +119,22 @@ def test_tilted_wide_scenes_label_people_at_their_projected_joints():
         for p in range(len(f.joints_uv)):
             u, v = np.rint(f.joints_uv[p][f.visible[p]]).astype(int).T
             assert (f.person[v, u] == p).mean() > 0.6
+
+
+def test_the_demo_scene_renders_without_ground_truth_or_hdf5(fresh_python):
+    fresh_python("from toppose.runtime.sources import DemoSource; "
+                 "frames = [c for _, c in zip(range(2), DemoSource(seed=1))]; "
+                 "assert frames[1].frame.shape == (240, 320) and frames[1].frame.dtype.name == 'float32'",
+                 absent=("h5py", "toppose.data"))
+
+
+def test_scene_player_truth_matches_its_frames():
+    from toppose.synth.player import ScenePlayer
+    from toppose.synth.scenes import frame_keypoints
+
+    plain = list(ScenePlayer(4, 2).scenes(3))
+    labelled = list(ScenePlayer(4, 2).frames(3))
+    for frame, (same, truth) in zip(plain, labelled):
+        assert np.array_equal(frame.depth, same.depth) and truth.shape == (2, 18, 3)
+        assert np.array_equal(truth, frame_keypoints(frame))
+        assert (truth[:, 14:, 2] == 0).all() and (truth[:, :14, 2] > 0).any()

@@ -1,4 +1,4 @@
-"""Depth cameras with ITOP's intrinsics and a Numba ray caster for capsule people.
+"""Depth cameras with ITOP's intrinsics (``toppose.camera``) and a Numba ray caster for capsule people.
 
 Camera frame as in ITOP: x right, y up, z away from the camera (metres);
 u = cx + x / (k z), v = cy - y / (k z) with k = 0.0035 (f = 285.714 px).
@@ -11,10 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-WIDTH, HEIGHT = 320, 240
-K_INV_F = 0.0035
-CX, CY = 160.0, 120.0
-INTRINSICS = {"fx": 1.0 / K_INV_F, "fy": 1.0 / K_INV_F, "cx": CX, "cy": CY, "width": WIDTH, "height": HEIGHT}
+from toppose.camera import (ITOP, ITOP_CX as CX, ITOP_CY as CY, ITOP_HEIGHT as HEIGHT, ITOP_K_INV_F as K_INV_F,
+                            ITOP_WIDTH as WIDTH, Intrinsics)
+
+INTRINSICS = ITOP.to_dict()  # the rendered frames' camera, as a dict (recordings and tests write it)
 ITOP_INTR = (CX, CY, K_INV_F, K_INV_F)  # (cx, cy, 1/fx, 1/fy): the renderer's compact intrinsics
 
 
@@ -25,7 +25,8 @@ def intrinsics_for_fov(hfov_deg: float) -> tuple[float, float, float, float]:
 
 
 def intrinsics_dict(intr: tuple[float, float, float, float]) -> dict:
-    return {"fx": 1.0 / intr[2], "fy": 1.0 / intr[3], "cx": intr[0], "cy": intr[1], "width": WIDTH, "height": HEIGHT}
+    """The compact (cx, cy, 1/fx, 1/fy) as datasets record a camera."""
+    return Intrinsics(WIDTH, HEIGHT, 1.0 / intr[2], 1.0 / intr[3], intr[0], intr[1]).to_dict()
 
 
 @dataclass(frozen=True)
