@@ -87,7 +87,9 @@ class GpuAugment:
         self.ds, self.cache, self.noise = dataset, cache, noise
         spec = dataset.spec
         table, _ = _TABLES[spec.preprocess]  # grey input: every source channel is the same
-        self.table = torch.as_tensor(table, device=cache.depth.device)
+        # both conventions are affine in the grey level: x_c = level * gain_c + offset_c
+        self.gain = torch.as_tensor(table[:, 1] - table[:, 0], device=cache.depth.device).view(1, 3, 1, 1)
+        self.offset = torch.as_tensor(table[:, 0], device=cache.depth.device).view(1, 3, 1, 1)
         self.flip_order = list(spec.skeleton.flip)
 
     def draws(self, index: np.ndarray, seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -117,8 +119,7 @@ class GpuAugment:
         grey = torch.where(depth > 0, torch.floor(grey + 0.5), torch.zeros_like(grey))
         grid = _sample_grid(mats, tuple(self.cache.depth.shape[1:]), (H, W), dev)
         warped = F.grid_sample(grey[:, None], grid, mode="bilinear", padding_mode="zeros", align_corners=True)
-        levels = torch.floor(warped[:, 0] + 0.5).clamp(0, 255).long()
-        x = torch.stack([self.table[c][levels] for c in range(3)], dim=1)
+        x = torch.floor(warped + 0.5).clamp(0, 255) * self.gain + self.offset
         people = self._people(idx, mats, flips)
         ignore = None
         if self.cache.ignore is not None:
@@ -141,14 +142,19 @@ class GpuAugment:
         return torch.where(flipped.view(-1, 1, 1, 1), out[:, :, self.flip_order], out)
 
     def _sensor_noise(self, depth: torch.Tensor, seed: int) -> torch.Tensor:
+        """Noise and drop-outs on the crops drawn for it (only those are touched)."""
         gen = torch.Generator(device=depth.device).manual_seed(seed)
-        B = depth.shape[0]
-        rand = lambda *shape: torch.rand(*shape, generator=gen, device=depth.device)  # noqa: E731
-        on = (rand(B, 1, 1) < self.noise.p).float()
-        sigma = (0.0012 + 0.0019 * (depth - 0.4) ** 2) * rand(B, 1, 1) * on
-        noisy = depth + torch.randn(depth.shape, generator=gen, device=depth.device) * sigma
-        drop = rand(*depth.shape) < rand(B, 1, 1) * self.noise.max_dropout * on
-        return torch.where((depth > 0) & ~drop, noisy, torch.zeros_like(depth))
+        dev = depth.device
+        on = torch.nonzero(torch.rand(depth.shape[0], generator=gen, device=dev) < self.noise.p)[:, 0]
+        if not len(on):
+            return depth
+        z = depth[on]
+        scale, rate = torch.rand(2, len(on), 1, 1, generator=gen, device=dev)
+        noisy = z + torch.randn(z.shape, generator=gen, device=dev) * (0.0012 + 0.0019 * (z - 0.4) ** 2) * scale
+        drop = torch.rand(z.shape, generator=gen, device=dev) < rate * self.noise.max_dropout
+        depth = depth.clone()
+        depth[on] = torch.where((z > 0) & ~drop, noisy, torch.zeros_like(z))
+        return depth
 
 
 class GpuBatches:

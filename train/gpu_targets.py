@@ -24,9 +24,12 @@ def heatmaps(people: torch.Tensor, input_hw: tuple[int, int], stride: int = 8, s
     gx, gy = _grid(h, w, people.device)
     off = cell_offset(stride)
     xs, ys = gx * stride + off, gy * stride + off
-    x, y, v = (people[..., i, None, None] for i in range(3))
-    e = ((xs - x) ** 2 + (ys[:, None] - y) ** 2) / (2.0 * sigma * sigma)       # (B, P, J, h, w)
-    g = torch.where((e > GAUSS_CUTOFF) | (v < 1), torch.zeros_like(e), torch.exp(-e))
+    x, y, v = people[..., 0, None], people[..., 1, None], people[..., 2, None]
+    ex, ey = (xs - x) ** 2 / (2.0 * sigma * sigma), (ys - y) ** 2 / (2.0 * sigma * sigma)   # (B, P, J, w), (.., h)
+    labelled = (v >= 1).float()
+    # exp(-(ex + ey)) = exp(-ey) exp(-ex): two small exps and a product instead of a full-size exp
+    g = (torch.exp(-ey) * labelled)[..., :, None] * torch.exp(-ex)[..., None, :]        # (B, P, J, h, w)
+    g = g.masked_fill(ey[..., :, None] + ex[..., None, :] > GAUSS_CUTOFF, 0.0)
     heat = g.amax(dim=1) if people.shape[1] else torch.zeros(people.shape[0], people.shape[2], h, w,
                                                              device=people.device)
     background = (1.0 - heat.amax(dim=1, keepdim=True)).clamp(min=0.0)
@@ -57,11 +60,11 @@ def pafs(people: torch.Tensor, input_hw: tuple[int, int], skeleton: Skeleton, st
     cx, cy = gx.view(1, 1, 1, 1, w), gy.view(1, 1, 1, h, 1)
     in_box = ((cx >= lo[..., 0, None, None]) & (cx < hi[..., 0, None, None]) &
               (cy >= lo[..., 1, None, None]) & (cy < hi[..., 1, None, None]))
-    ux, uy = unit[..., 0, None, None], unit[..., 1, None, None]
-    dist = ((cx - pa[..., 0, None, None]) * uy - (cy - pa[..., 1, None, None]) * ux).abs()
+    ux, uy = unit[..., 0], unit[..., 1]                                              # (B, P, K)
+    dist = ((cx - pa[..., 0, None, None]) * uy[..., None, None] - (cy - pa[..., 1, None, None]) * ux[..., None, None]).abs()
     on = (in_box & (dist <= limb_width) & ok[..., None, None]).float()              # (B, P, K, h, w)
     count = on.sum(dim=1)
-    sx, sy = (on * ux).sum(dim=1), (on * uy).sum(dim=1)
+    sx, sy = torch.einsum("bpkhw,bpk->bkhw", on, ux), torch.einsum("bpkhw,bpk->bkhw", on, uy)
     safe = count.clamp(min=1.0)
     field = torch.stack([sx / safe, sy / safe], dim=2)                               # (B, K, 2, h, w)
     out = torch.zeros(B, skeleton.num_pafs, h, w, device=people.device)
