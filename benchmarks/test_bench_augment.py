@@ -53,7 +53,6 @@ def test_crops_per_second_before_and_after(results, dataset):
         torch.set_num_threads(threads)
     if torch.cuda.is_available():
         measured["gpu_augment_on_cuda"] = _crops_per_s(GpuBatches([dataset], sampler, BATCH, torch.device("cuda")))
-    record(results, "augment", "measured", time.strftime("%Y-%m-%d"))
     record(results, "augment", "torch_threads", threads)
     for key, value in measured.items():
         record(results, "augment", f"{key}_crops_per_s", round(value, 1))

@@ -160,6 +160,14 @@ def _walls(rng: np.random.Generator, camera: Camera, lo: np.ndarray, hi: np.ndar
     return [np.stack([corner_lo, corner_hi])], lo, hi
 
 
+def reaches_into(person: Person, box: np.ndarray, samples: int = 9) -> bool:
+    """Whether any body part (capsule) of ``person`` touches the (2, 3) world box."""
+    t = np.linspace(0.0, 1.0, samples)[:, None, None]
+    points = person.ends[:, 0] * (1 - t) + person.ends[:, 1] * t  # (samples, parts, 3)
+    gap = np.linalg.norm(points - np.clip(points, box[0], box[1]), axis=-1)
+    return bool((gap <= person.radii).any())
+
+
 def random_scene(rng: np.random.Generator, view: str = "top", people: tuple[int, int] = (1, 1),
                  furniture: bool = True, fully_in_view: bool = False, walls: bool = False,
                  max_tries: int = 60, options: SceneOptions = SceneOptions()) -> Frame:
@@ -177,7 +185,8 @@ def random_scene(rng: np.random.Generator, view: str = "top", people: tuple[int,
     wall_boxes: list[np.ndarray] = []
     if walls:
         wall_boxes, lo, hi = _walls(rng, camera, lo, hi)
-    spots = _place_people(rng, camera, lo, hi, int(rng.integers(people[0], people[1] + 1)), fully_in_view, max_tries)
+    spots = _place_people(rng, camera, lo, hi, int(rng.integers(people[0], people[1] + 1)), fully_in_view, max_tries,
+                          wall_boxes)
     placed, families = [s.person for s in spots], [s.family for s in spots]
     boxes = []
     if options.clutter is not None:
@@ -194,8 +203,8 @@ def random_scene(rng: np.random.Generator, view: str = "top", people: tuple[int,
 
 
 def _place_people(rng: np.random.Generator, camera: Camera, lo: np.ndarray, hi: np.ndarray, count: int,
-                  fully_in_view: bool, max_tries: int) -> list[Spot]:
-    """Up to ``count`` people at least ~0.75 m apart (more when lying) inside [lo, hi]."""
+                  fully_in_view: bool, max_tries: int, walls: list[np.ndarray]) -> list[Spot]:
+    """Up to ``count`` people at least ~0.75 m apart (more when lying) inside [lo, hi], clear of ``walls``."""
     spots: list[Spot] = []
     for _ in range(max_tries * max(count, 1)):
         if len(spots) == count:
@@ -208,6 +217,8 @@ def _place_people(rng: np.random.Generator, camera: Camera, lo: np.ndarray, hi: 
         body, pose = Body.random(rng), sample_pose(rng, family)
         heading = float(rng.uniform(0, 2 * np.pi))
         person = place(body, pose, tuple(xy), heading, family, rng)
+        if any(reaches_into(person, wall) for wall in walls):
+            continue
         if fully_in_view:
             uv = camera.project(camera.to_camera(person.joints))
             if not ((uv[:, 0] >= 4) & (uv[:, 0] < WIDTH - 4) & (uv[:, 1] >= 4) & (uv[:, 1] < HEIGHT - 4)).all():
