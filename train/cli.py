@@ -41,6 +41,7 @@ def main(data: Annotated[Optional[list[str]], typer.Option(help="training folder
          time_limit: Annotated[float, typer.Option(help="minutes; stop after the epoch that passes it")] = 0.0,
          val_images: Annotated[int, typer.Option(help="validation images decoded per epoch")] = 200,
          channels_last: Annotated[bool, typer.Option(help="channels-last memory format (faster on GPUs)")] = False,
+         gpu_augment: Annotated[bool, typer.Option(help="cache depth frames on the device; augment and encode targets there")] = False,
          resume: Annotated[Optional[Path], typer.Option(help="resume the run in this folder")] = None,
          config: Annotated[Optional[Path], typer.Option(help="JSON config with the same fields")] = None,
          gpus: Annotated[int, typer.Option(help="launch N processes with torchrun (DDP)")] = 1) -> None:
@@ -72,7 +73,8 @@ def main(data: Annotated[Optional[list[str]], typer.Option(help="training folder
                               freeze=freeze, train_patterns=tuple(train_pattern or ()),
                               freeze_patterns=tuple(freeze_pattern or ()), stem_lr_mult=stem_lr_mult, amp=amp,
                               rotation=rotation, workers=workers, seed=seed, device=device, patience=patience,
-                              time_limit_min=time_limit, val_images=val_images, channels_last=channels_last)
+                              time_limit_min=time_limit, val_images=val_images, channels_last=channels_last,
+                              gpu_augment=gpu_augment)
         from toppose.train.loop import train
         summary = train(cfg)
     except (ValueError, DataError, WeightsError, FileNotFoundError) as e:

@@ -23,6 +23,7 @@ from toppose.skeleton import get_skeleton
 from toppose.train import freeze
 from toppose.train.config import TrainConfig
 from toppose.train.dataset import IndexedConcat, MixedSampler, PoseDataset, data_provenance
+from toppose.train.gpu_augment import GpuBatches
 from toppose.train.predict import evaluate_folder, torch_infer
 from toppose.weights import load_weights, save_checkpoint
 
@@ -101,9 +102,12 @@ class Trainer:
         self.provenance.update(data_provenance(cfg, datasets))
         self.sampler = MixedSampler([len(d) for d in datasets], [w for _, w in cfg.data], cfg.epoch_size, cfg.seed,
                                     self.rank, self.world)
-        self.loader = DataLoader(IndexedConcat(datasets), batch_size=cfg.batch_size, sampler=self.sampler,
-                                 num_workers=cfg.workers, pin_memory=self.device.type == "cuda", drop_last=True,
-                                 persistent_workers=cfg.workers > 0, worker_init_fn=_single_threaded)
+        if cfg.gpu_augment:  # same (x, paf, heat, mask) batches, built on self.device
+            self.loader = GpuBatches(datasets, self.sampler, cfg.batch_size, self.device)
+        else:
+            self.loader = DataLoader(IndexedConcat(datasets), batch_size=cfg.batch_size, sampler=self.sampler,
+                                     num_workers=cfg.workers, pin_memory=self.device.type == "cuda", drop_last=True,
+                                     persistent_workers=cfg.workers > 0, worker_init_fn=_single_threaded)
         self.steps = max(1, len(self.loader))
         self.model = model.to(self.device)
         if cfg.channels_last:
