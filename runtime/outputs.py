@@ -12,18 +12,32 @@ from toppose.codec.poses import Poses
 from toppose.io import write_json
 
 
+def frame_record(index: int, timestamp: float, poses: Poses, timings: dict, analytics=None) -> dict:
+    """One frame as JSON: index, timestamp, people (18 x [x, y, score], score, parts and, when
+    tracking, id (null until confirmed)), latency; with zones, occupancy and events."""
+    people = [{"keypoints": np.round(poses.keypoints[p].astype(np.float64), 2).tolist(), "score": round(float(poses.scores[p]), 4),
+               "parts": int(poses.parts[p])} for p in range(len(poses))]
+    line = {"index": index, "timestamp": round(timestamp, 4), "people": people,
+            "latency_ms": {k: round(v, 2) for k, v in timings.items()}}
+    if analytics is not None and analytics.ids is not None:
+        for person, pid in zip(people, analytics.ids.tolist()):
+            person["id"] = pid if pid >= 0 else None
+        if analytics.occupancy or analytics.events:
+            line["occupancy"], line["events"] = analytics.occupancy, analytics.events
+    return line
+
+
 class JsonlWriter:
-    """One line per frame: index, timestamp, people (18 x [x, y, score] and a score), latency."""
+    """One line per frame (``frame_record``)."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.file = open(path, "w")
 
-    def write(self, index: int, timestamp: float, poses: Poses, timings: dict) -> None:
-        people = [{"keypoints": np.round(poses.keypoints[p].astype(np.float64), 2).tolist(), "score": round(float(poses.scores[p]), 4),
-                   "parts": int(poses.parts[p])} for p in range(len(poses))]
-        line = {"index": index, "timestamp": round(timestamp, 4), "people": people,
-                "latency_ms": {k: round(v, 2) for k, v in timings.items()}}
+    def write(self, index: int, timestamp: float, poses: Poses, timings: dict, analytics=None) -> None:
+        self.write_line(frame_record(index, timestamp, poses, timings, analytics))
+
+    def write_line(self, line: dict) -> None:
         self.file.write(json.dumps(line) + "\n")
         self.file.flush()  # a killed run still leaves complete lines
 

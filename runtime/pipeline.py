@@ -45,6 +45,7 @@ class StreamStats:
     started: float = field(default_factory=time.perf_counter)
     window: int = 2000  # keep the last N samples per stage: memory stays flat on long runs
     stages: dict[str, deque] = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)  # e.g. tracking and zone totals, added to the summary
 
     def add(self, timings: dict[str, float]) -> None:
         self.frames += 1
@@ -61,7 +62,7 @@ class StreamStats:
             if v:
                 out[f"{k}_ms_p50"] = round(float(np.percentile(v, 50)), 2)
                 out[f"{k}_ms_p95"] = round(float(np.percentile(v, 95)), 2)
-        return out
+        return {**out, **self.extra}
 
 
 def _get(q: queue.Queue, stop: threading.Event):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from toppose.runtime.draw import draw_poses, draw_status
 from toppose.runtime.estimator import PoseEstimator
-from toppose.runtime.outputs import JsonlWriter, OpenPoseJsonWriter, VideoOut
+from toppose.runtime.outputs import JsonlWriter, OpenPoseJsonWriter, VideoOut, frame_record
 from toppose.runtime.pipeline import Pipeline, StreamStats
 from toppose.runtime.session import PoseSession
 from toppose.runtime.sources import Source
@@ -39,6 +39,9 @@ class StreamConfig:
     frames: int | None = None
     duration_s: float | None = None
     fps_out: float = 15.0
+    track: bool = False             # persistent ids (--track); zones imply it
+    zones: Path | None = None       # zones.json: occupancy, crossings, dwell, events
+    mqtt: str | None = None         # mqtt://HOST:PORT/TOPIC
 
 
 class Outputs:
@@ -49,15 +52,28 @@ class Outputs:
         self.jsonl = JsonlWriter(cfg.jsonl) if cfg.jsonl else None
         self.openpose = OpenPoseJsonWriter(cfg.openpose_json) if cfg.openpose_json else None
         self.video = VideoOut(cfg.save, cfg.fps_out) if cfg.save else None
+        self.analytics = None
+        if cfg.track or cfg.zones or cfg.mqtt:
+            from toppose.runtime.analytics import Analytics
+            self.analytics = Analytics(cfg.track, cfg.zones, cfg.mqtt)
 
     def write(self, result, fps: float) -> None:
         c = result.captured
-        if self.jsonl:
-            self.jsonl.write(result.index, c.timestamp, result.poses, result.timings)
+        frame = None
+        if self.analytics:
+            frame = self.analytics.update(result.poses, c.frame.shape[:2], result.index, c.timestamp)
+        if self.jsonl or (self.analytics and self.analytics.publisher):
+            line = frame_record(result.index, c.timestamp, result.poses, result.timings, frame)
+            if self.jsonl:
+                self.jsonl.write_line(line)
+            if self.analytics:
+                self.analytics.publish(line)
         if self.openpose:
             self.openpose.write(result.index, c.name, result.poses)
         if self.video or self.cfg.show:
             overlay = draw_poses(result.image.copy(), result.poses, self.session.spec.skeleton)
+            if self.analytics:
+                self.analytics.draw(overlay)
             draw_status(overlay, f"{fps:5.1f} FPS  {len(result.poses)} people  {self.session.device}")
             if self.video:
                 self.video.write(overlay)
@@ -67,10 +83,13 @@ class Outputs:
                 if cv2.waitKey(1) & 0xFF in (27, ord("q")):
                     self.stop.set()
 
-    def close(self) -> None:
+    def close(self) -> dict:
+        """Close every sink; returns tracking and zone totals (empty without --track)."""
+        totals = self.analytics.close() if self.analytics else {}
         for sink in (self.jsonl, self.openpose, self.video):
             if sink:
                 sink.close()
+        return totals
 
 
 def run_stream(source: Source, session: PoseSession, cfg: StreamConfig, decoder: str = "sparse") -> StreamStats:
@@ -97,7 +116,9 @@ def run_stream(source: Source, session: PoseSession, cfg: StreamConfig, decoder:
                 pipeline.stop.set()
     finally:
         pipeline.stop.set()
-        outputs.close()
+        totals = outputs.close()
+        if totals:
+            stats.extra["tracking"] = totals
         for s, handler in previous.items():
             signal.signal(s, handler)
     return stats

@@ -1,0 +1,199 @@
+"""A multi-person tracker for decoded poses: constant-velocity Kalman + pose-aware assignment.
+
+Dimensions: T tracks, D detections, J keypoints. Every track's state lives in arrays of this
+instance (centre and velocity (T, 4), covariance (T, 4, 4), last keypoints (T, J, 3)), so one
+frame is a handful of vectorised NumPy calls and one ``scipy.optimize.linear_sum_assignment``.
+
+Cost: 1 - an OKS-style keypoint similarity between the detection and the track's last pose
+shifted by its predicted motion; with fewer than ``min_shared`` shared keypoints, the body
+centres are compared instead. A track is tentative until ``min_hits`` consecutive matches,
+then gets the next id (ids are never reused); unmatched, it is lost (kept and predicted) for
+``max_lost`` frames, or dropped at once when its prediction leaves the image, so a person
+leaving at a border never hands their id to someone entering there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from toppose.codec.poses import Poses
+
+TORSO = (1, 2, 5, 8, 11)  # neck, shoulders, hips: the body centre when any of them is found
+_F = np.array([[1, 0, 1, 0], [0, 1, 0, 1], [0, 0, 1, 0], [0, 0, 0, 1]], np.float64)
+_H = np.eye(2, 4)
+_BIG = 1e6
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    min_hits: int = 3           # consecutive matches before a track gets an id
+    max_lost: int = 30          # frames a confirmed track survives unmatched
+    max_cost: float = 0.75      # assignments costing more (1 - similarity) are refused
+    min_shared: int = 3         # fewer shared keypoints: compare body centres
+    kappa: float = 0.25         # keypoint tolerance as a fraction of the person's size
+    centre_tol: float = 0.5     # body-centre tolerance as a fraction of the person's size
+    min_size: float = 40.0      # px; floor for a person's size (a few keypoints span little; ~0.4 m at 3 m)
+    accel_std: float = 1.0      # px / frame^2, the Kalman process noise
+    meas_std: float = 2.0       # px, the measured centre's noise
+    coast: int = 5              # frames a lost track still counts for zones
+
+
+def body_centres(keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(D, J, 3) keypoints -> (D, 2) centre px (mean of found torso keypoints, else of all found),
+    (D,) bool: any keypoint found."""
+    found = keypoints[..., 2] > 0
+    torso = np.zeros_like(found)
+    torso[:, list(TORSO)] = found[:, list(TORSO)]
+    use = np.where(torso.any(1, keepdims=True), torso, found)
+    n = use.sum(1)
+    centre = (keypoints[..., :2] * use[..., None]).sum(1) / np.maximum(n, 1)[:, None]
+    return centre, n > 0
+
+
+def _sizes(keypoints: np.ndarray, min_size: float) -> np.ndarray:
+    """(N, J, 3) -> (N,) sqrt of the found keypoints' box area in px, at least ``min_size``."""
+    found = keypoints[..., 2] > 0
+    big = np.where(found[..., None], keypoints[..., :2], np.inf)
+    small = np.where(found[..., None], keypoints[..., :2], -np.inf)
+    span = np.maximum(small.max(1) - big.min(1), 0.0)
+    span = np.where(np.isfinite(span), span, 0.0)
+    return np.maximum(np.sqrt(span[:, 0] * span[:, 1]), min_size)
+
+
+@dataclass
+class TrackFrame:
+    """One frame's result. ids (D,) int, -1 = not (yet) a confirmed track; tracks: confirmed
+    tracks seen within ``coast`` frames, as track_ids (N,) and centres (N, 2) px (filtered);
+    ended: ids dropped this frame."""
+
+    ids: np.ndarray
+    track_ids: np.ndarray
+    centres: np.ndarray
+    ended: list[int]
+
+
+class Tracker:
+    """``Tracker().update(poses, (H, W))`` once per frame, in order."""
+
+    def __init__(self, config: TrackerConfig = TrackerConfig()) -> None:
+        self.cfg = config
+        q = config.accel_std ** 2
+        self._q = q * np.array([[.25, 0, .5, 0], [0, .25, 0, .5], [.5, 0, 1, 0], [0, .5, 0, 1]])
+        self._r = config.meas_std ** 2 * np.eye(2)
+        self.x = np.zeros((0, 4))
+        self.P = np.zeros((0, 4, 4))
+        self.kp = np.zeros((0, 18, 3), np.float32)
+        self.centre_kp = np.zeros((0, 2))   # the centre of ``kp`` (its position when last seen)
+        self.ids = np.zeros(0, np.int64)     # -1 while tentative
+        self.hits = np.zeros(0, np.int64)
+        self.misses = np.zeros(0, np.int64)
+        self.next_id = 1
+
+    def update(self, poses: Poses, image_hw: tuple[int, int]) -> TrackFrame:
+        kp = poses.keypoints.astype(np.float64, copy=False)
+        if len(self.kp) == 0 and self.kp.shape[1] != kp.shape[1]:
+            self.kp = np.zeros((0, kp.shape[1], 3), np.float32)
+        centres, ok = body_centres(kp)
+        self._predict()
+        pairs = self._associate(kp, centres, ok)
+        det_ids = np.full(len(kp), -1, np.int64)
+        matched = np.zeros(len(self.x), bool)
+        if len(pairs):
+            t, d = pairs[:, 0], pairs[:, 1]
+            self._correct(t, centres[d])
+            self.kp[t], self.centre_kp[t] = kp[d], centres[d]
+            self.hits[t] += 1
+            self.misses[t] = 0
+            matched[t] = True
+            new = t[(self.ids[t] < 0) & (self.hits[t] >= self.cfg.min_hits)]
+            self.ids[new] = np.arange(self.next_id, self.next_id + len(new))
+            self.next_id += len(new)
+            det_ids[d] = self.ids[t]
+        self.misses[~matched] += 1
+        ended = self._prune(image_hw)
+        unmatched = np.setdiff1d(np.flatnonzero(ok), pairs[:, 1] if len(pairs) else [])
+        self._spawn(kp[unmatched], centres[unmatched])
+        live = (self.ids >= 0) & (self.misses <= self.cfg.coast)
+        return TrackFrame(det_ids, self.ids[live].copy(), self.x[live, :2].copy(), ended)
+
+    def _predict(self) -> None:
+        self.x = self.x @ _F.T
+        self.P = _F @ self.P @ _F.T + self._q
+
+    def _correct(self, t: np.ndarray, z: np.ndarray) -> None:
+        """Kalman update of tracks ``t`` with measured centres z (M, 2)."""
+        P = self.P[t]
+        S = P[:, :2, :2] + self._r
+        K = P[:, :, :2] @ np.linalg.inv(S)                         # (M, 4, 2)
+        self.x[t] += (K @ (z - self.x[t, :2])[..., None])[..., 0]
+        self.P[t] = P - K @ P[:, :2, :]
+
+    def _cost(self, kp: np.ndarray, centres: np.ndarray, ok: np.ndarray, tracks: np.ndarray) -> np.ndarray:
+        """(len(tracks), D) cost = 1 - similarity, _BIG where assignment is not allowed."""
+        cfg = self.cfg
+        shift = self.x[tracks, :2] - self.centre_kp[tracks]          # predicted motion since last seen
+        tk = self.kp[tracks]
+        pred = tk[:, None, :, :2] + shift[:, None, None, :]          # (T, 1, J, 2)
+        shared = (tk[:, None, :, 2] > 0) & (kp[None, :, :, 2] > 0)  # (T, D, J)
+        d2 = ((pred - kp[None, :, :, :2]) ** 2).sum(-1)
+        size = _sizes(tk, cfg.min_size)
+        tol2 = 2 * (cfg.kappa * size) ** 2
+        n = shared.sum(-1)
+        sim_kp = (np.exp(-d2 / tol2[:, None, None]) * shared).sum(-1) / np.maximum(n, 1)
+        dc2 = ((self.x[tracks, None, :2] - centres[None]) ** 2).sum(-1)
+        spread = 2 * (cfg.centre_tol * size) ** 2 + np.trace(self.P[tracks, :2, :2], axis1=1, axis2=2)
+        sim_c = np.exp(-dc2 / spread[:, None])    # widened by the track's uncertainty
+        sim = np.where(n >= cfg.min_shared, sim_kp, sim_c)
+        cost = 1.0 - sim
+        cost[:, ~ok] = _BIG
+        cost[cost > cfg.max_cost] = _BIG
+        return cost
+
+    def _associate(self, kp: np.ndarray, centres: np.ndarray, ok: np.ndarray) -> np.ndarray:
+        """(M, 2) matched (track, detection): confirmed tracks first, then tentative ones."""
+        pairs = []
+        free = np.ones(len(kp), bool)
+        for tracks in (np.flatnonzero(self.ids >= 0), np.flatnonzero(self.ids < 0)):
+            dets = np.flatnonzero(free & ok)
+            if not len(tracks) or not len(dets):
+                continue
+            cost = self._cost(kp[dets], centres[dets], ok[dets], tracks)
+            rows, cols = linear_sum_assignment(cost)
+            keep = cost[rows, cols] < _BIG
+            pairs.append(np.stack([tracks[rows[keep]], dets[cols[keep]]], 1))
+            free[dets[cols[keep]]] = False
+        return np.concatenate(pairs) if pairs else np.zeros((0, 2), np.int64)
+
+    def _prune(self, image_hw: tuple[int, int]) -> list[int]:
+        h, w = image_hw
+        x, y = self.x[:, 0], self.x[:, 1]
+        outside = (x < 0) | (y < 0) | (x >= w) | (y >= h)
+        tentative = self.ids < 0
+        drop = (self.misses > 0) & (tentative | outside | (self.misses > self.cfg.max_lost))
+        ended = [int(i) for i in self.ids[drop & ~tentative]]
+        if drop.any():
+            keep = ~drop
+            for name in ("x", "P", "kp", "centre_kp", "ids", "hits", "misses"):
+                setattr(self, name, getattr(self, name)[keep])
+        return ended
+
+    def _spawn(self, kp: np.ndarray, centres: np.ndarray) -> None:
+        n = len(kp)
+        if not n:
+            return
+        x = np.zeros((n, 4))
+        x[:, :2] = centres
+        P = np.tile(np.diag([self.cfg.meas_std ** 2, self.cfg.meas_std ** 2, 25.0, 25.0]), (n, 1, 1))
+        self.x, self.P = np.concatenate([self.x, x]), np.concatenate([self.P, P])
+        self.kp = np.concatenate([self.kp, kp.astype(np.float32)])
+        self.centre_kp = np.concatenate([self.centre_kp, centres])
+        self.ids = np.concatenate([self.ids, np.full(n, -1, np.int64)])
+        self.hits = np.concatenate([self.hits, np.ones(n, np.int64)])
+        self.misses = np.concatenate([self.misses, np.zeros(n, np.int64)])
+        if self.cfg.min_hits <= 1:
+            new = np.arange(len(self.ids) - n, len(self.ids))
+            self.ids[new] = np.arange(self.next_id, self.next_id + n)
+            self.next_id += n
