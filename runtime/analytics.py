@@ -15,9 +15,10 @@ from toppose.runtime.zones import ZoneCounter, Zones, load_zones
 
 @dataclass
 class FrameAnalytics:
-    """ids (P,) per decoded person (-1 = not yet confirmed); tracks (N,) ids with centres (N, 2) px;
-    occupancy per zone; events of this frame."""
+    """poses: the frame's people (fragments merged when tracking); ids (P,) per person (-1 = not
+    yet confirmed); tracks (N,) ids with centres (N, 2) px; occupancy per zone; events of this frame."""
 
+    poses: Poses
     ids: np.ndarray | None
     track_ids: np.ndarray
     centres: np.ndarray
@@ -45,10 +46,10 @@ class Analytics:
     def update(self, poses: Poses, image_hw: tuple[int, int], frame: int, t: float) -> FrameAnalytics:
         """One frame: poses in image pixels, image (H, W), frame index, time in seconds."""
         if self.tracker is None:
-            self.last = FrameAnalytics(None, np.zeros(0, np.int64), np.zeros((0, 2)))
+            self.last = FrameAnalytics(poses, None, np.zeros(0, np.int64), np.zeros((0, 2)))
             return self.last
         tf = self.tracker.update(poses, image_hw)
-        out = FrameAnalytics(tf.ids, tf.track_ids, tf.centres)
+        out = FrameAnalytics(tf.poses, tf.ids, tf.track_ids, tf.centres)
         if self.counter is not None:
             out.occupancy, out.events = self.counter.update(tf.track_ids, tf.centres, tf.ended, t, frame)
         self.last, self.frame, self.t = out, frame, t

@@ -30,6 +30,20 @@ def _session(model: Optional[Path], device: str, trt_cache: Optional[Path], fp16
         fail(str(e))
 
 
+def _check_analytics(zones: Optional[Path], mqtt: Optional[str]) -> None:
+    """Validate --zones and --mqtt before any model or source is opened."""
+    from toppose.runtime.publish import MqttTarget, PublishError
+    from toppose.runtime.zones import ZonesError, load_zones
+
+    try:
+        if zones is not None:
+            load_zones(zones)
+        if mqtt is not None:
+            MqttTarget.parse(mqtt)
+    except (ZonesError, PublishError) as e:
+        fail(str(e))
+
+
 @stream_app.command()
 def stream(camera: Annotated[Optional[int], typer.Option(help="live camera index (V4L2)")] = None,
            video: Annotated[Optional[str], typer.Option(help="video file or RTSP/HTTP URL")] = None,
@@ -48,12 +62,16 @@ def stream(camera: Annotated[Optional[int], typer.Option(help="live camera index
            duration: Annotated[Optional[float], typer.Option(help="stop after S seconds")] = None,
            decoder: Annotated[str, typer.Option(help="sparse or numba")] = "sparse",
            threads: Annotated[int, typer.Option(help="onnxruntime CPU threads (0 = one per core)")] = 0,
-           seed: Annotated[int, typer.Option(help="demo scene seed")] = 0) -> None:
+           seed: Annotated[int, typer.Option(help="demo scene seed")] = 0,
+           track: Annotated[bool, typer.Option(help="persistent person ids across frames")] = False,
+           zones: Annotated[Optional[Path], typer.Option(help="zones.json: occupancy, line crossings, dwell (implies --track)")] = None,
+           mqtt: Annotated[Optional[str], typer.Option(help="publish poses and events to mqtt://HOST:PORT/TOPIC")] = None) -> None:
     """Stream frames -> poses, with overlays, pose files and a latency summary."""
     from toppose.runtime.sources import SourceError, open_source
     from toppose.runtime.stream import StreamConfig, display_available, run_stream
 
     _setup_logging()
+    _check_analytics(zones, mqtt)
     session = _session(model, device, trt_cache, fp16, threads)
     try:
         source = open_source(camera, video, images, itop, demo, seed)
@@ -63,7 +81,7 @@ def stream(camera: Annotated[Optional[int], typer.Option(help="live camera index
         frames = 150  # the demo is bounded unless asked otherwise
     cfg = StreamConfig(save=save, jsonl=json_out, openpose_json=openpose_json,
                        show=display_available() if show is None else show and display_available(),
-                       frames=frames, duration_s=duration)
+                       frames=frames, duration_s=duration, track=track or zones is not None, zones=zones, mqtt=mqtt)
     try:
         stats = run_stream(source, session, cfg, decoder)
     except (OSError, ValueError) as e:

@@ -59,19 +59,20 @@ class Outputs:
 
     def write(self, result, fps: float) -> None:
         c = result.captured
-        frame = None
+        frame, poses = None, result.poses
         if self.analytics:
             frame = self.analytics.update(result.poses, c.frame.shape[:2], result.index, c.timestamp)
+            poses = frame.poses
         if self.jsonl or (self.analytics and self.analytics.publisher):
-            line = frame_record(result.index, c.timestamp, result.poses, result.timings, frame)
+            line = frame_record(result.index, c.timestamp, poses, result.timings, frame)
             if self.jsonl:
                 self.jsonl.write_line(line)
             if self.analytics:
                 self.analytics.publish(line)
         if self.openpose:
-            self.openpose.write(result.index, c.name, result.poses)
+            self.openpose.write(result.index, c.name, poses)
         if self.video or self.cfg.show:
-            overlay = draw_poses(result.image.copy(), result.poses, self.session.spec.skeleton)
+            overlay = draw_poses(result.image.copy(), poses, self.session.spec.skeleton)
             if self.analytics:
                 self.analytics.draw(overlay)
             draw_status(overlay, f"{fps:5.1f} FPS  {len(result.poses)} people  {self.session.device}")

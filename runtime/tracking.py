@@ -32,13 +32,14 @@ class TrackerConfig:
     min_hits: int = 3           # consecutive matches before a track gets an id
     max_lost: int = 30          # frames a confirmed track survives unmatched
     max_cost: float = 0.75      # assignments costing more (1 - similarity) are refused
-    min_shared: int = 3         # fewer shared keypoints: compare body centres
+    min_shared: int = 6         # fewer shared keypoints: compare body centres
     kappa: float = 0.25         # keypoint tolerance as a fraction of the person's size
     centre_tol: float = 0.5     # body-centre tolerance as a fraction of the person's size
-    min_size: float = 40.0      # px; floor for a person's size (a few keypoints span little; ~0.4 m at 3 m)
+    min_size: float = 60.0      # px; floor for a person's size (a few keypoints span little; ~0.5 m at 3 m)
     accel_std: float = 1.0      # px / frame^2, the Kalman process noise
     meas_std: float = 2.0       # px, the measured centre's noise
     coast: int = 5              # frames a lost track still counts for zones
+    merge_radius: float = 1.0   # fragments of one person closer than this x min_size are merged
 
 
 def body_centres(keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -53,6 +54,30 @@ def body_centres(keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return centre, n > 0
 
 
+def merge_fragments(poses: Poses, radius: float) -> Poses:
+    """A person the decoder split into pieces with (nearly) disjoint keypoints and centres closer
+    than ``radius`` px is put back together: from above, two people never overlap."""
+    keypoints = poses.keypoints
+    if len(keypoints) < 2:
+        return poses
+    centres, _ = body_centres(keypoints)
+    found = keypoints[..., 2] > 0
+    close = ((centres[:, None] - centres[None]) ** 2).sum(-1) < radius ** 2
+    disjoint = (found[:, None] & found[None]).sum(-1) <= 1
+    pairs = np.argwhere(np.triu(close & disjoint, 1))
+    if not len(pairs):
+        return poses
+    kp, alive = keypoints.copy(), np.ones(len(keypoints), bool)
+    scores = poses.scores.copy()
+    for a, b in pairs:
+        if alive[a] and alive[b]:
+            take = (kp[b, :, 2] > 0) & ~(kp[a, :, 2] > 0)
+            kp[a, take] = kp[b, take]
+            scores[a] += scores[b]
+            alive[b] = False
+    return Poses(kp[alive], scores[alive], (kp[alive, :, 2] > 0).sum(1).astype(np.int32))
+
+
 def _sizes(keypoints: np.ndarray, min_size: float) -> np.ndarray:
     """(N, J, 3) -> (N,) sqrt of the found keypoints' box area in px, at least ``min_size``."""
     found = keypoints[..., 2] > 0
@@ -65,10 +90,11 @@ def _sizes(keypoints: np.ndarray, min_size: float) -> np.ndarray:
 
 @dataclass
 class TrackFrame:
-    """One frame's result. ids (D,) int, -1 = not (yet) a confirmed track; tracks: confirmed
-    tracks seen within ``coast`` frames, as track_ids (N,) and centres (N, 2) px (filtered);
-    ended: ids dropped this frame."""
+    """One frame's result. poses: the people after merging fragments, D of them; ids (D,) int,
+    -1 = not (yet) a confirmed track; tracks: confirmed tracks seen within ``coast`` frames, as
+    track_ids (N,) and centres (N, 2) px (filtered); ended: ids dropped this frame."""
 
+    poses: Poses
     ids: np.ndarray
     track_ids: np.ndarray
     centres: np.ndarray
@@ -93,6 +119,7 @@ class Tracker:
         self.next_id = 1
 
     def update(self, poses: Poses, image_hw: tuple[int, int]) -> TrackFrame:
+        poses = merge_fragments(poses, self.cfg.merge_radius * self.cfg.min_size)
         kp = poses.keypoints.astype(np.float64, copy=False)
         if len(self.kp) == 0 and self.kp.shape[1] != kp.shape[1]:
             self.kp = np.zeros((0, kp.shape[1], 3), np.float32)
@@ -117,7 +144,7 @@ class Tracker:
         unmatched = np.setdiff1d(np.flatnonzero(ok), pairs[:, 1] if len(pairs) else [])
         self._spawn(kp[unmatched], centres[unmatched])
         live = (self.ids >= 0) & (self.misses <= self.cfg.coast)
-        return TrackFrame(det_ids, self.ids[live].copy(), self.x[live, :2].copy(), ended)
+        return TrackFrame(poses, det_ids, self.ids[live].copy(), self.x[live, :2].copy(), ended)
 
     def _predict(self) -> None:
         self.x = self.x @ _F.T

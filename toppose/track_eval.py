@@ -1,7 +1,10 @@
 """Score tracks against a synthetic sequence: HOTA, IDF1, MOTA, ID switches (TrackEval), and counting.
 
-A predicted person matches a true one when their OKS (COCO sigmas, the true segment area) is at
-least 0.5: TrackEval's CLEAR and Identity threshold on the same similarity, HOTA sweeps it.
+Similarity of a predicted and a true person, thresholded at 0.5 by TrackEval's CLEAR and
+Identity and swept by HOTA: ``centre`` (default) 1 - d / (2 CENTRE_PX) for body centres d px
+apart, so a match is within CENTRE_PX (~0.2 m at shoulder height from 3 m; two people are never
+closer than ~0.6 m from above); ``oks``, COCO's OKS with the true segment area, which also
+scores keypoint localisation.
 True people with fewer than ``MIN_KEYPOINTS`` labelled keypoints (mostly out of view) are
 ignored, with the predictions that match them, as MOTChallenge does with distractors.
 """
@@ -17,6 +20,7 @@ import numpy as np
 from toppose.data.format import DataError, load_dataset
 
 MIN_KEYPOINTS = 4
+CENTRE_PX = 20.0
 
 
 @dataclass
@@ -76,7 +80,15 @@ def oks(pred: np.ndarray, truth: np.ndarray, areas: np.ndarray) -> np.ndarray:
     return terms.sum(-1) / np.maximum(labelled.sum(-1), 1)
 
 
-def _sequence_data(pred: TrackFrames, truth: TrackFrames) -> dict:
+def centre_similarity(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """(P, 18, 3), (G, 18, 3) -> (G, P) 1 - distance / (2 CENTRE_PX) of the body centres, at least 0."""
+    from toppose.runtime.tracking import body_centres
+
+    d = np.linalg.norm(body_centres(truth)[0][:, None] - body_centres(pred)[0][None], axis=-1)
+    return np.maximum(0.0, 1.0 - d / (2 * CENTRE_PX))
+
+
+def _sequence_data(pred: TrackFrames, truth: TrackFrames, match: str = "centre") -> dict:
     """TrackEval's per-sequence dict: 0-based ids per frame and (G, P) similarities."""
     if len(pred.ids) != len(truth.ids):
         raise DataError(f"the tracks have {len(pred.ids)} frames, the sequence {len(truth.ids)}")
@@ -84,7 +96,10 @@ def _sequence_data(pred: TrackFrames, truth: TrackFrames) -> dict:
     tr_map: dict[int, int] = {}
     data = {"gt_ids": [], "tracker_ids": [], "similarity_scores": []}
     for pid, pkp, gid, gkp, area in zip(pred.ids, pred.keypoints, truth.ids, truth.keypoints, truth.areas):
-        sim = oks(pkp, gkp, area) if len(gid) and len(pid) else np.zeros((len(gid), len(pid)))
+        if not (len(gid) and len(pid)):
+            sim = np.zeros((len(gid), len(pid)))
+        else:
+            sim = oks(pkp, gkp, area) if match == "oks" else centre_similarity(pkp, gkp)
         ignored = (gkp[:, :, 2] > 0).sum(1) < MIN_KEYPOINTS
         drop = (sim[ignored] >= 0.5).any(0) if ignored.any() else np.zeros(len(pid), bool)
         keep_g, keep_p = ~ignored, ~drop
@@ -96,13 +111,15 @@ def _sequence_data(pred: TrackFrames, truth: TrackFrames) -> dict:
     return data
 
 
-def score_tracks(pred: TrackFrames, truth: TrackFrames) -> dict:
+def score_tracks(pred: TrackFrames, truth: TrackFrames, match: str = "centre") -> dict:
     """HOTA, IDF1, MOTA, ID switches (TrackEval) and switches per 1,000 frames per person."""
     try:
         from trackeval.metrics import CLEAR, HOTA, Identity
     except ImportError:
         raise DataError("--tracks needs TrackEval: pip install 'toppose[track-eval]'") from None
-    data = _sequence_data(pred, truth)
+    if match not in ("centre", "oks"):
+        raise DataError(f"--match must be centre or oks, got {match!r}")
+    data = _sequence_data(pred, truth, match)
     cfg = {"PRINT_CONFIG": False, "THRESHOLD": 0.5}
     hota = HOTA({"PRINT_CONFIG": False}).eval_sequence(data)
     clear = CLEAR(cfg).eval_sequence(data)
@@ -112,7 +129,7 @@ def score_tracks(pred: TrackFrames, truth: TrackFrames) -> dict:
             "MOTA": round(float(clear["MOTA"]), 4), "ID_switches": int(clear["IDSW"]),
             "switches_per_1000_person_frames": round(1000 * clear["IDSW"] / max(person_frames, 1), 3),
             "frames": data["num_timesteps"], "true_ids": data["num_gt_ids"], "predicted_ids": data["num_tracker_ids"],
-            "person_frames": person_frames}
+            "person_frames": person_frames, "match": match}
 
 
 def score_counts(lines: list[dict], counts: dict) -> dict:
@@ -143,7 +160,7 @@ def table(result: dict) -> str:
     t = result["tracking"]
     rows = [f"HOTA {t['HOTA']:.3f}  IDF1 {t['IDF1']:.3f}  MOTA {t['MOTA']:.3f}  ID switches {t['ID_switches']} "
             f"({t['switches_per_1000_person_frames']} per 1000 person-frames)  frames {t['frames']}  "
-            f"true ids {t['true_ids']}  predicted ids {t['predicted_ids']}"]
+            f"true ids {t['true_ids']}  predicted ids {t['predicted_ids']}  (match: {t['match']})"]
     for name, c in result.get("counts", {}).get("crossings", {}).items():
         rows.append(f"crossings {name}: true {c['true']}, predicted {c['predicted']} (error {100 * c['error']:.1f} %)")
     for name, o in result.get("counts", {}).get("occupancy", {}).items():
@@ -151,12 +168,12 @@ def table(result: dict) -> str:
     return "\n".join(rows)
 
 
-def evaluate_tracks(tracks: str | Path, data: str | Path) -> dict:
+def evaluate_tracks(tracks: str | Path, data: str | Path, match: str = "centre") -> dict:
     """``toppose-eval --tracks PRED.jsonl --data SEQ``: tracking scores, and counting when SEQ has counts.json."""
     from toppose.synth.sequence import COUNTS
 
     pred, lines = load_tracks(tracks)
-    result = {"tracking": score_tracks(pred, load_truth(data))}
+    result = {"tracking": score_tracks(pred, load_truth(data), match)}
     counts_path = Path(data) / COUNTS
     if counts_path.is_file():
         result["counts"] = score_counts(lines, json.loads(counts_path.read_text()))

@@ -20,13 +20,20 @@ def main(data: Annotated[Path, typer.Option(help="training-format folder with gr
          oracle: Annotated[bool, typer.Option(help="decode ground-truth maps: the decoder's ceiling")] = False,
          skeleton: Annotated[str, typer.Option(help="skeleton for --oracle (openpose18, topview23)")] = "openpose18",
          limit: Annotated[Optional[int], typer.Option(help="first N images only")] = None,
-         out: Annotated[Optional[Path], typer.Option(help="write metrics and detections as JSON")] = None) -> None:
-    """Decode with the shared decoder, convert to COCO-17, print AP/AR and per-joint accuracy."""
+         out: Annotated[Optional[Path], typer.Option(help="write metrics and detections as JSON")] = None,
+         tracks: Annotated[Optional[Path], typer.Option(help="toppose-stream --track --json output: score tracking")] = None,
+         match: Annotated[str, typer.Option(help="with --tracks: centre (body centres within 20 px) or oks")] = "centre") -> None:
+    """Decode with the shared decoder, convert to COCO-17, print AP/AR and per-joint accuracy.
+
+    With --tracks: HOTA, IDF1, MOTA, ID switches and counting against a --sequence folder."""
     from toppose.data.format import DataError
     from toppose.io import write_json
     from toppose.train.predict import evaluate_folder, torch_infer
     from toppose.weights import WeightsError, load_weights
 
+    if tracks is not None:
+        _tracks(tracks, data, out, match)
+        return
     if oracle:
         from toppose.model_spec import ModelSpec
         from toppose.skeleton import get_skeleton
@@ -62,6 +69,20 @@ def main(data: Annotated[Path, typer.Option(help="training-format folder with gr
     if out is not None:
         write_json(out, {"stats": result.stats, "per_joint": result.per_joint,
                          "detections": [r for i, p in predictions.items() for r in p.coco_results(i)]}, indent=1)
+
+
+def _tracks(tracks: Path, data: Path, out: Optional[Path], match: str) -> None:
+    from toppose.data.format import DataError
+    from toppose.io import write_json
+    from toppose.track_eval import evaluate_tracks, table
+
+    try:
+        result = evaluate_tracks(tracks, data, match)
+    except DataError as e:
+        fail(str(e))
+    typer.echo(table(result))
+    if out is not None:
+        write_json(out, result, indent=1)
 
 
 if __name__ == "__main__":
