@@ -39,7 +39,7 @@ class TrackerConfig:
     accel_std: float = 1.0      # px / frame^2, the Kalman process noise
     meas_std: float = 2.0       # px, the measured centre's noise
     coast: int = 5              # frames a lost track still counts for zones
-    merge_radius: float = 1.0   # fragments of one person closer than this x min_size are merged
+    merge_radius: float = 0.6   # fragments of one person closer than this x min_size are merged
 
 
 def body_centres(keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
