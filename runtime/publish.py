@@ -41,7 +41,7 @@ class MqttTarget:
         topic = parts.path.strip("/")
         if not parts.hostname or not topic:
             raise PublishError(f"--mqtt {url!r}: expected mqtt://HOST:PORT/TOPIC with a host and a topic")
-        if any(c in topic for c in "#+"):
+        if parts.fragment or "#" in url or "+" in topic:
             raise PublishError(f"--mqtt {url!r}: a topic to publish to cannot contain '#' or '+'")
         return cls(parts.hostname, port, topic)
 
