@@ -101,7 +101,11 @@ def _sequence_data(pred: TrackFrames, truth: TrackFrames, match: str = "centre")
         else:
             sim = oks(pkp, gkp, area) if match == "oks" else centre_similarity(pkp, gkp)
         ignored = (gkp[:, :, 2] > 0).sum(1) < MIN_KEYPOINTS
-        drop = (sim[ignored] >= 0.5).any(0) if ignored.any() else np.zeros(len(pid), bool)
+        drop = np.zeros(len(pid), bool)
+        if ignored.any() and len(pid):   # a prediction whose best match is an ignored person
+            best_ignored = sim[ignored].max(0)
+            best_kept = sim[~ignored].max(0) if (~ignored).any() else np.zeros(len(pid))
+            drop = (best_ignored >= 0.5) & (best_ignored > best_kept)
         keep_g, keep_p = ~ignored, ~drop
         data["gt_ids"].append(np.array([gt_map.setdefault(int(i), len(gt_map)) for i in gid[keep_g]], int))
         data["tracker_ids"].append(np.array([tr_map.setdefault(int(i), len(tr_map)) for i in pid[keep_p]], int))

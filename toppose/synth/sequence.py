@@ -17,6 +17,7 @@ import numpy as np
 from toppose.data.format import DatasetWriter, mask_box, person_annotation
 from toppose.data.itop import openpose_from_itop
 from toppose.io import write_json
+from toppose.skeleton import OPENPOSE_FROM_ITOP
 from toppose.synth.body import Body, place, sample_pose
 from toppose.synth.player import ACTIONS, ScenePlayer, _Walker
 from toppose.synth.render import INTRINSICS
@@ -145,10 +146,12 @@ def _truth(frame: Frame, ids: np.ndarray) -> SequenceFrame:
 
     n = len(ids)
     kp = np.zeros((n, 18, 3), np.float32)
-    full = np.zeros((n, 18, 3), np.float32)
     for p in range(n):
         kp[p] = openpose_from_itop(frame.joints_uv[p], frame.visible[p])[0]
-        full[p] = openpose_from_itop(frame.joints_uv[p], np.ones(15, bool))[0]
+    full = np.zeros((n, 18, 3), np.float32)     # every joint, in frame or not: the true centre
+    mapped = [k for k, j in enumerate(OPENPOSE_FROM_ITOP) if j >= 0]
+    full[:, mapped, :2] = frame.joints_uv[:, [OPENPOSE_FROM_ITOP[k] for k in mapped]]
+    full[:, mapped, 2] = 2
     centres = body_centres(full)[0] if n else np.zeros((0, 2))
     return SequenceFrame(frame, kp, ids, centres)
 
