@@ -106,7 +106,7 @@ def _sequence_data(pred: TrackFrames, truth: TrackFrames, match: str = "centre")
             best_ignored = sim[ignored].max(0)
             best_kept = sim[~ignored].max(0) if (~ignored).any() else np.zeros(len(pid))
             drop = (best_ignored >= 0.5) & (best_ignored > best_kept)
-        keep_g, keep_p = ~ignored, ~drop
+        keep_g, keep_p = ~ignored, ~drop & (pkp[:, :, 2] > 0).any(1)
         data["gt_ids"].append(np.array([gt_map.setdefault(int(i), len(gt_map)) for i in gid[keep_g]], int))
         data["tracker_ids"].append(np.array([tr_map.setdefault(int(i), len(tr_map)) for i in pid[keep_p]], int))
         data["similarity_scores"].append(sim[keep_g][:, keep_p])
