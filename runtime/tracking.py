@@ -20,11 +20,12 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from toppose.codec.poses import Poses
+from toppose.runtime.track_kernels import centres_kernel, cost_kernel
 
 TORSO = (1, 2, 5, 8, 11)  # neck, shoulders, hips: the body centre when any of them is found
-_F = np.array([[1, 0, 1, 0], [0, 1, 0, 1], [0, 0, 1, 0], [0, 0, 0, 1]], np.float64)
 _H = np.eye(2, 4)
 _BIG = 1e6
+_TORSO_MASK = np.isin(np.arange(64), TORSO)
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class TrackerConfig:
     meas_std: float = 2.0       # px, the measured centre's noise
     coast: int = 5              # frames a lost track still counts for zones
     merge_radius: float = 0.6   # fragments of one person closer than this x min_size are merged
+    spawn_gap: float = 0.8      # no new track closer than this x min_size to a matched one
 
 
 def body_centres(keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -54,22 +56,33 @@ def body_centres(keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return centre, n > 0
 
 
-def merge_fragments(poses: Poses, radius: float) -> Poses:
-    """A person the decoder split into pieces with (nearly) disjoint keypoints and centres closer
-    than ``radius`` px is put back together: from above, two people never overlap."""
+def fast_centres(keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``body_centres`` by the Numba kernel."""
+    out, ok = np.empty((len(keypoints), 2)), np.empty(len(keypoints), bool)
+    centres_kernel(keypoints, _TORSO_MASK[:keypoints.shape[1]], out, ok)
+    return out, ok
+
+
+def merge_fragments(poses: Poses, radius: float, centres: np.ndarray | None = None, agree: float = 35.0) -> Poses:
+    """Pieces of one person (the decoder split them, or found them twice) with centres closer
+    than ``radius`` px, whose shared keypoints agree within ``agree`` px, are put back together:
+    from above, two people are never that close."""
     keypoints = poses.keypoints
     if len(keypoints) < 2:
         return poses
-    centres, _ = body_centres(keypoints)
-    found = keypoints[..., 2] > 0
-    close = ((centres[:, None] - centres[None]) ** 2).sum(-1) < radius ** 2
-    disjoint = (found[:, None] & found[None]).sum(-1) <= 1
-    pairs = np.argwhere(np.triu(close & disjoint, 1))
-    if not len(pairs):
+    centres = fast_centres(keypoints)[0] if centres is None else centres
+    close = np.argwhere(np.triu(((centres[:, None] - centres[None]) ** 2).sum(-1) < radius ** 2, 1))
+    if not len(close):
         return poses
     kp, alive = keypoints.copy(), np.ones(len(keypoints), bool)
     scores = poses.scores.copy()
-    for a, b in pairs:
+    parts = (keypoints[..., 2] > 0).sum(1)
+    for a, b in close:
+        if parts[b] > parts[a]:
+            a, b = b, a                  # keep the larger piece's keypoints, fill in from the smaller
+        shared = (kp[a, :, 2] > 0) & (kp[b, :, 2] > 0)
+        if shared.any() and np.abs(kp[a, shared, :2] - kp[b, shared, :2]).max() > agree:
+            continue                     # the same keypoint in two places: two people
         if alive[a] and alive[b]:
             take = (kp[b, :, 2] > 0) & ~(kp[a, :, 2] > 0)
             kp[a, take] = kp[b, take]
@@ -119,47 +132,71 @@ class Tracker:
         self.next_id = 1
 
     def update(self, poses: Poses, image_hw: tuple[int, int]) -> TrackFrame:
-        poses = merge_fragments(poses, self.cfg.merge_radius * self.cfg.min_size)
-        kp = poses.keypoints.astype(np.float64, copy=False)
+        """poses: the frame's decoded people (P, J, 3) px; image (H, W)."""
+        kp = np.ascontiguousarray(poses.keypoints, np.float32)
+        centres, ok = fast_centres(kp)
+        merged = merge_fragments(poses, self.cfg.merge_radius * self.cfg.min_size, centres)
+        if merged is not poses:
+            poses, kp = merged, np.ascontiguousarray(merged.keypoints, np.float32)
+            centres, ok = fast_centres(kp)
         if len(self.kp) == 0 and self.kp.shape[1] != kp.shape[1]:
             self.kp = np.zeros((0, kp.shape[1], 3), np.float32)
-        centres, ok = body_centres(kp)
         self._predict()
         pairs = self._associate(kp, centres, ok)
         det_ids = np.full(len(kp), -1, np.int64)
         matched = np.zeros(len(self.x), bool)
+        free = ok.copy()
         if len(pairs):
             t, d = pairs[:, 0], pairs[:, 1]
             self._correct(t, centres[d])
             self.kp[t], self.centre_kp[t] = kp[d], centres[d]
             self.hits[t] += 1
             self.misses[t] = 0
-            matched[t] = True
+            matched[t], free[d] = True, False
             new = t[(self.ids[t] < 0) & (self.hits[t] >= self.cfg.min_hits)]
-            self.ids[new] = np.arange(self.next_id, self.next_id + len(new))
-            self.next_id += len(new)
+            if len(new):
+                self.ids[new] = np.arange(self.next_id, self.next_id + len(new))
+                self.next_id += len(new)
             det_ids[d] = self.ids[t]
         self.misses[~matched] += 1
-        ended = self._prune(image_hw)
-        unmatched = np.setdiff1d(np.flatnonzero(ok), pairs[:, 1] if len(pairs) else [])
-        self._spawn(kp[unmatched], centres[unmatched])
+        if free.any() and matched.any():   # a leftover piece right beside a tracked person is not a newcomer
+            near = ((centres[:, None] - self.x[None, matched, :2]) ** 2).sum(-1).min(1)
+            free &= near >= (self.cfg.spawn_gap * self.cfg.min_size) ** 2
+        ended = self._prune(image_hw) if not matched.all() else []
+        if free.any():
+            self._spawn(kp[free], centres[free])
         live = (self.ids >= 0) & (self.misses <= self.cfg.coast)
-        return TrackFrame(poses, det_ids, self.ids[live].copy(), self.x[live, :2].copy(), ended)
+        return TrackFrame(poses, det_ids, self.ids[live], self.x[live, :2], ended)
 
     def _predict(self) -> None:
-        self.x = self.x @ _F.T
-        self.P = _F @ self.P @ _F.T + self._q
+        self.x[:, :2] += self.x[:, 2:]
+        P = self.P                       # F P F^T for F = [[I, I], [0, I]], by 2x2 blocks
+        P[:, :2, :2] += P[:, :2, 2:] + P[:, 2:, :2] + P[:, 2:, 2:]
+        P[:, :2, 2:] += P[:, 2:, 2:]
+        P[:, 2:, :2] += P[:, 2:, 2:]
+        P += self._q
 
     def _correct(self, t: np.ndarray, z: np.ndarray) -> None:
         """Kalman update of tracks ``t`` with measured centres z (M, 2)."""
         P = self.P[t]
-        S = P[:, :2, :2] + self._r
-        K = P[:, :, :2] @ np.linalg.inv(S)                         # (M, 4, 2)
+        a, b, c, d = P[:, 0, 0] + self._r[0, 0], P[:, 0, 1], P[:, 1, 0], P[:, 1, 1] + self._r[1, 1]
+        S_inv = np.stack([d, -b, -c, a], -1).reshape(-1, 2, 2) / (a * d - b * c)[:, None, None]
+        K = P[:, :, :2] @ S_inv                                    # (M, 4, 2)
         self.x[t] += (K @ (z - self.x[t, :2])[..., None])[..., 0]
         self.P[t] = P - K @ P[:, :2, :]
 
     def _cost(self, kp: np.ndarray, centres: np.ndarray, ok: np.ndarray, tracks: np.ndarray) -> np.ndarray:
-        """(len(tracks), D) cost = 1 - similarity, _BIG where assignment is not allowed."""
+        """(len(tracks), D) cost = 1 - similarity, _BIG where assignment is not allowed (Numba)."""
+        cfg = self.cfg
+        out = np.empty((len(tracks), len(kp)))
+        xy = self.x[tracks, :2]
+        var = self.P[tracks, 0, 0] + self.P[tracks, 1, 1]
+        cost_kernel(self.kp[tracks], xy - self.centre_kp[tracks], xy, var, kp, centres, ok, cfg.kappa,
+                    cfg.centre_tol, cfg.min_size, cfg.min_shared, cfg.max_cost, _BIG, out)
+        return out
+
+    def cost_reference(self, kp: np.ndarray, centres: np.ndarray, ok: np.ndarray, tracks: np.ndarray) -> np.ndarray:
+        """NumPy reference of ``_cost``."""
         cfg = self.cfg
         shift = self.x[tracks, :2] - self.centre_kp[tracks]          # predicted motion since last seen
         tk = self.kp[tracks]
@@ -176,18 +213,22 @@ class Tracker:
         sim = np.where(n >= cfg.min_shared, sim_kp, sim_c)
         cost = 1.0 - sim
         cost[:, ~ok] = _BIG
-        cost[cost > cfg.max_cost] = _BIG
+        cost[(cost > cfg.max_cost) | (dc2 > 4 * spread[:, None])] = _BIG
         return cost
 
     def _associate(self, kp: np.ndarray, centres: np.ndarray, ok: np.ndarray) -> np.ndarray:
         """(M, 2) matched (track, detection): confirmed tracks first, then tentative ones."""
         pairs = []
         free = np.ones(len(kp), bool)
-        for tracks in (np.flatnonzero(self.ids >= 0), np.flatnonzero(self.ids < 0)):
-            dets = np.flatnonzero(free & ok)
-            if not len(tracks) or not len(dets):
+        confirmed = self.ids >= 0
+        for tracks in (np.flatnonzero(confirmed), np.flatnonzero(~confirmed)):
+            if not len(tracks):
                 continue
-            cost = self._cost(kp[dets], centres[dets], ok[dets], tracks)
+            dets = np.flatnonzero(free & ok)
+            if not len(dets):
+                break
+            cost = self._cost(kp[dets], centres[dets], ok[dets], tracks) if len(dets) < len(kp) else \
+                self._cost(kp, centres, ok, tracks)
             rows, cols = linear_sum_assignment(cost)
             keep = cost[rows, cols] < _BIG
             pairs.append(np.stack([tracks[rows[keep]], dets[cols[keep]]], 1))

@@ -119,14 +119,6 @@ def line_sides(points: np.ndarray, lines: np.ndarray, margin: float) -> tuple[np
 
 
 @dataclass
-class _Person:
-    inside: np.ndarray                     # (Z,) bool
-    entered: np.ndarray                    # (Z,) seconds when entered
-    entered_frame: np.ndarray              # (Z,) frame index when entered
-    side: np.ndarray                       # (L,) int, 0 = not yet known
-
-
-@dataclass
 class ZoneTotals:
     entries: dict[str, int] = field(default_factory=dict)
     exits: dict[str, int] = field(default_factory=dict)
@@ -136,68 +128,116 @@ class ZoneTotals:
 
 
 class ZoneCounter:
-    """Per-id zone and line state; ``update`` once per frame with the tracker's live tracks."""
+    """Per-id zone and line state in arrays (K people known, sorted by id); ``update`` once per
+    frame with the tracker's live tracks. Only state changes cost Python time."""
 
     def __init__(self, zones: Zones, margin: float = 4.0) -> None:
         self.zones, self.margin = zones, margin
-        self.people: dict[int, _Person] = {}
-        self.totals = ZoneTotals({n: 0 for n in zones.zone_names}, {n: 0 for n in zones.zone_names},
-                                 {n: 0 for n in zones.zone_names}, {n: {} for n in zones.zone_names},
-                                 {n: {"in": 0, "out": 0} for n in zones.line_names})
+        z, n_lines = len(zones.polygons), len(zones.lines)
+        self.ids = np.zeros(0, np.int64)                  # (K,) ascending
+        self.inside = np.zeros((0, z), bool)              # (K, Z)
+        self.entered = np.zeros((0, z))                   # (K, Z) seconds
+        self.entered_frame = np.zeros((0, z), np.int64)   # (K, Z)
+        self.side = np.zeros((0, n_lines), np.int8)       # (K, L) last side beyond the margin, 0 = unknown
+        names = zones.zone_names
+        if zones.polygons:   # every polygon's edges in one array: one pass per frame
+            a = np.concatenate(zones.polygons)
+            b = np.concatenate([np.roll(p, -1, axis=0) for p in zones.polygons])
+            dy = np.where(b[:, 1] == a[:, 1], 1e-12, b[:, 1] - a[:, 1])
+            self._edges = (a[:, 0], a[:, 1], b[:, 1], (b[:, 0] - a[:, 0]) / dy)
+            self._starts = np.cumsum([0] + [len(p) for p in zones.polygons[:-1]])
+        self.totals = ZoneTotals({n: 0 for n in names}, {n: 0 for n in names}, {n: 0 for n in names},
+                                 {n: {} for n in names}, {n: {"in": 0, "out": 0} for n in zones.line_names})
+
+    @property
+    def people(self) -> list[int]:
+        return self.ids.tolist()
+
+    def _rows(self, ids: np.ndarray) -> np.ndarray:
+        """Rows of ``ids`` in the state arrays, adding rows for ids not seen before."""
+        pos = np.searchsorted(self.ids, ids)
+        known = (pos < len(self.ids)) & (self.ids[np.minimum(pos, len(self.ids) - 1)] == ids) if len(self.ids) \
+            else np.zeros(len(ids), bool)
+        if not known.all():
+            new = np.unique(ids[~known])
+            order = np.argsort(np.concatenate([self.ids, new]), kind="stable")
+            k = len(new)
+            self.ids = np.concatenate([self.ids, new])[order]
+            self.inside = np.concatenate([self.inside, np.zeros((k, self.inside.shape[1]), bool)])[order]
+            self.entered = np.concatenate([self.entered, np.zeros((k, self.entered.shape[1]))])[order]
+            self.entered_frame = np.concatenate([self.entered_frame, np.zeros((k, self.inside.shape[1]), np.int64)])[order]
+            self.side = np.concatenate([self.side, np.zeros((k, self.side.shape[1]), np.int8)])[order]
+            pos = np.searchsorted(self.ids, ids)
+        return pos
 
     def update(self, ids: np.ndarray, centres: np.ndarray, ended: list[int], t: float,
                frame: int) -> tuple[dict[str, int], list[dict]]:
         """ids (N,), centres (N, 2) px, ended ids, time s, frame index -> (occupancy, events)."""
         z = self.zones
-        occ = np.stack([inside(centres, p) for p in z.polygons], 1) if z.polygons else np.zeros((len(ids), 0), bool)
-        side, along = line_sides(centres, z.lines, self.margin) if len(z.lines) else \
-            (np.zeros((len(ids), 0), int), np.zeros((len(ids), 0), bool))
+        ids = np.asarray(ids, np.int64)
+        rows = self._rows(ids)
         events: list[dict] = []
-        for n, pid in enumerate(ids.tolist()):
-            person = self.people.get(pid)
-            if person is None:
-                person = self.people[pid] = _Person(np.zeros(len(z.polygons), bool), np.zeros(len(z.polygons)),
-                                                    np.zeros(len(z.polygons), np.int64), np.zeros(len(z.lines), int))
-            if occ.shape[1] and (occ[n] != person.inside).any():
-                self._zone_events(pid, person, occ[n], t, frame, events)
-            if side.shape[1]:
-                self._line_events(pid, person, side[n], along[n], t, frame, events)
-        for pid in ended:
-            person = self.people.pop(pid, None)
-            if person is not None and person.inside.any():
-                self._zone_events(pid, person, np.zeros_like(person.inside), t, frame, events)
+        occ = self._inside(centres)
+        if len(z.polygons):
+            self._zone_events(rows, occ, t, frame, events)
+        if len(z.lines):
+            side, along = line_sides(centres, z.lines, self.margin)
+            prev = self.side[rows]
+            flip = (side != 0) & (prev != 0) & (side != prev) & along
+            for n, k in zip(*np.nonzero(flip)):
+                self._cross(int(ids[n]), int(k), int(side[n, k]), t, frame, events)
+            self.side[rows] = np.where(side != 0, side, prev)
+        if ended:
+            self._end(np.asarray(ended, np.int64), t, frame, events)
         counts = occ.sum(0)
         occupancy = {name: int(c) for name, c in zip(z.zone_names, counts)}
         for name, c in occupancy.items():
-            self.totals.max_occupancy[name] = max(self.totals.max_occupancy[name], c)
+            if c > self.totals.max_occupancy[name]:
+                self.totals.max_occupancy[name] = c
         return occupancy, events
 
-    def _zone_events(self, pid: int, person: _Person, now: np.ndarray, t: float, frame: int, events: list) -> None:
-        for k in np.flatnonzero(now != person.inside):
-            name = self.zones.zone_names[k]
-            if now[k]:
-                person.entered[k], person.entered_frame[k] = t, frame
+    def _inside(self, centres: np.ndarray) -> np.ndarray:
+        """(N, 2) -> (N, Z) bool; ``inside`` for every zone at once."""
+        if not self.zones.polygons or not len(centres):
+            return np.zeros((len(centres), len(self.zones.polygons)), bool)
+        ax, ay, by, slope = self._edges
+        px, py = centres[:, :1], centres[:, 1:]
+        hits = ((ay > py) != (by > py)) & (px < ax + (py - ay) * slope)
+        return (np.add.reduceat(hits, self._starts, axis=1) % 2) == 1
+
+    def _zone_events(self, rows: np.ndarray, now: np.ndarray, t: float, frame: int, events: list) -> None:
+        for n, k in zip(*np.nonzero(now != self.inside[rows])):
+            row, name, pid = rows[n], self.zones.zone_names[k], int(self.ids[rows[n]])
+            if now[n, k]:
+                self.entered[row, k], self.entered_frame[row, k] = t, frame
                 self.totals.entries[name] += 1
                 events.append({"type": "enter", "zone": name, "id": pid, "frame": frame, "time": round(t, 3)})
             else:
-                dwell = t - person.entered[k]
+                dwell = t - self.entered[row, k]
                 self.totals.exits[name] += 1
                 key = str(pid)
                 self.totals.dwell_s[name][key] = round(self.totals.dwell_s[name].get(key, 0.0) + dwell, 3)
                 events.append({"type": "exit", "zone": name, "id": pid, "frame": frame, "time": round(t, 3),
-                               "dwell_s": round(dwell, 3), "dwell_frames": int(frame - person.entered_frame[k])})
-        person.inside = now.copy()
+                               "dwell_s": round(float(dwell), 3),
+                               "dwell_frames": int(frame - self.entered_frame[row, k])})
+            self.inside[row, k] = now[n, k]
 
-    def _line_events(self, pid: int, person: _Person, side: np.ndarray, along: np.ndarray, t: float,
-                     frame: int, events: list) -> None:
-        flip = (side != 0) & (person.side != 0) & (side != person.side) & along
-        for k in np.flatnonzero(flip):
-            direction = "in" if side[k] > 0 else "out"
-            name = self.zones.line_names[k]
-            self.totals.crossings[name][direction] += 1
-            events.append({"type": "cross", "line": name, "id": pid, "direction": direction, "frame": frame,
-                           "time": round(t, 3)})
-        person.side = np.where(side != 0, side, person.side)
+    def _cross(self, pid: int, k: int, side: int, t: float, frame: int, events: list) -> None:
+        direction = "in" if side > 0 else "out"
+        name = self.zones.line_names[k]
+        self.totals.crossings[name][direction] += 1
+        events.append({"type": "cross", "line": name, "id": pid, "direction": direction, "frame": frame,
+                       "time": round(t, 3)})
+
+    def _end(self, ended: np.ndarray, t: float, frame: int, events: list) -> None:
+        """People the tracker dropped: exit the zones they were in, forget them."""
+        gone = np.isin(self.ids, ended)
+        rows = np.flatnonzero(gone)
+        if len(self.zones.polygons):
+            self._zone_events(rows, np.zeros((len(rows), len(self.zones.polygons)), bool), t, frame, events)
+        keep = ~gone
+        self.ids, self.inside, self.entered = self.ids[keep], self.inside[keep], self.entered[keep]
+        self.entered_frame, self.side = self.entered_frame[keep], self.side[keep]
 
     def summary(self) -> dict:
         """Totals for the stream summary: per zone entries, exits, max occupancy, dwell per id; per line in/out."""
