@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import time
@@ -36,7 +37,9 @@ def machine() -> dict:
 def results():
     data: dict = {"machine": machine()}
     yield data
-    write_json(RESULTS, data, indent=1)
+    # a run of some benchmark files keeps the other files' sections from their last run
+    previous = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    write_json(RESULTS, {**previous, **data}, indent=1)
 
 
 def median_ms(fn, rounds: int, warmup: int = 1) -> float:

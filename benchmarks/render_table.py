@@ -28,7 +28,11 @@ def tables(r: dict) -> str:
                            ("ap_top_full", "AP on the held-out top-view set (people fully in frame)"),
                            ("stream_fps", "Streaming, frames per second"),
                            ("stream_latency_ms", "Streaming latency p50 / p95, ms"),
-                           ("decoder_targets", "Decoder targets"), ("render", "Renderer")):
+                           ("decoder_targets", "Decoder targets"), ("render", "Renderer"),
+                           ("tracking_bundled_model", "Tracking with the bundled model (seeds 1001-1003, 1,000 frames each)"),
+                           ("tracking_true_poses", "Tracking the true poses (the tracker's ceiling)"),
+                           ("counting_bundled_model", "Counting with the bundled model"),
+                           ("tracking_speed", "Tracking + zones speed"), ("tracking_targets", "Tracking targets")):
         if section in r:
             out += [f"### {title}", "", "| measure | value |", "|---|---|"]
             out += [f"| {k} | {v} |" for k, v in r[section].items()] + [""]
