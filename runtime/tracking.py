@@ -33,15 +33,17 @@ class TrackerConfig:
     min_hits: int = 3           # consecutive matches before a track gets an id
     max_lost: int = 30          # frames a confirmed track survives unmatched
     max_cost: float = 0.75      # assignments costing more (1 - similarity) are refused
-    min_shared: int = 6         # fewer shared keypoints: compare body centres
+    min_shared: int = 10        # fewer shared keypoints: compare body centres (noisy keypoints mislead)
     kappa: float = 0.25         # keypoint tolerance as a fraction of the person's size
     centre_tol: float = 0.5     # body-centre tolerance as a fraction of the person's size
-    min_size: float = 60.0      # px; floor for a person's size (a few keypoints span little; ~0.5 m at 3 m)
+    min_size: float = 80.0      # px; floor for a person's size (a few keypoints span little; ~0.6 m at 3 m)
     accel_std: float = 1.0      # px / frame^2, the Kalman process noise
     meas_std: float = 2.0       # px, the measured centre's noise
     coast: int = 5              # frames a lost track still counts for zones
-    merge_radius: float = 0.6   # fragments of one person closer than this x min_size are merged
-    spawn_gap: float = 0.8      # no new track closer than this x min_size to a matched one
+    merge_radius: float = 0.45  # fragments of one person closer than this x min_size are merged
+    spawn_gap: float = 0.6      # no new track closer than this x min_size to a matched one
+    min_parts: int = 3          # keypoints a detection needs to start a track (a hand at the border does not)
+    max_var: float = 1600.0     # px^2; a lost track's search area stops growing here
 
 
 def body_centres(keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -163,6 +165,7 @@ class Tracker:
             near = ((centres[:, None] - self.x[None, matched, :2]) ** 2).sum(-1).min(1)
             free &= near >= (self.cfg.spawn_gap * self.cfg.min_size) ** 2
         ended = self._prune(image_hw) if not matched.all() else []
+        free &= (kp[:, :, 2] > 0).sum(1) >= self.cfg.min_parts
         if free.any():
             self._spawn(kp[free], centres[free])
         live = (self.ids >= 0) & (self.misses <= self.cfg.coast)
@@ -190,7 +193,7 @@ class Tracker:
         cfg = self.cfg
         out = np.empty((len(tracks), len(kp)))
         xy = self.x[tracks, :2]
-        var = self.P[tracks, 0, 0] + self.P[tracks, 1, 1]
+        var = np.minimum(self.P[tracks, 0, 0] + self.P[tracks, 1, 1], cfg.max_var)
         cost_kernel(self.kp[tracks], xy - self.centre_kp[tracks], xy, var, kp, centres, ok, cfg.kappa,
                     cfg.centre_tol, cfg.min_size, cfg.min_shared, cfg.max_cost, _BIG, out)
         return out
@@ -208,7 +211,8 @@ class Tracker:
         n = shared.sum(-1)
         sim_kp = (np.exp(-d2 / tol2[:, None, None]) * shared).sum(-1) / np.maximum(n, 1)
         dc2 = ((self.x[tracks, None, :2] - centres[None]) ** 2).sum(-1)
-        spread = 2 * (cfg.centre_tol * size) ** 2 + np.trace(self.P[tracks, :2, :2], axis1=1, axis2=2)
+        spread = 2 * (cfg.centre_tol * size) ** 2 + np.minimum(np.trace(self.P[tracks, :2, :2], axis1=1, axis2=2),
+                                                                 cfg.max_var)
         sim_c = np.exp(-dc2 / spread[:, None])    # widened by the track's uncertainty
         sim = np.where(n >= cfg.min_shared, sim_kp, sim_c)
         cost = 1.0 - sim

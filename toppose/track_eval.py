@@ -20,7 +20,7 @@ import numpy as np
 from toppose.data.format import DataError, load_dataset
 
 MIN_KEYPOINTS = 4
-CENTRE_PX = 20.0
+CENTRE_PX = 40.0
 
 
 @dataclass

@@ -2,7 +2,9 @@
 (stopping, turning, passing close to each other) and walk out again. Ground truth for tracking.
 
 ``SequencePlayer(seed, (lo, hi)).frames(n)`` yields ``SequenceFrame``s; ``write_sequence``
-writes them in the training format with a ``track_id`` per annotation (PoseTrack-style) and,
+writes them in the training format with a ``track_id`` per annotation (PoseTrack-style; a
+person who strays out of view and comes back is a new visit with a new id, as nothing in a
+depth image could re-identify them) and,
 for a zones file, the true occupancy and line crossings (``counts.json``).
 """
 
@@ -44,6 +46,8 @@ class _Route:
     track_id: int
     waypoints: list          # floor (x, y) targets still to visit; the last one is outside the view
     still: float = 0.0       # seconds without moving while walking (blocked by someone)
+    seen: bool = False       # in view in the previous frame
+    ever: bool = False       # in view at some point
 
 
 class SequencePlayer(ScenePlayer):
@@ -137,6 +141,11 @@ class SequencePlayer(ScenePlayer):
                 r.still = 0.0 if moved or r.walker.action is not None else r.still + self.dt
                 people.append(place(r.walker.body, pose, tuple(r.walker.xy), r.walker.heading))
             frame = render(self.camera, people, [], self.rng)
+            for p, r in enumerate(self.routes):   # back in view after leaving it: a new visit, a new id
+                seen = bool(frame.areas[p] > 0 or frame.in_frame[p].any())
+                if seen and not r.seen and r.ever:
+                    r.track_id, self.next_id = self.next_id, self.next_id + 1
+                r.seen, r.ever = seen, r.ever or seen
             yield _truth(frame, np.array([r.track_id for r in self.routes], np.int64))
             i += 1
 
