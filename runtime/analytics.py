@@ -51,7 +51,7 @@ class Analytics:
         tf = self.tracker.update(poses, image_hw)
         out = FrameAnalytics(tf.poses, tf.ids, tf.track_ids, tf.centres)
         if self.counter is not None:
-            out.occupancy, out.events = self.counter.update(tf.track_ids, tf.centres, tf.ended, t, frame)
+            out.occupancy, out.events = self.counter.update(tf.track_ids, tf.centres, tf.ended, t, frame, tf.seen)
         self.last, self.frame, self.t = out, frame, t
         return out
 

@@ -78,3 +78,77 @@ def cost_kernel(track_kp, shift, track_xy, track_var, det_kp, det_xy, det_ok, ka
                 sim = np.exp(-dc2 / spread)
             c = 1.0 - sim
             out[t, d] = big if c > max_cost else c
+
+
+@jit
+def merge_kernel(kp, centres, scores, radius, agree, alive):
+    """In place: pieces a, b (a < b in order) with centres closer than ``radius`` px and shared
+    keypoints within ``agree`` px merge into the one with more keypoints (missing keypoints
+    filled in, scores added); alive (D,) bool marks who is left. kp (D, J, 3); centres (D, 2);
+    scores (D,). Returns the number merged."""
+    n = kp.shape[0]
+    merged = 0
+    parts = np.zeros(n, np.int64)
+    for d in range(n):
+        for j in range(kp.shape[1]):
+            parts[d] += kp[d, j, 2] > 0
+    for i in range(n):
+        for k in range(i + 1, n):
+            dx, dy = centres[i, 0] - centres[k, 0], centres[i, 1] - centres[k, 1]
+            if dx * dx + dy * dy >= radius * radius:
+                continue
+            a, b = (k, i) if parts[k] > parts[i] else (i, k)
+            worst = 0.0
+            for j in range(kp.shape[1]):
+                if kp[a, j, 2] > 0 and kp[b, j, 2] > 0:
+                    worst = max(worst, abs(kp[a, j, 0] - kp[b, j, 0]), abs(kp[a, j, 1] - kp[b, j, 1]))
+            if worst > agree or not (alive[a] and alive[b]):
+                continue
+            for j in range(kp.shape[1]):
+                if kp[b, j, 2] > 0 and not kp[a, j, 2] > 0:
+                    kp[a, j, 0], kp[a, j, 1], kp[a, j, 2] = kp[b, j, 0], kp[b, j, 1], kp[b, j, 2]
+            scores[a] += scores[b]
+            alive[b] = False
+            merged += 1
+    return merged
+
+
+@jit
+def predict_kernel(x, P, q):
+    """In place, constant velocity one frame on: x (T, 4) cx, cy, vx, vy px; P (T, 4, 4)
+    <- F P F^T + q with F = [[I, I], [0, I]]; q (4, 4)."""
+    for t in range(x.shape[0]):
+        x[t, 0] += x[t, 2]
+        x[t, 1] += x[t, 3]
+        for r in range(4):          # rows: P <- F P
+            if r < 2:
+                for c in range(4):
+                    P[t, r, c] += P[t, r + 2, c]
+        for c in range(2):          # columns: P <- P F^T
+            for r in range(4):
+                P[t, r, c] += P[t, r, c + 2]
+        for r in range(4):
+            for c in range(4):
+                P[t, r, c] += q[r, c]
+
+
+@jit
+def correct_kernel(x, P, rows, z, r):
+    """In place Kalman update of tracks ``rows`` (M,) with measured centres z (M, 2) px and
+    measurement variance r px^2 (H = [I, 0])."""
+    for m in range(rows.shape[0]):
+        t = rows[m]
+        a, b, c, d = P[t, 0, 0] + r, P[t, 0, 1], P[t, 1, 0], P[t, 1, 1] + r
+        det = a * d - b * c
+        i00, i01, i10, i11 = d / det, -b / det, -c / det, a / det
+        y0, y1 = z[m, 0] - x[t, 0], z[m, 1] - x[t, 1]
+        K = np.empty((4, 2))
+        for k in range(4):
+            K[k, 0] = P[t, k, 0] * i00 + P[t, k, 1] * i10
+            K[k, 1] = P[t, k, 0] * i01 + P[t, k, 1] * i11
+        for k in range(4):
+            x[t, k] += K[k, 0] * y0 + K[k, 1] * y1
+        top = P[t, :2, :].copy()
+        for k in range(4):
+            for c2 in range(4):
+                P[t, k, c2] -= K[k, 0] * top[0, c2] + K[k, 1] * top[1, c2]

@@ -20,7 +20,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from toppose.codec.poses import Poses
-from toppose.runtime.track_kernels import centres_kernel, cost_kernel
+from toppose.runtime.track_kernels import centres_kernel, correct_kernel, cost_kernel, merge_kernel, predict_kernel
 
 TORSO = (1, 2, 5, 8, 11)  # neck, shoulders, hips: the body centre when any of them is found
 _H = np.eye(2, 4)
@@ -42,6 +42,7 @@ class TrackerConfig:
     coast: int = 5              # frames a lost track still counts for zones
     merge_radius: float = 0.45  # fragments of one person closer than this x min_size are merged
     spawn_gap: float = 0.6      # no new track closer than this x min_size to a matched one
+    clear_parts: int = 6        # keypoints for a centre to count as clearly seen (line crossings)
     min_parts: int = 3          # keypoints a detection needs to start a track (a hand at the border does not)
     max_var: float = 1600.0     # px^2; a lost track's search area stops growing here
 
@@ -68,14 +69,22 @@ def fast_centres(keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def merge_fragments(poses: Poses, radius: float, centres: np.ndarray | None = None, agree: float = 35.0) -> Poses:
     """Pieces of one person (the decoder split them, or found them twice) with centres closer
     than ``radius`` px, whose shared keypoints agree within ``agree`` px, are put back together:
-    from above, two people are never that close."""
+    from above, two people are never that close. (Numba; ``merge_reference`` is the NumPy one.)"""
+    if len(poses) < 2:
+        return poses
+    kp = np.array(poses.keypoints, np.float32)
+    centres = fast_centres(kp)[0] if centres is None else centres
+    scores, alive = poses.scores.astype(np.float32), np.ones(len(kp), bool)
+    if not merge_kernel(kp, centres, scores, float(radius), float(agree), alive):
+        return poses
+    return Poses(kp[alive], scores[alive], (kp[alive, :, 2] > 0).sum(1).astype(np.int32))
+
+
+def merge_reference(poses: Poses, radius: float, agree: float = 35.0) -> Poses:
+    """NumPy reference of ``merge_fragments``."""
     keypoints = poses.keypoints
-    if len(keypoints) < 2:
-        return poses
-    centres = fast_centres(keypoints)[0] if centres is None else centres
+    centres = body_centres(keypoints)[0]
     close = np.argwhere(np.triu(((centres[:, None] - centres[None]) ** 2).sum(-1) < radius ** 2, 1))
-    if not len(close):
-        return poses
     kp, alive = keypoints.copy(), np.ones(len(keypoints), bool)
     scores = poses.scores.copy()
     parts = (keypoints[..., 2] > 0).sum(1)
@@ -107,13 +116,16 @@ def _sizes(keypoints: np.ndarray, min_size: float) -> np.ndarray:
 class TrackFrame:
     """One frame's result. poses: the people after merging fragments, D of them; ids (D,) int,
     -1 = not (yet) a confirmed track; tracks: confirmed tracks seen within ``coast`` frames, as
-    track_ids (N,) and centres (N, 2) px (filtered); ended: ids dropped this frame."""
+    track_ids (N,) and centres (N, 2) px (filtered); ended: ids dropped this frame; seen (N,):
+    measured this frame (not only predicted) with ``clear_parts`` keypoints or more, so its
+    centre is not that of a half-seen body at the image edge."""
 
     poses: Poses
     ids: np.ndarray
     track_ids: np.ndarray
     centres: np.ndarray
     ended: list[int]
+    seen: np.ndarray
 
 
 class Tracker:
@@ -123,7 +135,6 @@ class Tracker:
         self.cfg = config
         q = config.accel_std ** 2
         self._q = q * np.array([[.25, 0, .5, 0], [0, .25, 0, .5], [.5, 0, 1, 0], [0, .5, 0, 1]])
-        self._r = config.meas_std ** 2 * np.eye(2)
         self.x = np.zeros((0, 4))
         self.P = np.zeros((0, 4, 4))
         self.kp = np.zeros((0, 18, 3), np.float32)
@@ -169,24 +180,15 @@ class Tracker:
         if free.any():
             self._spawn(kp[free], centres[free])
         live = (self.ids >= 0) & (self.misses <= self.cfg.coast)
-        return TrackFrame(poses, det_ids, self.ids[live], self.x[live, :2], ended)
+        clear = (self.misses[live] == 0) & ((self.kp[live, :, 2] > 0).sum(1) >= self.cfg.clear_parts)
+        return TrackFrame(poses, det_ids, self.ids[live], self.x[live, :2], ended, clear)
 
     def _predict(self) -> None:
-        self.x[:, :2] += self.x[:, 2:]
-        P = self.P                       # F P F^T for F = [[I, I], [0, I]], by 2x2 blocks
-        P[:, :2, :2] += P[:, :2, 2:] + P[:, 2:, :2] + P[:, 2:, 2:]
-        P[:, :2, 2:] += P[:, 2:, 2:]
-        P[:, 2:, :2] += P[:, 2:, 2:]
-        P += self._q
+        predict_kernel(self.x, self.P, self._q)
 
     def _correct(self, t: np.ndarray, z: np.ndarray) -> None:
         """Kalman update of tracks ``t`` with measured centres z (M, 2)."""
-        P = self.P[t]
-        a, b, c, d = P[:, 0, 0] + self._r[0, 0], P[:, 0, 1], P[:, 1, 0], P[:, 1, 1] + self._r[1, 1]
-        S_inv = np.stack([d, -b, -c, a], -1).reshape(-1, 2, 2) / (a * d - b * c)[:, None, None]
-        K = P[:, :, :2] @ S_inv                                    # (M, 4, 2)
-        self.x[t] += (K @ (z - self.x[t, :2])[..., None])[..., 0]
-        self.P[t] = P - K @ P[:, :2, :]
+        correct_kernel(self.x, self.P, t, z, self.cfg.meas_std ** 2)
 
     def _cost(self, kp: np.ndarray, centres: np.ndarray, ok: np.ndarray, tracks: np.ndarray) -> np.ndarray:
         """(len(tracks), D) cost = 1 - similarity, _BIG where assignment is not allowed (Numba)."""

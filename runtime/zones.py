@@ -170,9 +170,12 @@ class ZoneCounter:
             pos = np.searchsorted(self.ids, ids)
         return pos
 
-    def update(self, ids: np.ndarray, centres: np.ndarray, ended: list[int], t: float,
-               frame: int) -> tuple[dict[str, int], list[dict]]:
-        """ids (N,), centres (N, 2) px, ended ids, time s, frame index -> (occupancy, events)."""
+    def update(self, ids: np.ndarray, centres: np.ndarray, ended: list[int], t: float, frame: int,
+               seen: np.ndarray | None = None) -> tuple[dict[str, int], list[dict]]:
+        """ids (N,), centres (N, 2) px, ended ids, time s, frame index -> (occupancy, events).
+
+        seen (N,) bool: measured this frame; only those move over lines (a prediction coasting
+        through a miss would count crossings nobody made). Default: all."""
         z = self.zones
         ids = np.asarray(ids, np.int64)
         rows = self._rows(ids)
@@ -183,6 +186,8 @@ class ZoneCounter:
         if len(z.lines):
             side, along = line_sides(centres, z.lines, self.margin)
             prev = self.side[rows]
+            if seen is not None:
+                side[~seen] = 0
             flip = (side != 0) & (prev != 0) & (side != prev) & along
             for n, k in zip(*np.nonzero(flip)):
                 self._cross(int(ids[n]), int(k), int(side[n, k]), t, frame, events)

@@ -48,6 +48,7 @@ class _Route:
     still: float = 0.0       # seconds without moving while walking (blocked by someone)
     seen: bool = False       # in view in the previous frame
     ever: bool = False       # in view at some point
+    leaving: bool = False    # heading for the way out
 
 
 class SequencePlayer(ScenePlayer):
@@ -72,7 +73,7 @@ class SequencePlayer(ScenePlayer):
 
     def _enter(self) -> None:
         start = self._border_point()
-        inner = [self.rng.uniform(self.lo, self.hi) for _ in range(int(self.rng.integers(1, 3)))]
+        inner = [self.rng.uniform(self.lo, self.hi) for _ in range(int(self.rng.integers(1, 4)))]
         to = inner[0] - start
         walker = _Walker(Body.random(self.rng), start, float(np.arctan2(to[1], to[0])), inner[0],
                          float(self.rng.uniform(0.7, 1.3)), int(self.rng.integers(0, 2**31)))
@@ -80,22 +81,27 @@ class SequencePlayer(ScenePlayer):
         self.next_id += 1
 
     def _plan(self) -> None:
-        """Spawn and retire people so the count in view follows ``wanted``; re-draw it now and then."""
+        """Spawn and retire people so the count of those staying follows ``wanted``; re-draw it now and then."""
         if self.rng.random() < self.dt / 20.0:
             self.wanted = int(self.rng.integers(self.span[0], self.span[1] + 1))
         self.cooldown -= self.dt
-        if len(self.routes) < self.wanted and self.cooldown <= 0:
+        staying = sum(not r.leaving for r in self.routes)
+        if staying < self.wanted and self.cooldown <= 0:
             self._enter()
-            self.cooldown = float(self.rng.uniform(0.5, 2.0))
+            self.cooldown = float(self.rng.uniform(0.3, 1.5))
         for r in self.routes:
             w = r.walker
-            if np.linalg.norm(w.target - w.xy) < 0.5:
-                if r.waypoints:
-                    w.target = r.waypoints.pop(0)
-                    if not r.waypoints and len(self.routes) <= self.span[0]:  # stay: go somewhere inside
+            if np.linalg.norm(w.target - w.xy) < 0.5 and r.waypoints:
+                w.target = r.waypoints.pop(0)
+                if not r.waypoints:                     # the next target is the way out
+                    leave = staying > self.span[0] and (staying > self.wanted or self.rng.random() < 0.5)
+                    if not leave:                       # stay: go somewhere inside first
                         r.waypoints.append(w.target)
                         w.target = self.rng.uniform(self.lo, self.hi)
+                    else:
+                        r.leaving, staying = True, staying - 1
             if r.still > 1.5:   # blocked: head somewhere else for now
+                r.waypoints.insert(0, w.target)         # back to it after the detour
                 w.target = self.rng.uniform(self.lo, self.hi)
                 r.still = 0.0
         self.routes = [r for r in self.routes if r.waypoints or np.linalg.norm(r.walker.target - r.walker.xy) >= 0.5]
