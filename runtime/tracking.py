@@ -33,14 +33,15 @@ class TrackerConfig:
     min_hits: int = 3           # consecutive matches before a track gets an id
     max_lost: int = 30          # frames a confirmed track survives unmatched
     max_cost: float = 0.75      # assignments costing more (1 - similarity) are refused
-    min_shared: int = 10        # fewer shared keypoints: compare body centres (noisy keypoints mislead)
+    min_shared: int = 6         # fewer shared keypoints: compare body centres
     kappa: float = 0.25         # keypoint tolerance as a fraction of the person's size
-    centre_tol: float = 0.5     # body-centre tolerance as a fraction of the person's size
+    centre_tol: float = 0.3     # body-centre tolerance as a fraction of the person's size
     min_size: float = 80.0      # px; floor for a person's size (a few keypoints span little; ~0.6 m at 3 m)
     accel_std: float = 1.0      # px / frame^2, the Kalman process noise
     meas_std: float = 2.0       # px, the measured centre's noise
     coast: int = 5              # frames a lost track still counts for zones
     merge_radius: float = 0.45  # fragments of one person closer than this x min_size are merged
+    merge_agree: float = 35.0   # px; pieces whose shared keypoints differ more are two people
     spawn_gap: float = 0.6      # no new track closer than this x min_size to a matched one
     clear_parts: int = 6        # keypoints for a centre to count as clearly seen (line crossings)
     min_parts: int = 3          # keypoints a detection needs to start a track (a hand at the border does not)
@@ -148,7 +149,7 @@ class Tracker:
         """poses: the frame's decoded people (P, J, 3) px; image (H, W)."""
         kp = np.ascontiguousarray(poses.keypoints, np.float32)
         centres, ok = fast_centres(kp)
-        merged = merge_fragments(poses, self.cfg.merge_radius * self.cfg.min_size, centres)
+        merged = merge_fragments(poses, self.cfg.merge_radius * self.cfg.min_size, centres, self.cfg.merge_agree)
         if merged is not poses:
             poses, kp = merged, np.ascontiguousarray(merged.keypoints, np.float32)
             centres, ok = fast_centres(kp)
