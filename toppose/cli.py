@@ -8,6 +8,8 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from toppose.extras import require_extra
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="toppose utilities.")
 
 
@@ -25,6 +27,7 @@ def _main() -> None:
 @app.command()
 def info(weights: Annotated[Path, typer.Argument(help="a .pth weights file or toppose checkpoint")]) -> None:
     """Print the detected layout, architecture, parameter count, preprocessing and provenance."""
+    require_extra("train", "toppose info", "torch")
     from toppose.weights import WeightsError, load_weights
 
     try:
@@ -50,6 +53,7 @@ def init(out: Annotated[Path, typer.Argument(help="checkpoint to write")],
          preprocess: Annotated[str, typer.Option(help="vgg or rtpose")] = "vgg",
          seed: Annotated[int, typer.Option(help="initialisation seed")] = 0) -> None:
     """Write a freshly initialised network as a toppose checkpoint."""
+    require_extra("train", "toppose init")
     import torch
 
     from toppose.model_spec import ModelSpec

@@ -11,6 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from toppose.cli import fail
+from toppose.extras import require_extra
 
 app = typer.Typer(add_completion=False, help="Train an OpenPose-style model.")
 
@@ -44,6 +45,7 @@ def main(data: Annotated[Optional[list[str]], typer.Option(help="training folder
          config: Annotated[Optional[Path], typer.Option(help="JSON config with the same fields")] = None,
          gpus: Annotated[int, typer.Option(help="launch N processes with torchrun (DDP)")] = 1) -> None:
     """Train; every epoch writes last.pth, best.pth (by val AP), history.csv and curves.png."""
+    require_extra("train", "toppose-train")
     from toppose.data.format import DataError
     from toppose.train.config import TrainConfig, parse_data_arg
     from toppose.weights import WeightsError

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from toppose.cli import fail
+from toppose.extras import require_extra
 
 app = typer.Typer(add_completion=False, help="Evaluate a model on a training-format folder.")
 
@@ -22,18 +23,19 @@ def main(data: Annotated[Path, typer.Option(help="training-format folder with gr
          limit: Annotated[Optional[int], typer.Option(help="first N images only")] = None,
          out: Annotated[Optional[Path], typer.Option(help="write metrics and detections as JSON")] = None,
          tracks: Annotated[Optional[Path], typer.Option(help="toppose-stream --track --json output: score tracking")] = None,
-         match: Annotated[str, typer.Option(help="with --tracks: centre (body centres within 20 px) or oks")] = "centre") -> None:
+         match: Annotated[str, typer.Option(help="with --tracks: centre (body centres within 40 px) or oks")] = "centre") -> None:
     """Decode with the shared decoder, convert to COCO-17, print AP/AR and per-joint accuracy.
 
     With --tracks: HOTA, IDF1, MOTA, ID switches and counting against a --sequence folder."""
+    if tracks is not None:
+        _tracks(tracks, data, out, match)
+        return
+    require_extra("train", "toppose-eval --weights", *(() if weights else ("pycocotools",)))
     from toppose.data.format import DataError
     from toppose.io import write_json
     from toppose.train.predict import evaluate_folder, torch_infer
     from toppose.weights import WeightsError, load_weights
 
-    if tracks is not None:
-        _tracks(tracks, data, out, match)
-        return
     if oracle:
         from toppose.model_spec import ModelSpec
         from toppose.skeleton import get_skeleton
@@ -72,6 +74,7 @@ def main(data: Annotated[Path, typer.Option(help="training-format folder with gr
 
 
 def _tracks(tracks: Path, data: Path, out: Optional[Path], match: str) -> None:
+    require_extra("track-eval", "toppose-eval --tracks")
     from toppose.data.format import DataError
     from toppose.io import write_json
     from toppose.track_eval import evaluate_tracks, table

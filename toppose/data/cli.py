@@ -10,6 +10,7 @@ import typer
 
 from toppose.cli import fail
 from toppose.data.format import DataError
+from toppose.extras import require_extra
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Build training-format datasets.")
 
@@ -64,6 +65,7 @@ def coco(annotations: Annotated[Path, typer.Option(help="person_keypoints_*.json
          val_fraction: Annotated[float, typer.Option(help="fraction written to OUT/val")] = 0.0,
          seed: Annotated[int, typer.Option()] = 0) -> None:
     """Convert COCO person keypoints (neck added, ignore masks from crowds and unlabelled people)."""
+    require_extra("train", "toppose-data coco", "pycocotools")
     from toppose.data.coco import convert_coco
 
     if not 0.0 <= val_fraction < 1.0:
