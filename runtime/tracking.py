@@ -8,8 +8,8 @@ Cost: 1 - an OKS-style keypoint similarity between the detection and the track's
 shifted by its predicted motion; with fewer than ``min_shared`` shared keypoints, the body
 centres are compared instead. A track is tentative until ``min_hits`` consecutive matches,
 then gets the next id (ids are never reused); unmatched, it is lost (kept and predicted) for
-``max_lost`` frames, or dropped at once when its prediction leaves the image, so a person
-leaving at a border never hands their id to someone entering there.
+``max_lost`` frames; a lost track whose prediction leaves the image is dropped before the next
+assignment, so a person who left at a border does not hand their id to someone entering there.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ class TrackerConfig:
     min_shared: int = 6         # fewer shared keypoints: compare body centres
     kappa: float = 0.25         # keypoint tolerance as a fraction of the person's size
     centre_tol: float = 0.3     # body-centre tolerance as a fraction of the person's size
-    min_size: float = 80.0      # px; floor for a person's size (a few keypoints span little; ~0.6 m at 3 m)
+    min_size: float = 120.0     # px; a person's size when few keypoints span little (merge and spawn radii scale with it)
     accel_std: float = 1.0      # px / frame^2, the Kalman process noise
     meas_std: float = 2.0       # px, the measured centre's noise
     coast: int = 5              # frames a lost track still counts for zones
@@ -156,6 +156,7 @@ class Tracker:
         if len(self.kp) == 0 and self.kp.shape[1] != kp.shape[1]:
             self.kp = np.zeros((0, kp.shape[1], 3), np.float32)
         self._predict()
+        gone = self._drop(self._outside(image_hw) & (self.misses > 0))   # lost and predicted out: they left
         pairs = self._associate(kp, centres, ok)
         det_ids = np.full(len(kp), -1, np.int64)
         matched = np.zeros(len(self.x), bool)
@@ -176,7 +177,7 @@ class Tracker:
         if free.any() and matched.any():   # a leftover piece right beside a tracked person is not a newcomer
             near = ((centres[:, None] - self.x[None, matched, :2]) ** 2).sum(-1).min(1)
             free &= near >= (self.cfg.spawn_gap * self.cfg.min_size) ** 2
-        ended = self._prune(image_hw) if not matched.all() else []
+        ended = gone + (self._prune() if not matched.all() else [])
         free &= (kp[:, :, 2] > 0).sum(1) >= self.cfg.min_parts
         if free.any():
             self._spawn(kp[free], centres[free])
@@ -242,17 +243,23 @@ class Tracker:
             free[dets[cols[keep]]] = False
         return np.concatenate(pairs) if pairs else np.zeros((0, 2), np.int64)
 
-    def _prune(self, image_hw: tuple[int, int]) -> list[int]:
+    def _outside(self, image_hw: tuple[int, int]) -> np.ndarray:
         h, w = image_hw
         x, y = self.x[:, 0], self.x[:, 1]
-        outside = (x < 0) | (y < 0) | (x >= w) | (y >= h)
-        tentative = self.ids < 0
-        drop = (self.misses > 0) & (tentative | outside | (self.misses > self.cfg.max_lost))
-        ended = [int(i) for i in self.ids[drop & ~tentative]]
-        if drop.any():
-            keep = ~drop
-            for name in ("x", "P", "kp", "centre_kp", "ids", "hits", "misses"):
-                setattr(self, name, getattr(self, name)[keep])
+        return (x < 0) | (y < 0) | (x >= w) | (y >= h)
+
+    def _prune(self) -> list[int]:
+        """Drop unmatched tentative tracks and tracks lost for longer than ``max_lost``."""
+        return self._drop((self.misses > 0) & ((self.ids < 0) | (self.misses > self.cfg.max_lost)))
+
+    def _drop(self, drop: np.ndarray) -> list[int]:
+        """Remove tracks ``drop`` (T,) bool; returns the confirmed ids among them."""
+        if not drop.any():
+            return []
+        ended = [int(i) for i in self.ids[drop & (self.ids >= 0)]]
+        keep = ~drop
+        for name in ("x", "P", "kp", "centre_kp", "ids", "hits", "misses"):
+            setattr(self, name, getattr(self, name)[keep])
         return ended
 
     def _spawn(self, kp: np.ndarray, centres: np.ndarray) -> None:
