@@ -1,8 +1,9 @@
 """A multi-person tracker for decoded poses: constant-velocity Kalman + pose-aware assignment.
 
 Dimensions: T tracks, D detections, J keypoints. Every track's state lives in arrays of this
-instance (centre and velocity (T, 4), covariance (T, 4, 4), last keypoints (T, J, 3)), so one
-frame is a handful of vectorised NumPy calls and one ``scipy.optimize.linear_sum_assignment``.
+instance (centre and velocity (T, 4), covariance (T, 4, 4), last keypoints (T, J, 3)); a frame
+is a few Numba kernels (``track_kernels``: Kalman steps, costs, merging) and SciPy's
+``linear_sum_assignment``.
 
 Cost: 1 - an OKS-style keypoint similarity between the detection and the track's last pose
 shifted by its predicted motion; with fewer than ``min_shared`` shared keypoints, the body
@@ -23,7 +24,6 @@ from toppose.codec.poses import Poses
 from toppose.runtime.track_kernels import centres_kernel, correct_kernel, cost_kernel, merge_kernel, predict_kernel
 
 TORSO = (1, 2, 5, 8, 11)  # neck, shoulders, hips: the body centre when any of them is found
-_H = np.eye(2, 4)
 _BIG = 1e6
 _TORSO_MASK = np.isin(np.arange(64), TORSO)
 
@@ -36,7 +36,7 @@ class TrackerConfig:
     min_shared: int = 6         # fewer shared keypoints: compare body centres
     kappa: float = 0.25         # keypoint tolerance as a fraction of the person's size
     centre_tol: float = 0.3     # body-centre tolerance as a fraction of the person's size
-    min_size: float = 120.0     # px; a person's size when few keypoints span little (merge and spawn radii scale with it)
+    min_size: float = 120.0     # px; a person's size at least (merge and spawn radii scale with it)
     accel_std: float = 1.0      # px / frame^2, the Kalman process noise
     meas_std: float = 2.0       # px, the measured centre's noise
     coast: int = 5              # frames a lost track still counts for zones

@@ -7,7 +7,8 @@ zones.json::
 
 A crossing is ``in`` when a person moves onto the right-hand side of the line seen as an arrow
 from ``from`` to ``to`` on the image (y down), ``out`` the other way. A side only changes once
-the centre is more than ``margin`` px from the line, so jitter on the line counts nothing.
+the centre is more than ``margin`` px from the line, so jitter on the line counts nothing, and
+only for people the caller marks as seen (measured this frame, clearly enough).
 Dimensions: N tracked people, Z zones, L lines.
 """
 
