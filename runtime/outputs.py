@@ -9,16 +9,17 @@ import cv2
 import numpy as np
 
 from toppose.codec.poses import Poses
+from toppose.inference import Timings
 from toppose.io import write_json
 
 
-def frame_record(index: int, timestamp: float, poses: Poses, timings: dict, analytics=None) -> dict:
+def frame_record(index: int, timestamp: float, poses: Poses, timings: Timings, analytics=None) -> dict:
     """One frame as JSON: index, timestamp, people (18 x [x, y, score], score, parts and, when
     tracking, id (null until confirmed)), latency; with zones, occupancy and events."""
     people = [{"keypoints": np.round(poses.keypoints[p].astype(np.float64), 2).tolist(), "score": round(float(poses.scores[p]), 4),
                "parts": int(poses.parts[p])} for p in range(len(poses))]
     line = {"index": index, "timestamp": round(timestamp, 4), "people": people,
-            "latency_ms": {k: round(v, 2) for k, v in timings.items()}}
+            "latency_ms": {k: round(v, 2) for k, v in timings.as_dict().items()}}
     if analytics is not None and analytics.ids is not None:
         for person, pid in zip(people, analytics.ids.tolist()):
             person["id"] = pid if pid >= 0 else None
@@ -28,13 +29,15 @@ def frame_record(index: int, timestamp: float, poses: Poses, timings: dict, anal
 
 
 class JsonlWriter:
-    """One line per frame (``frame_record``)."""
+    """One line per frame (``frame_record``): index, timestamp, people (J x [x, y, score], a score,
+    parts, and ids when tracking) and ``latency_ms``: ms per stage and ``latency``, capture start
+    to the frame's outputs written."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.file = open(path, "w")
 
-    def write(self, index: int, timestamp: float, poses: Poses, timings: dict, analytics=None) -> None:
+    def write(self, index: int, timestamp: float, poses: Poses, timings: Timings, analytics=None) -> None:
         self.write_line(frame_record(index, timestamp, poses, timings, analytics))
 
     def write_line(self, line: dict) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from toppose.data.format import DataError, load_dataset
+from toppose.skeleton import OPENPOSE_SIGMAS
 
 MIN_KEYPOINTS = 4
 CENTRE_PX = 40.0
@@ -70,12 +71,10 @@ def load_tracks(path: str | Path) -> tuple[TrackFrames, list[dict]]:
 
 def oks(pred: np.ndarray, truth: np.ndarray, areas: np.ndarray) -> np.ndarray:
     """(P, 18, 3) predicted, (G, 18, 3) true keypoints, (G,) areas px^2 -> (G, P) OKS."""
-    from toppose.evaluation import OPENPOSE_SIGMAS
-
     labelled = truth[:, None, :, 2] > 0
     found = pred[None, :, :, 2] > 0
     d2 = ((truth[:, None, :, :2] - pred[None, :, :, :2]) ** 2).sum(-1)
-    var = (2 * OPENPOSE_SIGMAS) ** 2 * 2 * np.maximum(areas, 1.0)[:, None, None]
+    var = (2 * np.asarray(OPENPOSE_SIGMAS)) ** 2 * 2 * np.maximum(areas, 1.0)[:, None, None]
     terms = np.exp(-d2 / var) * labelled * found
     return terms.sum(-1) / np.maximum(labelled.sum(-1), 1)
 

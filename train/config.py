@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from toppose.records import known_fields
 
 FREEZE_PRESETS = ("all", "stages", "late-stages", "heads")
 
@@ -70,10 +72,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
-        names = {f.name for f in fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ValueError(f"unknown config keys: {', '.join(sorted(unknown))}")
+        d = known_fields(cls, d, "config")
         tuples = {"data": lambda v: tuple((str(a), float(b)) for a, b in v), "val": tuple,
                   "input_size": tuple, "train_patterns": tuple, "freeze_patterns": tuple,
                   "scale": tuple, "depth_range": tuple}

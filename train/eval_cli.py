@@ -56,15 +56,15 @@ def main(data: Annotated[Path, typer.Option(help="training-format folder with gr
 
             loaded = load_weights(weights)
             device = "cuda" if torch.cuda.is_available() else "cpu"
-            spec, infer, input_hw = loaded.spec, torch_infer(loaded.model.to(device), device), None
+            spec, infer, input_hw, config = loaded.spec, torch_infer(loaded.model.to(device), device), None, None
         else:
             from toppose.runtime.session import ModelError, PoseSession
             try:
                 session = PoseSession(model, device="cpu")
             except ModelError as e:
                 raise DataError(str(e)) from None
-            spec, infer, input_hw = session.spec, session.infer_maps, session.input_hw
-        result, predictions = evaluate_folder(data, infer, spec, limit=limit, tta=tta, input_hw=input_hw)
+            spec, infer, input_hw, config = session.spec, session.infer_maps, session.input_hw, session.decoder_config
+        result, predictions = evaluate_folder(data, infer, spec, limit=limit, tta=tta, input_hw=input_hw, config=config)
     except (DataError, WeightsError) as e:
         fail(str(e))
     typer.echo(result.table())

@@ -17,13 +17,12 @@ from typing import Iterator
 import numpy as np
 
 from toppose.data.format import DatasetWriter, mask_box, person_annotation
-from toppose.data.itop import openpose_from_itop
 from toppose.io import write_json
 from toppose.skeleton import OPENPOSE_FROM_ITOP
 from toppose.synth.body import Body, place, sample_pose
 from toppose.synth.player import ACTIONS, ScenePlayer, _Walker
 from toppose.synth.render import INTRINSICS
-from toppose.synth.scenes import Frame, render
+from toppose.synth.scenes import Frame, frame_keypoints, render
 
 COUNTS = "counts.json"
 GAP = 0.6  # m between two people's centres: they pass close but never overlap
@@ -160,9 +159,7 @@ def _truth(frame: Frame, ids: np.ndarray) -> SequenceFrame:
     from toppose.runtime.tracking import body_centres
 
     n = len(ids)
-    kp = np.zeros((n, 18, 3), np.float32)
-    for p in range(n):
-        kp[p] = openpose_from_itop(frame.joints_uv[p], frame.visible[p])[0]
+    kp = frame_keypoints(frame)
     full = np.zeros((n, 18, 3), np.float32)     # every joint, in frame or not: the true centre
     mapped = [k for k, j in enumerate(OPENPOSE_FROM_ITOP) if j >= 0]
     full[:, mapped, :2] = frame.joints_uv[:, [OPENPOSE_FROM_ITOP[k] for k in mapped]]
