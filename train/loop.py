@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import math
 import os
 import time
@@ -21,7 +22,7 @@ from toppose.networks import build_network
 from toppose.skeleton import get_skeleton
 from toppose.train import freeze
 from toppose.train.config import TrainConfig
-from toppose.train.dataset import IndexedConcat, MixedSampler, PoseDataset
+from toppose.train.dataset import IndexedConcat, MixedSampler, PoseDataset, data_provenance
 from toppose.train.predict import evaluate_folder, torch_infer
 from toppose.weights import load_weights, save_checkpoint
 
@@ -55,7 +56,9 @@ def _device(cfg: TrainConfig) -> torch.device:
 def _spec(cfg: TrainConfig) -> tuple[ModelSpec, torch.nn.Module, dict]:
     if cfg.init:
         loaded = load_weights(cfg.init, arch=cfg.arch)
-        return loaded.spec, loaded.model, {"init": str(cfg.init), "init_layout": loaded.layout, "parent": loaded.provenance}
+        digest = hashlib.sha256(Path(cfg.init).read_bytes()).hexdigest()
+        return loaded.spec, loaded.model, {"init": Path(cfg.init).name, "init_sha256": digest, "init_layout": loaded.layout,
+                                           "parent": loaded.provenance}
     enc = InputEncoding(kind=cfg.encoding, near_m=cfg.depth_range[0], far_m=cfg.depth_range[1]) if cfg.encoding == "depth" else InputEncoding()
     spec = ModelSpec(arch=cfg.arch, preprocess=cfg.preprocess, encoding=enc, skeleton=get_skeleton(cfg.skeleton))
     torch.manual_seed(cfg.seed)
@@ -95,6 +98,7 @@ class Trainer:
         log(freeze.table(model, self.mask))
         datasets = [PoseDataset(d, self.spec, cfg.input_size, cfg.rotation, cfg.scale, cfg.flip, cfg.depth_jitter)
                     for d, _ in cfg.data]
+        self.provenance.update(data_provenance(cfg, datasets))
         self.sampler = MixedSampler([len(d) for d in datasets], [w for _, w in cfg.data], cfg.epoch_size, cfg.seed,
                                     self.rank, self.world)
         self.loader = DataLoader(IndexedConcat(datasets), batch_size=cfg.batch_size, sampler=self.sampler,
@@ -184,7 +188,7 @@ class Trainer:
         ap = row.get("val_ap", -row["train_loss"])
         improved = ap > self.best_ap
         self.best_ap, self.bad_epochs = (ap, 0) if improved else (self.best_ap, self.bad_epochs + 1)
-        prov = {**self.provenance, "toppose": __version__, "epochs": epoch + 1, "data": [list(d) for d in cfg.data],
+        prov = {**self.provenance, "toppose": __version__, "epochs": epoch + 1, "seed": cfg.seed,
                 "input_size": list(cfg.input_size), "freeze": cfg.freeze, "val_ap": row.get("val_ap")}
         state = {"optimizer": self.opt.state_dict(), "step": self.step_count, "train_seconds": self.train_s,
                  "scaler": self.scaler.state_dict(), "epoch": epoch, "best_ap": self.best_ap,

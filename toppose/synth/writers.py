@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import cv2
 import h5py
 import numpy as np
 
+from toppose import __version__
 from toppose.camera import ITOP
 from toppose.data.format import DatasetWriter, mask_box, person_annotation
 from toppose.io import atomic_path
@@ -16,7 +18,7 @@ from toppose.preprocess import depth_to_mm
 from toppose.skeleton import NUM_ITOP
 from toppose.synth.scenes import Frame, frame_keypoints, random_scene
 
-__all__ = ["depth_to_mm", "frame_people", "write_itop", "write_training"]
+__all__ = ["depth_to_mm", "frame_people", "recipe", "write_itop", "write_training"]
 FRAMES_PER_SUBJECT = 100
 
 
@@ -29,6 +31,13 @@ def frame_people(frame: Frame) -> list[dict]:
         _, bbox = mask_box(frame.person == p)
         people.append(person_annotation(kp, float(max(frame.areas[p], 1)), bbox))
     return people
+
+
+def recipe(view: str, frames: int, seed: int, **options) -> dict:
+    """How a set was rendered, enough to render it again: stored with every set the renderer writes."""
+    return {"source": "toppose synthetic", "renderer": f"toppose {__version__}", "view": view, "frames": frames,
+            "seed": seed, **options, "sensor": "generic", "modality": "depth", "depth_unit": "mm",
+            "camera": ITOP.to_dict()}
 
 
 def _render_itop(args):
@@ -63,6 +72,7 @@ def write_itop(out: str | Path, view: str, frames: int, seed: int, split: str = 
     labels_path = out / f"ITOP_{view}_{split}_labels.h5"
     depth_path = out / f"ITOP_{view}_{split}_depth_map.h5"
     with atomic_path(labels_path) as tmp, h5py.File(tmp, "w") as h:
+        h.attrs["toppose_recipe"] = json.dumps(recipe(view, frames, seed, split=split, people=[1, 1]))
         h["id"] = ids
         h["is_valid"] = valid
         h["visible_joints"] = vis
@@ -86,9 +96,8 @@ def _render_training(args):
 def write_training(out: str | Path, view: str, frames: int, seed: int, people: tuple[int, int] = (1, 4),
                    fully_in_view: bool = False, workers: int = 1, progress=None, walls: bool = False) -> dict:
     """Multi-person scenes in the training format (16-bit depth PNGs + COCO JSON)."""
-    writer = DatasetWriter(out, {"source": "toppose synthetic", "view": view, "seed": seed,
-                                 "people": list(people), "fully_in_view": fully_in_view, "walls": walls,
-                                 "modality": "depth", "depth_unit": "mm", "camera": ITOP.to_dict()})
+    writer = DatasetWriter(out, recipe(view, frames, seed, people=list(people), fully_in_view=fully_in_view,
+                                      walls=walls))
     jobs = [(seed, i, view, people, fully_in_view, walls) for i in range(frames)]
     for i, (png, anns, families) in enumerate(_imap(_render_training, jobs, workers)):
         depth = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
