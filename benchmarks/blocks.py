@@ -161,7 +161,7 @@ SECTIONS = (("inference_cpu_ms", "CPU inference, ms per frame"), ("inference_cpu
             ("stream_latency_ms", "Streaming latency p50 / p95, ms"), ("decoder_targets", "Decoder targets"),
             ("render", "Renderer"), ("realsense", "RealSense recording (.db3) of rendered scenes, bundled int8 model"),
             ("install_mb", "Install size, MB of site-packages"),
-            ("tracking_bundled_model", "Tracking with the bundled model (seeds 1001-1003, 1,000 frames each)"),
+            ("tracking_bundled_model", "Tracking with the bundled model (the sequences above)"),
             ("tracking_true_poses", "Tracking the true poses (the tracker's ceiling)"),
             ("counting_bundled_model", "Counting with the bundled model"),
             ("tracking_speed", "Tracking + zones speed"), ("tracking_targets", "Tracking targets"))
