@@ -165,7 +165,11 @@ SECTIONS = (("inference_cpu_ms", "CPU inference, ms per frame"), ("inference_cpu
             ("stream_load", "1-minute load average during the streaming runs"), ("decoder_targets", "Decoder targets"),
             ("render", "Renderer"), ("realsense", "RealSense recording (.db3) of rendered scenes, bundled int8 model"),
             ("augment", "Training crops per second (lite, 240x320, d435 scenes with clutter)"),
-            ("install_mb", "Install size, MB of site-packages"))
+            ("install_mb", "Install size, MB of site-packages"),
+            ("tracking_bundled_model", "Tracking with the bundled model (the sequences above)"),
+            ("tracking_true_poses", "Tracking the true poses (the tracker's ceiling)"),
+            ("counting_bundled_model", "Counting with the bundled model"),
+            ("tracking_speed", "Tracking + zones speed"), ("tracking_targets", "Tracking targets"))
 
 
 def _decoder_table(r: dict) -> list[str]:

@@ -30,6 +30,20 @@ def _session(model: Optional[Path], device: str, trt_cache: Optional[Path], fp16
         fail(str(e))
 
 
+def _check_analytics(zones: Optional[Path], mqtt: Optional[str]) -> None:
+    """Validate --zones and --mqtt before any model or source is opened."""
+    from toppose.runtime.publish import MqttTarget, PublishError
+    from toppose.runtime.zones import ZonesError, load_zones
+
+    try:
+        if zones is not None:
+            load_zones(zones)
+        if mqtt is not None:
+            MqttTarget.parse(mqtt)
+    except (ZonesError, PublishError) as e:
+        fail(str(e))
+
+
 @stream_app.command()
 def stream(camera: Annotated[Optional[list[int]], typer.Option(help="live camera index (V4L2); repeatable")] = None,
            video: Annotated[Optional[list[str]], typer.Option(help="video file or RTSP/HTTP URL; repeatable")] = None,
@@ -59,13 +73,17 @@ def stream(camera: Annotated[Optional[list[int]], typer.Option(help="live camera
            duration: Annotated[Optional[float], typer.Option(help="stop after S seconds")] = None,
            decoder: Annotated[str, typer.Option(help="sparse or fine (numba: deprecated name of fine)")] = "sparse",
            threads: Annotated[int, typer.Option(help="onnxruntime CPU threads (0 = one per core)")] = 0,
-           seed: Annotated[int, typer.Option(help="demo scene seed")] = 0) -> None:
+           seed: Annotated[int, typer.Option(help="demo scene seed")] = 0,
+           track: Annotated[bool, typer.Option(help="persistent person ids across frames")] = False,
+           zones: Annotated[Optional[Path], typer.Option(help="zones.json: occupancy, line crossings, dwell (implies --track)")] = None,
+           mqtt: Annotated[Optional[str], typer.Option(help="publish poses and events to mqtt://HOST:PORT/TOPIC")] = None) -> None:
     """Stream frames -> poses, with overlays, pose files and a latency summary."""
     from toppose.runtime.multi import open_sources
     from toppose.runtime.sources import SourceError, check_modality
     from toppose.runtime.stream import StreamConfig, display_available, run_stream
 
     _setup_logging()
+    _check_analytics(zones, mqtt)
     session = _session(model, device, trt_cache, fp16, threads)
     try:
         sources = open_sources(camera or (), video or (), images or (), itop or (), realsense_file or (), demo,
@@ -79,7 +97,7 @@ def stream(camera: Annotated[Optional[list[int]], typer.Option(help="live camera
         frames = 150  # the demo is bounded unless asked otherwise
     cfg = StreamConfig(save=save, jsonl=json_out, openpose_json=openpose_json,
                        show=display_available() if show is None else show and display_available(),
-                       frames=frames, duration_s=duration)
+                       frames=frames, duration_s=duration, track=track or zones is not None, zones=zones, mqtt=mqtt)
     try:
         stats = run_stream(sources, session, cfg, decoder)
     except (OSError, ValueError) as e:

@@ -13,21 +13,37 @@ from toppose.inference import Timings
 from toppose.io import write_json
 
 
+def frame_record(index: int, timestamp: float, poses: Poses, timings: Timings, analytics=None,
+                 source: str | None = None) -> dict:
+    """One frame as JSON: index, timestamp, source (with several), people (18 x [x, y, score], score,
+    parts and, when tracking, id (null until confirmed)), latency; with zones, occupancy and events."""
+    people = [{"keypoints": np.round(poses.keypoints[p].astype(np.float64), 2).tolist(), "score": round(float(poses.scores[p]), 4),
+               "parts": int(poses.parts[p])} for p in range(len(poses))]
+    line = {"index": index, "timestamp": round(timestamp, 4), "people": people,
+            **({"source": source} if source else {}),
+            "latency_ms": {k: round(v, 2) for k, v in timings.as_dict().items()}}
+    if analytics is not None and analytics.ids is not None:
+        for person, pid in zip(people, analytics.ids.tolist()):
+            person["id"] = pid if pid >= 0 else None
+        if analytics.occupancy or analytics.events:
+            line["occupancy"], line["events"] = analytics.occupancy, analytics.events
+    return line
+
+
 class JsonlWriter:
-    """One line per frame: index, timestamp, people (J x [x, y, score], a score, parts) and
-    ``latency_ms``: ms per stage and ``latency``, capture start to the frame's outputs written."""
+    """One line per frame (``frame_record``): index, timestamp, people (J x [x, y, score], a score,
+    parts, and ids when tracking) and ``latency_ms``: ms per stage and ``latency``, capture start
+    to the frame's outputs written."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.file = open(path, "w")
 
-    def write(self, index: int, timestamp: float, poses: Poses, timings: Timings,
+    def write(self, index: int, timestamp: float, poses: Poses, timings: Timings, analytics=None,
               source: str | None = None) -> None:
-        people = [{"keypoints": np.round(poses.keypoints[p].astype(np.float64), 2).tolist(), "score": round(float(poses.scores[p]), 4),
-                   "parts": int(poses.parts[p])} for p in range(len(poses))]
-        line = {"index": index, "timestamp": round(timestamp, 4), "people": people,
-                **({"source": source} if source else {}),
-                "latency_ms": {k: round(v, 2) for k, v in timings.as_dict().items()}}
+        self.write_line(frame_record(index, timestamp, poses, timings, analytics, source))
+
+    def write_line(self, line: dict) -> None:
         self.file.write(json.dumps(line) + "\n")
         self.file.flush()  # a killed run still leaves complete lines
 

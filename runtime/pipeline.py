@@ -54,6 +54,7 @@ class StreamStats:
     ended: float = 0.0  # perf_counter seconds of the last frame added
     queued: bool = False  # a file source at full speed: latency includes waiting in its queue
     sources: dict[str, "StreamStats"] = field(default_factory=dict)  # per source, when several
+    extra: dict = field(default_factory=dict)  # e.g. tracking and zone totals, added to the summary
 
     def add(self, timings: Timings) -> None:
         self.frames += 1
@@ -75,7 +76,7 @@ class StreamStats:
         out["latency_kind"] = "includes queueing (file source at full speed)" if self.queued else "glass-to-pose"
         if len(self.sources) > 1:
             out["sources"] = {n: s.summary() for n, s in self.sources.items()}
-        return out
+        return {**out, **self.extra}
 
 
 def _get(q: queue.Queue, stop: threading.Event):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from toppose.runtime.draw import draw_poses, draw_status
 from toppose.runtime.estimator import PoseEstimator
-from toppose.runtime.outputs import JsonlWriter, OpenPoseJsonWriter, VideoOut
+from toppose.runtime.outputs import JsonlWriter, OpenPoseJsonWriter, VideoOut, frame_record
 from toppose.runtime.pipeline import Pipeline, StreamStats
 from toppose.runtime.session import PoseSession
 from toppose.runtime.sources import Source
@@ -39,13 +39,16 @@ class StreamConfig:
     frames: int | None = None
     duration_s: float | None = None
     fps_out: float = 15.0
+    track: bool = False             # persistent ids (--track); zones imply it
+    zones: Path | None = None       # zones.json: occupancy, crossings, dwell, events
+    mqtt: str | None = None         # mqtt://HOST:PORT/TOPIC
 
 
 class Outputs:
     """The per-frame sinks of one source: JSON lines (shared), OpenPose JSON, overlay video, window.
 
     ``several``: one of several sources, so ``--save`` and ``--openpose-json`` are folders holding
-    ``<source>.mp4`` and ``<source>/``."""
+    ``<source>.mp4`` and ``<source>/``. Tracking and zones run per source (each camera has its own ids)."""
 
     def __init__(self, cfg: StreamConfig, session: PoseSession, stop, jsonl: JsonlWriter | None = None,
                  name: str = "", several: bool = False) -> None:
@@ -54,22 +57,41 @@ class Outputs:
         self.openpose = OpenPoseJsonWriter(op) if op else None
         save = cfg.save / f"{name}.mp4" if several and cfg.save else cfg.save
         self.video = VideoOut(save, cfg.fps_out) if save else None
+        self.analytics = None
+        if cfg.track or cfg.zones or cfg.mqtt:
+            from toppose.runtime.analytics import Analytics
+            self.analytics = Analytics(cfg.track, cfg.zones, cfg.mqtt)
 
     def write(self, result, fps: float) -> None:
         """All sinks; the JSON line goes last, so its ``output`` and ``latency`` cover every other
-        output of the frame (all but that one line's own write)."""
+        output of the frame (all but that one line's own write). Tracking and zones count as output."""
         c, t = result.captured, result.timings
         with t.measure("output"):
-            self._write_frame(result, fps)
+            frame, poses = self._analyse(result)
+            self._write_frame(result, poses, fps)
         t.latency = 1000 * (time.perf_counter() - result.started)
-        if self.jsonl:
-            self.jsonl.write(result.index, c.timestamp, result.poses, t, source=self.name)
+        if self.jsonl or (self.analytics and self.analytics.publisher):
+            line = frame_record(result.index, c.timestamp, poses, t, frame, source=self.name)
+            if self.jsonl:
+                self.jsonl.write_line(line)
+            if self.analytics:
+                self.analytics.publish(line)
 
-    def _write_frame(self, result, fps: float) -> None:
+    def _analyse(self, result):
+        """(tracking and zones of the frame or None, the people the ids refer to)."""
+        if not self.analytics:
+            return None, result.poses
+        c = result.captured
+        frame = self.analytics.update(result.poses, c.frame.shape[:2], result.index, c.timestamp)
+        return frame, frame.poses
+
+    def _write_frame(self, result, poses, fps: float) -> None:
         if self.openpose:
-            self.openpose.write(result.index, result.captured.name, result.poses)
+            self.openpose.write(result.index, result.captured.name, poses)
         if self.video or self.cfg.show:
-            overlay = draw_poses(result.image.copy(), result.poses, self.session.spec.skeleton)
+            overlay = draw_poses(result.image.copy(), poses, self.session.spec.skeleton)
+            if self.analytics:
+                self.analytics.draw(overlay)
             draw_status(overlay, f"{fps:5.1f} FPS  {len(result.poses)} people  {self.session.device}")
             if self.video:
                 self.video.write(overlay)
@@ -79,10 +101,13 @@ class Outputs:
                 if cv2.waitKey(1) & 0xFF in (27, ord("q")):
                     self.stop.set()
 
-    def close(self) -> None:
+    def close(self) -> dict:
+        """Close this source's sinks; returns tracking and zone totals (empty without --track)."""
+        totals = self.analytics.close() if self.analytics else {}
         for sink in (self.openpose, self.video):
             if sink:
                 sink.close()
+        return totals
 
 
 def run_stream(sources: Source | list[Source], session: PoseSession, cfg: StreamConfig,
@@ -115,10 +140,11 @@ def run_stream(sources: Source | list[Source], session: PoseSession, cfg: Stream
                 pipeline.stop.set()
     finally:
         pipeline.stop.set()
-        for o in outputs.values():
-            o.close()
+        totals = {n: t for n, t in ((n, o.close()) for n, o in outputs.items()) if t}
         if jsonl:
             jsonl.close()
+        if totals:
+            stats.extra["tracking"] = next(iter(totals.values())) if len(names) == 1 else totals
         for s, handler in previous.items():
             signal.signal(s, handler)
     return stats

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create .venv with the CPU build of torch and toppose (train, realsense and dev extras) in editable mode (idempotent).
+# Create .venv with the CPU build of torch and toppose (train, realsense, track-eval and dev extras) in editable mode (idempotent).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -16,4 +16,4 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 # Pin the CPU build first: an unpinned torch would pull a multi-GB CUDA build.
 .venv/bin/python -c "import torch" 2>/dev/null || .venv/bin/python -m pip install -q "torch==2.13.0"
-.venv/bin/python -m pip install -q -e ".[train,realsense,dev]"
+.venv/bin/python -m pip install -q -e ".[train,realsense,track-eval,dev]"

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import importlib.util
 
-EXTRAS = {"train": ("torch", "onnx", "pycocotools", "matplotlib"), "realsense": ("pyrealsense2",)}
+EXTRAS = {"train": ("torch", "onnx", "pycocotools", "matplotlib"), "realsense": ("pyrealsense2",),
+          "track-eval": ("trackeval",)}
 
 
 def missing_modules(extra: str, modules: tuple[str, ...] = ()) -> list[str]:

@@ -23,8 +23,15 @@ def main(data: Annotated[Path, typer.Option(help="training-format folder with gr
          limit: Annotated[Optional[int], typer.Option(help="first N images only")] = None,
          min_keypoints: Annotated[int, typer.Option(
              help="also report AP ignoring ground truth with fewer labelled keypoints (beside the standard figure)")] = 0,
-         out: Annotated[Optional[Path], typer.Option(help="write metrics and detections as JSON")] = None) -> None:
-    """Decode with the shared decoder, convert to COCO-17, print AP/AR and per-joint accuracy."""
+         out: Annotated[Optional[Path], typer.Option(help="write metrics and detections as JSON")] = None,
+         tracks: Annotated[Optional[Path], typer.Option(help="toppose-stream --track --json output: score tracking")] = None,
+         match: Annotated[str, typer.Option(help="with --tracks: centre (body centres within 40 px) or oks")] = "centre") -> None:
+    """Decode with the shared decoder, convert to COCO-17, print AP/AR and per-joint accuracy.
+
+    With --tracks: HOTA, IDF1, MOTA, ID switches and counting against a --sequence folder."""
+    if tracks is not None:
+        _tracks(tracks, data, out, match)
+        return
     require_extra("train", "toppose-eval --weights", *(() if weights else ("pycocotools",)))
     from toppose.data.format import DataError
     from toppose.io import write_json
@@ -76,6 +83,21 @@ def _metrics(result) -> dict:
     extra = {} if result.stats_min_keypoints is None else {
         "min_keypoints": result.min_keypoints, "stats_min_keypoints": result.stats_min_keypoints}
     return {"stats": result.stats, **extra, "per_joint": result.per_joint}
+
+
+def _tracks(tracks: Path, data: Path, out: Optional[Path], match: str) -> None:
+    require_extra("track-eval", "toppose-eval --tracks")
+    from toppose.data.format import DataError
+    from toppose.io import write_json
+    from toppose.track_eval import evaluate_tracks, table
+
+    try:
+        result = evaluate_tracks(tracks, data, match)
+    except DataError as e:
+        fail(str(e))
+    typer.echo(table(result))
+    if out is not None:
+        write_json(out, result, indent=1)
 
 
 if __name__ == "__main__":

@@ -116,7 +116,9 @@ def synth(out: Annotated[Path, typer.Option(help="output folder")],
           split: Annotated[str, typer.Option(help="ITOP file name split (train/test)")] = "train",
           workers: Annotated[int, typer.Option(help="render processes")] = 1,
           sensor: Sensor = "generic", clutter: Clutter = None, camera_height: CameraHeight = "2.5:3.5",
-          tilt: Tilt = "0:0", fov: Fov = None) -> None:
+          tilt: Tilt = "0:0", fov: Fov = None,
+          sequence: Annotated[bool, typer.Option(help="one continuous scene with track ids (needs --people)")] = False,
+          zones: Annotated[Optional[Path], typer.Option(help="with --sequence: write true counts for this zones.json")] = None) -> None:
     """Render synthetic depth scenes: ITOP files (single person) or, with --people, the training format."""
     from toppose.synth.writers import write_itop, write_training
 
@@ -125,6 +127,10 @@ def synth(out: Annotated[Path, typer.Option(help="output folder")],
     if frames < 1:
         fail("--frames must be at least 1")
     options = _scene_options(sensor, clutter, camera_height, tilt, fov)
+    if sequence and people is None:
+        fail("--sequence needs --people MIN:MAX")
+    if zones is not None and not sequence:
+        fail("--zones needs --sequence")
     if people is None:
         lp, dp = write_itop(out, view, frames, seed, split, workers, options)
         typer.echo(f"wrote {lp} and {dp}")
@@ -136,9 +142,27 @@ def synth(out: Annotated[Path, typer.Option(help="output folder")],
         fail(f"--people must look like MIN:MAX, got {people!r}")
     if not 0 <= span[0] <= span[1]:
         fail(f"--people must satisfy 0 <= MIN <= MAX, got {people!r}")
+    if sequence:
+        _sequence(out, view, frames, seed, span, zones)
+        return
     dataset = write_training(out, view, frames, seed, span, fully_in_view, workers, _progress("frames"), walls,
                              options)
     typer.echo(f"wrote {len(dataset['images'])} frames, {len(dataset['annotations'])} people to {out}")
+
+
+def _sequence(out: Path, view: str, frames: int, seed: int, span: tuple[int, int], zones: Optional[Path]) -> None:
+    from toppose.runtime.zones import ZonesError, load_zones
+    from toppose.synth.sequence import write_sequence
+
+    if view != "top":
+        fail("--sequence renders the top view only")
+    try:
+        parsed = load_zones(zones) if zones is not None else None
+    except ZonesError as e:
+        fail(str(e))
+    dataset = write_sequence(out, frames, seed, span, parsed, _progress("frames"))
+    ids = {a["track_id"] for a in dataset["annotations"]}
+    typer.echo(f"wrote {len(dataset['images'])} frames, {len(dataset['annotations'])} people, {len(ids)} tracks to {out}")
 
 
 @app.command()

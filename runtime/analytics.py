@@ -1,0 +1,97 @@
+"""What a stream adds per frame with --track / --zones / --mqtt: ids, zone counts, events, publishing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from toppose.codec.poses import Poses
+from toppose.runtime.tracking import Tracker, TrackerConfig
+from toppose.runtime.zones import ZoneCounter, Zones, load_zones
+
+
+@dataclass
+class FrameAnalytics:
+    """poses: the frame's people (fragments merged when tracking); ids (P,) per person (-1 = not
+    yet confirmed); tracks (N,) ids with centres (N, 2) px; occupancy per zone; events of this frame."""
+
+    poses: Poses
+    ids: np.ndarray | None
+    track_ids: np.ndarray
+    centres: np.ndarray
+    occupancy: dict[str, int] = field(default_factory=dict)
+    events: list[dict] = field(default_factory=list)
+
+
+class Analytics:
+    """Tracker + zone counter (+ MQTT publisher) of one stream; all state is in this instance."""
+
+    def __init__(self, track: bool = True, zones: Zones | Path | None = None, mqtt: str | None = None,
+                 tracker: TrackerConfig = TrackerConfig()) -> None:
+        from toppose.runtime.publish import MqttPublisher, MqttTarget
+
+        track = track or zones is not None  # zones count tracked people
+        self.tracker = Tracker(tracker) if track else None
+        if isinstance(zones, (str, Path)):
+            zones = load_zones(zones)
+        self.counter = ZoneCounter(zones) if zones is not None else None
+        self.publisher = MqttPublisher(MqttTarget.parse(mqtt)) if mqtt else None
+        self.last: FrameAnalytics | None = None
+        self.frame = 0
+        self.t = 0.0
+
+    def update(self, poses: Poses, image_hw: tuple[int, int], frame: int, t: float) -> FrameAnalytics:
+        """One frame: poses in image pixels, image (H, W), frame index, time in seconds."""
+        if self.tracker is None:
+            self.last = FrameAnalytics(poses, None, np.zeros(0, np.int64), np.zeros((0, 2)))
+            return self.last
+        tf = self.tracker.update(poses, image_hw)
+        out = FrameAnalytics(tf.poses, tf.ids, tf.track_ids, tf.centres)
+        if self.counter is not None:
+            out.occupancy, out.events = self.counter.update(tf.track_ids, tf.centres, tf.ended, t, frame, tf.seen)
+        self.last, self.frame, self.t = out, frame, t
+        return out
+
+    def publish(self, line: dict) -> None:
+        if self.publisher is not None and self.last is not None:
+            self.publisher.publish(line, self.last.events)
+
+    def draw(self, image: np.ndarray) -> np.ndarray:
+        """Ids at the body centres, zones with occupancy, lines with in/out counts; in place on (H, W, 3)."""
+        if self.counter is not None:
+            z, totals = self.counter.zones, self.counter.totals
+            occ = self.last.occupancy if self.last else {}
+            for name, poly in zip(z.zone_names, z.polygons):
+                pts = np.rint(poly).astype(np.int32)
+                cv2.polylines(image, [pts], True, (0, 200, 255), 1, cv2.LINE_AA)
+                _label(image, f"{name}: {occ.get(name, 0)}", pts.min(0))
+            for name, (a, b) in zip(z.line_names, z.lines):
+                pa, pb = tuple(int(v) for v in np.rint(a)), tuple(int(v) for v in np.rint(b))
+                cv2.arrowedLine(image, pa, pb, (255, 0, 255), 1, cv2.LINE_AA, tipLength=0.05)
+                c = totals.crossings[name]
+                _label(image, f"{name} in {c['in']} out {c['out']}", np.minimum(pa, pb))
+        if self.last is not None:
+            for pid, (x, y) in zip(self.last.track_ids.tolist(), self.last.centres):
+                _label(image, str(pid), (int(x) - 4, int(y)))
+        return image
+
+    def close(self) -> dict:
+        """End every zone visit still open and stop publishing; returns the totals for the summary."""
+        out: dict = {"tracks": self.tracker.next_id - 1} if self.tracker is not None else {}
+        if self.counter is not None:
+            ended = list(self.counter.people)
+            self.counter.update(np.zeros(0, np.int64), np.zeros((0, 2)), ended, self.t, self.frame)
+            out.update(self.counter.summary())
+        if self.publisher is not None:
+            self.publisher.close()
+            out["mqtt_poses_not_sent"] = self.publisher.dropped
+        return out
+
+
+def _label(image: np.ndarray, text: str, xy) -> None:
+    org = (int(max(xy[0], 0)), int(max(xy[1] - 3, 10)))
+    cv2.putText(image, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 3, cv2.LINE_AA)
+    cv2.putText(image, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)

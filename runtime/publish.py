@@ -1,0 +1,102 @@
+"""Publish each frame's poses and events to an MQTT broker (paho-mqtt 2.x).
+
+``mqtt://HOST[:PORT]/TOPIC``: poses go to ``TOPIC/poses`` with QoS 0 (a lost frame is replaced
+by the next), events to ``TOPIC/events`` with QoS 1. paho's network thread connects and
+reconnects in the background, so a broker that is down or goes away is logged and the stream
+goes on; QoS 1 events published meanwhile wait in a bounded queue and go out on reconnect.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+import uuid
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+log = logging.getLogger("toppose.runtime")
+
+
+class PublishError(ValueError):
+    """A bad --mqtt URL or a missing client library; one line naming the option."""
+
+
+@dataclass(frozen=True)
+class MqttTarget:
+    host: str
+    port: int
+    topic: str
+
+    @classmethod
+    def parse(cls, url: str) -> "MqttTarget":
+        parts = urlsplit(url)
+        if parts.scheme != "mqtt":
+            raise PublishError(f"--mqtt {url!r}: expected mqtt://HOST:PORT/TOPIC")
+        try:
+            port = parts.port or 1883
+        except ValueError:
+            raise PublishError(f"--mqtt {url!r}: the port must be a number from 1 to 65535") from None
+        topic = parts.path.strip("/")
+        if not parts.hostname or not topic:
+            raise PublishError(f"--mqtt {url!r}: expected mqtt://HOST:PORT/TOPIC with a host and a topic")
+        if parts.fragment or "#" in url or "+" in topic:
+            raise PublishError(f"--mqtt {url!r}: a topic to publish to cannot contain '#' or '+'")
+        return cls(parts.hostname, port, topic)
+
+
+class MqttPublisher:
+    """One paho client in its own network thread; ``publish`` never blocks on the network."""
+
+    def __init__(self, target: MqttTarget, max_queued: int = 1000) -> None:
+        try:
+            import paho.mqtt.client as mqtt
+        except ImportError:
+            raise PublishError("--mqtt needs paho-mqtt: pip install 'paho-mqtt>=2'") from None
+        self.target = target
+        self.connected = threading.Event()
+        self.dropped = 0
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"toppose-{uuid.uuid4().hex[:8]}")
+        self.client.max_queued_messages_set(max_queued)
+        self.client.reconnect_delay_set(min_delay=0.2, max_delay=2)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.connect_async(target.host, target.port, keepalive=10)
+        self.client.loop_start()
+
+    def _on_connect(self, client, userdata, flags, reason, properties) -> None:
+        if reason.is_failure:
+            log.warning("mqtt %s:%d refused the connection: %s", self.target.host, self.target.port, reason)
+            return
+        self.connected.set()
+        log.info("mqtt connected to %s:%d", self.target.host, self.target.port)
+
+    def _on_disconnect(self, client, userdata, flags, reason, properties) -> None:
+        if self.connected.is_set():
+            log.warning("mqtt %s:%d disconnected (%s); reconnecting in the background",
+                        self.target.host, self.target.port, reason)
+        self.connected.clear()
+
+    def publish(self, frame: dict, events: list[dict]) -> None:
+        """frame: the JSON line of one frame (poses); events: its zone and line events."""
+        if self.connected.is_set():
+            self._send(f"{self.target.topic}/poses", frame, 0)
+        else:
+            self.dropped += 1   # QoS 0 poses are not worth queueing for a broker that is away
+        for event in events:
+            self._send(f"{self.target.topic}/events", event, 1)
+
+    def _send(self, topic: str, payload: dict, qos: int) -> None:
+        info = self.client.publish(topic, json.dumps(payload), qos=qos)
+        if info.rc != 0 and qos:
+            log.warning("mqtt: an event could not be queued (rc %d)", info.rc)
+
+    def close(self, timeout_s: float = 2.0) -> None:
+        """Give queued QoS 1 events a moment to go out (they are sent in order), then disconnect."""
+        if self.connected.is_set():
+            info = self.client.publish(f"{self.target.topic}/status", json.dumps({"status": "closed"}), qos=1)
+            with contextlib.suppress(RuntimeError, ValueError):
+                info.wait_for_publish(timeout_s)
+        self.client.disconnect()
+        self.client.loop_stop()

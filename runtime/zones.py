@@ -1,0 +1,253 @@
+"""Zones (named polygons) and directed lines in image pixels: occupancy, crossings, dwell, events.
+
+zones.json::
+
+    {"zones": [{"name": "desk", "polygon": [[x, y], [x, y], [x, y], ...]}],
+     "lines": [{"name": "door", "from": [x, y], "to": [x, y]}]}
+
+A crossing is ``in`` when a person moves onto the right-hand side of the line seen as an arrow
+from ``from`` to ``to`` on the image (y down), ``out`` the other way. A side only changes once
+the centre is more than ``margin`` px from the line, so jitter on the line counts nothing, and
+only for people the caller marks as seen (measured this frame, clearly enough).
+Dimensions: N tracked people, Z zones, L lines.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+
+class ZonesError(ValueError):
+    """A bad zones file; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class Zones:
+    zone_names: tuple[str, ...]
+    polygons: tuple[np.ndarray, ...]       # each (V, 2) px
+    line_names: tuple[str, ...]
+    lines: np.ndarray                      # (L, 2, 2) px: from, to
+
+
+def _points(value, what: str, path, count: int | None = None) -> np.ndarray:
+    try:
+        pts = np.asarray(value, np.float64)
+    except (TypeError, ValueError):
+        raise ZonesError(f"{path}: {what} must be a list of [x, y] pixel pairs") from None
+    if pts.ndim != 2 or pts.shape[1] != 2 or not np.isfinite(pts).all():
+        raise ZonesError(f"{path}: {what} must be a list of [x, y] pixel pairs")
+    if count is not None and len(pts) != count:
+        raise ZonesError(f"{path}: {what} must have {count} points, got {len(pts)}")
+    return pts
+
+
+def _named(items, key: str, path) -> list[dict]:
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise ZonesError(f"{path}: '{key}' must be a list of objects")
+    names = [i.get("name") for i in items]
+    for n in names:
+        if not isinstance(n, str) or not n:
+            raise ZonesError(f"{path}: every entry of '{key}' needs a non-empty string 'name'")
+    if len(set(names)) != len(names):
+        raise ZonesError(f"{path}: duplicate name in '{key}'")
+    return items
+
+
+def parse_zones(data, path: str | Path = "<zones>") -> Zones:
+    """Validate a decoded zones document; raises ZonesError naming ``path`` and the problem."""
+    if not isinstance(data, dict):
+        raise ZonesError(f"{path}: expected a JSON object with 'zones' and/or 'lines'")
+    unknown = set(data) - {"zones", "lines"}
+    if unknown:
+        raise ZonesError(f"{path}: unknown key(s) {sorted(unknown)}; expected 'zones' and 'lines'")
+    zones = _named(data.get("zones", []), "zones", path)
+    lines = _named(data.get("lines", []), "lines", path)
+    if not zones and not lines:
+        raise ZonesError(f"{path}: no zones and no lines")
+    polys = []
+    for z in zones:
+        poly = _points(z.get("polygon"), f"zone {z['name']!r} polygon", path)
+        if len(poly) < 3:
+            raise ZonesError(f"{path}: zone {z['name']!r} polygon needs at least 3 points")
+        polys.append(poly)
+    segs = []
+    for ln in lines:
+        a = _points([ln.get("from"), ln.get("to")], f"line {ln['name']!r} from/to", path, 2)
+        if np.allclose(a[0], a[1]):
+            raise ZonesError(f"{path}: line {ln['name']!r} has the same 'from' and 'to'")
+        segs.append(a)
+    return Zones(tuple(z["name"] for z in zones), tuple(polys), tuple(ln["name"] for ln in lines),
+                 np.asarray(segs, np.float64).reshape(-1, 2, 2))
+
+
+def load_zones(path: str | Path) -> Zones:
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ZonesError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ZonesError(f"{path}: cannot read ({e})") from None
+    except json.JSONDecodeError as e:
+        raise ZonesError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+    return parse_zones(data, path)
+
+
+def inside(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+    """(N, 2) points, (V, 2) polygon -> (N,) bool, even-odd rule."""
+    a, b = polygon, np.roll(polygon, -1, axis=0)
+    px, py = points[:, None, 0], points[:, None, 1]
+    straddle = (a[:, 1] > py) != (b[:, 1] > py)
+    dy = np.where(b[:, 1] == a[:, 1], 1e-12, b[:, 1] - a[:, 1])
+    x_cross = a[:, 0] + (py - a[:, 1]) * (b[:, 0] - a[:, 0]) / dy
+    return ((straddle & (px < x_cross)).sum(1) % 2) == 1
+
+
+def line_sides(points: np.ndarray, lines: np.ndarray, margin: float) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 2), (L, 2, 2) -> side (N, L) int: +1 right of the arrow, -1 left, 0 within ``margin``;
+    along (N, L) bool: the point projects onto the segment."""
+    d = lines[:, 1] - lines[:, 0]                              # (L, 2)
+    rel = points[:, None, :] - lines[None, :, 0]               # (N, L, 2)
+    length = np.linalg.norm(d, axis=1)
+    dist = (d[:, 0] * rel[..., 1] - d[:, 1] * rel[..., 0]) / length
+    t = (rel * d).sum(-1) / length ** 2
+    side = np.where(dist > margin, 1, np.where(dist < -margin, -1, 0))
+    return side, (t >= 0) & (t <= 1)
+
+
+@dataclass
+class ZoneTotals:
+    entries: dict[str, int] = field(default_factory=dict)
+    exits: dict[str, int] = field(default_factory=dict)
+    max_occupancy: dict[str, int] = field(default_factory=dict)
+    dwell_s: dict[str, dict[str, float]] = field(default_factory=dict)   # zone -> id -> seconds
+    crossings: dict[str, dict[str, int]] = field(default_factory=dict)   # line -> in/out -> count
+
+
+class ZoneCounter:
+    """Per-id zone and line state in arrays (K people known, sorted by id); ``update`` once per
+    frame with the tracker's live tracks. Only state changes cost Python time."""
+
+    def __init__(self, zones: Zones, margin: float = 4.0) -> None:
+        self.zones, self.margin = zones, margin
+        z, n_lines = len(zones.polygons), len(zones.lines)
+        self.ids = np.zeros(0, np.int64)                  # (K,) ascending
+        self.inside = np.zeros((0, z), bool)              # (K, Z)
+        self.entered = np.zeros((0, z))                   # (K, Z) seconds
+        self.entered_frame = np.zeros((0, z), np.int64)   # (K, Z)
+        self.side = np.zeros((0, n_lines), np.int8)       # (K, L) last side beyond the margin, 0 = unknown
+        names = zones.zone_names
+        if zones.polygons:   # every polygon's edges in one array: one pass per frame
+            a = np.concatenate(zones.polygons)
+            b = np.concatenate([np.roll(p, -1, axis=0) for p in zones.polygons])
+            dy = np.where(b[:, 1] == a[:, 1], 1e-12, b[:, 1] - a[:, 1])
+            self._edges = (a[:, 0], a[:, 1], b[:, 1], (b[:, 0] - a[:, 0]) / dy)
+            self._starts = np.cumsum([0] + [len(p) for p in zones.polygons[:-1]])
+        self.totals = ZoneTotals({n: 0 for n in names}, {n: 0 for n in names}, {n: 0 for n in names},
+                                 {n: {} for n in names}, {n: {"in": 0, "out": 0} for n in zones.line_names})
+
+    @property
+    def people(self) -> list[int]:
+        return self.ids.tolist()
+
+    def _rows(self, ids: np.ndarray) -> np.ndarray:
+        """Rows of ``ids`` in the state arrays, adding rows for ids not seen before."""
+        pos = np.searchsorted(self.ids, ids)
+        known = (pos < len(self.ids)) & (self.ids[np.minimum(pos, len(self.ids) - 1)] == ids) if len(self.ids) \
+            else np.zeros(len(ids), bool)
+        if not known.all():
+            new = np.unique(ids[~known])
+            order = np.argsort(np.concatenate([self.ids, new]), kind="stable")
+            k = len(new)
+            self.ids = np.concatenate([self.ids, new])[order]
+            self.inside = np.concatenate([self.inside, np.zeros((k, self.inside.shape[1]), bool)])[order]
+            self.entered = np.concatenate([self.entered, np.zeros((k, self.entered.shape[1]))])[order]
+            self.entered_frame = np.concatenate([self.entered_frame, np.zeros((k, self.inside.shape[1]), np.int64)])[order]
+            self.side = np.concatenate([self.side, np.zeros((k, self.side.shape[1]), np.int8)])[order]
+            pos = np.searchsorted(self.ids, ids)
+        return pos
+
+    def update(self, ids: np.ndarray, centres: np.ndarray, ended: list[int], t: float, frame: int,
+               seen: np.ndarray | None = None) -> tuple[dict[str, int], list[dict]]:
+        """ids (N,), centres (N, 2) px, ended ids, time s, frame index -> (occupancy, events).
+
+        seen (N,) bool: measured this frame; only those move over lines (a prediction coasting
+        through a miss would count crossings nobody made). Default: all."""
+        z = self.zones
+        ids = np.asarray(ids, np.int64)
+        rows = self._rows(ids)
+        events: list[dict] = []
+        occ = self._inside(centres)
+        if len(z.polygons):
+            self._zone_events(rows, occ, t, frame, events)
+        if len(z.lines):
+            side, along = line_sides(centres, z.lines, self.margin)
+            prev = self.side[rows]
+            if seen is not None:
+                side[~seen] = 0
+            flip = (side != 0) & (prev != 0) & (side != prev) & along
+            for n, k in zip(*np.nonzero(flip)):
+                self._cross(int(ids[n]), int(k), int(side[n, k]), t, frame, events)
+            self.side[rows] = np.where(side != 0, side, prev)
+        if ended:
+            self._end(np.asarray(ended, np.int64), t, frame, events)
+        counts = occ.sum(0)
+        occupancy = {name: int(c) for name, c in zip(z.zone_names, counts)}
+        for name, c in occupancy.items():
+            if c > self.totals.max_occupancy[name]:
+                self.totals.max_occupancy[name] = c
+        return occupancy, events
+
+    def _inside(self, centres: np.ndarray) -> np.ndarray:
+        """(N, 2) -> (N, Z) bool; ``inside`` for every zone at once."""
+        if not self.zones.polygons or not len(centres):
+            return np.zeros((len(centres), len(self.zones.polygons)), bool)
+        ax, ay, by, slope = self._edges
+        px, py = centres[:, :1], centres[:, 1:]
+        hits = ((ay > py) != (by > py)) & (px < ax + (py - ay) * slope)
+        return (np.add.reduceat(hits, self._starts, axis=1) % 2) == 1
+
+    def _zone_events(self, rows: np.ndarray, now: np.ndarray, t: float, frame: int, events: list) -> None:
+        for n, k in zip(*np.nonzero(now != self.inside[rows])):
+            row, name, pid = rows[n], self.zones.zone_names[k], int(self.ids[rows[n]])
+            if now[n, k]:
+                self.entered[row, k], self.entered_frame[row, k] = t, frame
+                self.totals.entries[name] += 1
+                events.append({"type": "enter", "zone": name, "id": pid, "frame": frame, "time": round(t, 3)})
+            else:
+                dwell = t - self.entered[row, k]
+                self.totals.exits[name] += 1
+                key = str(pid)
+                self.totals.dwell_s[name][key] = round(self.totals.dwell_s[name].get(key, 0.0) + dwell, 3)
+                events.append({"type": "exit", "zone": name, "id": pid, "frame": frame, "time": round(t, 3),
+                               "dwell_s": round(float(dwell), 3),
+                               "dwell_frames": int(frame - self.entered_frame[row, k])})
+            self.inside[row, k] = now[n, k]
+
+    def _cross(self, pid: int, k: int, side: int, t: float, frame: int, events: list) -> None:
+        direction = "in" if side > 0 else "out"
+        name = self.zones.line_names[k]
+        self.totals.crossings[name][direction] += 1
+        events.append({"type": "cross", "line": name, "id": pid, "direction": direction, "frame": frame,
+                       "time": round(t, 3)})
+
+    def _end(self, ended: np.ndarray, t: float, frame: int, events: list) -> None:
+        """People the tracker dropped: exit the zones they were in, forget them."""
+        gone = np.isin(self.ids, ended)
+        rows = np.flatnonzero(gone)
+        if len(self.zones.polygons):
+            self._zone_events(rows, np.zeros((len(rows), len(self.zones.polygons)), bool), t, frame, events)
+        keep = ~gone
+        self.ids, self.inside, self.entered = self.ids[keep], self.inside[keep], self.entered[keep]
+        self.entered_frame, self.side = self.entered_frame[keep], self.side[keep]
+
+    def summary(self) -> dict:
+        """Totals for the stream summary: per zone entries, exits, max occupancy, dwell per id; per line in/out."""
+        tot = self.totals
+        return {"zones": {n: {"entries": tot.entries[n], "exits": tot.exits[n], "max_occupancy": tot.max_occupancy[n],
+                              "dwell_s": tot.dwell_s[n]} for n in self.zones.zone_names},
+                "lines": {n: dict(tot.crossings[n]) for n in self.zones.line_names}}

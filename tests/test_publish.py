@@ -1,0 +1,151 @@
+"""MQTT publishing to a real mosquitto broker, including the broker going away mid-stream."""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from toppose.runtime.publish import MqttTarget, PublishError
+from toppose.runtime.session import PoseSession
+from toppose.runtime.sources import Captured, DemoSource, Source
+from toppose.runtime.stream import StreamConfig, bundled_model, run_stream
+
+MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
+# CI installs mosquitto (.ci/run), so there a missing broker fails instead of skipping
+pytestmark = pytest.mark.skipif(MOSQUITTO is None and not os.environ.get("CI"),
+                                reason="mosquitto is not installed (apt-get install mosquitto)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Broker:
+    """A real mosquitto on a loopback port; ``stop`` and ``start`` again keep the port."""
+
+    def __init__(self, folder, port: int) -> None:
+        self.port, self.conf, self.proc = port, folder / "mosquitto.conf", None
+        self.conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("mosquitto did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None
+
+
+class Subscriber:
+    """A paho client that re-subscribes on every reconnect and keeps what arrives."""
+
+    def __init__(self, port: int, topic: str) -> None:
+        import paho.mqtt.client as mqtt
+
+        self.messages: list[tuple[str, dict]] = []
+        self.lock = threading.Lock()
+        self.ready = threading.Event()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        self.client.reconnect_delay_set(0.1, 0.5)
+        self.client.on_connect = lambda c, u, f, r, p: (c.subscribe(f"{topic}/#", qos=1), self.ready.set())
+        self.client.on_message = self._message
+        self.client.connect("127.0.0.1", port, keepalive=5)
+        self.client.loop_start()
+        assert self.ready.wait(10)
+
+    def _message(self, client, userdata, msg) -> None:
+        with self.lock:
+            self.messages.append((msg.topic, json.loads(msg.payload)))
+
+    def topic(self, suffix: str) -> list[dict]:
+        with self.lock:
+            return [m for t, m in self.messages if t.endswith(suffix)]
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.fixture
+def broker(tmp_path):
+    b = Broker(tmp_path, free_port())
+    b.start()
+    yield b
+    b.stop()
+
+
+class BrokerOutage(Source):
+    """The demo scene, paced at ``fps``, stopping the broker at frame ``down`` and restarting it at ``up``."""
+
+    def __init__(self, broker: Broker, frames: int, down: int, up: int, fps: float = 10.0) -> None:
+        self.demo, self.broker = DemoSource(seed=2, people=3), broker
+        self.frames, self.down, self.up, self.fps = frames, down, up, fps
+
+    def __iter__(self):
+        for captured in self.demo:
+            if captured.index >= self.frames:
+                return
+            if captured.index == self.down:
+                self.broker.stop()
+            if captured.index == self.up:
+                self.broker.start()
+            time.sleep(1 / self.fps)
+            yield Captured(captured.index, captured.timestamp, captured.frame, captured.capture_ms)
+
+
+def test_poses_and_events_reach_a_real_broker_through_an_outage(broker, tmp_path):
+    zones = tmp_path / "zones.json"
+    zones.write_text(json.dumps({"zones": [{"name": "all", "polygon": [[0, 0], [320, 0], [320, 240], [0, 240]]}]}))
+    sub = Subscriber(broker.port, "site/cam1")
+    try:
+        cfg = StreamConfig(zones=zones, mqtt=f"mqtt://127.0.0.1:{broker.port}/site/cam1", jsonl=tmp_path / "p.jsonl")
+        stats = run_stream(BrokerOutage(broker, frames=60, down=15, up=30), PoseSession(bundled_model(), "cpu"), cfg)
+        assert stats.frames == 60                      # the outage never stopped the stream
+        deadline = time.time() + 5
+        while time.time() < deadline and not any(m["index"] >= 50 for m in sub.topic("/poses")):
+            time.sleep(0.1)
+        indices = [m["index"] for m in sub.topic("/poses")]
+        assert any(i < 15 for i in indices) and any(i >= 40 for i in indices)   # before and after
+        assert not any(20 <= i < 30 for i in indices)  # the broker was down then: QoS 0 poses are not queued
+        first = sub.topic("/poses")[-1]
+        assert set(first) >= {"index", "timestamp", "people"} and all("id" in p for p in first["people"])
+        enters = [e for e in sub.topic("/events") if e["type"] == "enter"]
+        assert enters and {e["zone"] for e in enters} == {"all"}
+        assert stats.summary()["tracking"]["mqtt_poses_not_sent"] > 0
+        lines = [json.loads(x) for x in (tmp_path / "p.jsonl").read_text().splitlines()]
+        jsonl_enters = [e for line in lines for e in line.get("events", []) if e["type"] == "enter"]
+        assert len(enters) == len(jsonl_enters)       # QoS 1 events all arrive, even those of the outage
+    finally:
+        sub.close()
+
+
+def test_a_broker_that_is_down_is_not_fatal(tmp_path):
+    port = free_port()                                 # nobody listens here
+    cfg = StreamConfig(track=True, mqtt=f"mqtt://127.0.0.1:{port}/cam", frames=5)
+    stats = run_stream(DemoSource(seed=1), PoseSession(bundled_model(), "cpu"), cfg)
+    assert stats.frames == 5 and stats.summary()["tracking"]["mqtt_poses_not_sent"] == 5
+
+
+@pytest.mark.parametrize("url, message", [("http://h/t", "expected mqtt://"), ("mqtt://h:99999/t", "port"),
+                                          ("mqtt://h:1883/", "a host and a topic"), ("mqtt://h/a/#", "cannot contain")])
+def test_bad_mqtt_urls(url, message):
+    with pytest.raises(PublishError, match=message):
+        MqttTarget.parse(url)
+    assert MqttTarget.parse("mqtt://broker:1884/site/cam") == MqttTarget("broker", 1884, "site/cam")

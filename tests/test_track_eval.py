@@ -1,0 +1,77 @@
+"""Tracking scores (TrackEval) and counting against a synthetic sequence."""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from toppose.data.format import DataError
+from toppose.runtime.zones import parse_zones
+from toppose.synth.sequence import write_sequence
+from toppose.track_eval import evaluate_tracks, load_truth, score_counts, score_tracks
+from toppose.train.eval_cli import app as eval_app
+
+ZONES = {"zones": [{"name": "left", "polygon": [[0, 0], [160, 0], [160, 240], [0, 240]]}],
+         "lines": [{"name": "middle", "from": [160, 0], "to": [160, 240]}]}
+
+
+@pytest.fixture(scope="module")
+def sequence(tmp_path_factory):
+    out = tmp_path_factory.mktemp("seq") / "seq"
+    write_sequence(out, 150, seed=12, people=(2, 4), zones=parse_zones(ZONES))
+    return out
+
+
+def write_jsonl(path, truth, ids=None, occupancy=None, events=None):
+    with open(path, "w") as f:
+        for i, (tid, kp) in enumerate(zip(ids or truth.ids, truth.keypoints)):
+            line = {"index": i, "timestamp": i / 15, "people": [
+                {"keypoints": k.tolist(), "score": 1.0, "parts": 18, "id": int(t)} for t, k in zip(tid, kp)]}
+            if occupancy is not None:
+                line["occupancy"], line["events"] = {"left": occupancy[i]}, events.get(i, [])
+            f.write(json.dumps(line) + "\n")
+
+
+def test_perfect_tracks_score_one_and_a_swap_is_an_id_switch(sequence, tmp_path):
+    truth = load_truth(sequence)
+    perfect = score_tracks(truth, truth)
+    assert perfect["IDF1"] == 1.0 and perfect["MOTA"] == 1.0 and perfect["ID_switches"] == 0
+    assert perfect["HOTA"] > 0.95
+    swapped = [np.where(t == 1, 2, np.where(t == 2, 1, t)) if i >= 75 else t for i, t in enumerate(truth.ids)]
+    result = score_tracks(type(truth)(swapped, truth.keypoints), truth)
+    assert result["ID_switches"] >= 2 and result["IDF1"] < 1.0
+    assert score_tracks(truth, truth, "oks")["IDF1"] == 1.0
+
+
+def test_counts_against_the_truth(sequence):
+    counts = json.loads((sequence / "counts.json").read_text())
+    true_in = counts["lines"]["middle"]["in"]
+    events = [{"events": [{"type": "cross", "line": "middle", "direction": "in", "id": 1}] * (true_in if i == 0 else 0),
+               "occupancy": {"left": o[0]}} for i, o in enumerate(counts["occupancy"])]
+    result = score_counts(events, counts)
+    assert result["crossings"]["middle_in"]["error"] == 0.0
+    assert result["occupancy"]["left"]["exact"] == 1.0
+    result = score_counts([{"occupancy": {"left": o[0] + 1}} for o in counts["occupancy"]], counts)
+    assert result["occupancy"]["left"]["mean_abs_error"] == 1.0
+
+
+def test_cli_tracks(sequence, tmp_path):
+    truth = load_truth(sequence)
+    pred = tmp_path / "pred.jsonl"
+    write_jsonl(pred, truth)
+    r = CliRunner().invoke(eval_app, ["--tracks", str(pred), "--data", str(sequence), "--out", str(tmp_path / "m.json")])
+    assert r.exit_code == 0, r.output
+    assert "IDF1 1.000" in r.output and "crossings middle_in" in r.output
+    saved = json.loads((tmp_path / "m.json").read_text())
+    assert saved["tracking"]["ID_switches"] == 0
+    pred.write_text(pred.read_text().splitlines()[0] + "\n")
+    r = CliRunner().invoke(eval_app, ["--tracks", str(pred), "--data", str(sequence)])
+    assert r.exit_code == 1 and "frames" in r.output
+
+
+def test_tracks_without_ids_are_refused(sequence, tmp_path):
+    pred = tmp_path / "pred.jsonl"
+    pred.write_text(json.dumps({"index": 0, "people": [{"keypoints": [[0, 0, 0]] * 18, "score": 1}]}) + "\n")
+    with pytest.raises(DataError, match="--track"):
+        evaluate_tracks(pred, sequence)

@@ -1,0 +1,76 @@
+"""The tracker's Numba kernels against their NumPy references."""
+
+import numpy as np
+
+from toppose.runtime.tracking import Tracker, TrackerConfig, body_centres, fast_centres
+
+
+def random_people(rng, n, drop=0.4):
+    kp = np.zeros((n, 18, 3), np.float32)
+    kp[..., :2] = rng.uniform(0, 320, (n, 1, 2)) + rng.normal(0, 15, (n, 18, 2))
+    kp[..., 2] = rng.random((n, 18)) > drop
+    kp[kp[..., 2] == 0] = 0
+    return kp
+
+
+def test_centres_kernel_matches_the_reference(rng):
+    kp = random_people(rng, 30, drop=0.7)
+    kp[3] = 0                                            # nobody found
+    ref, ref_ok = body_centres(kp)
+    out, ok = fast_centres(kp)
+    assert (ok == ref_ok).all() and not ok[3]
+    assert np.allclose(out, ref, atol=1e-4)
+
+
+def test_cost_kernel_matches_the_reference(rng):
+    for min_shared in (3, 10, 99):
+        tracker = Tracker(TrackerConfig(min_shared=min_shared))
+        tracker._spawn(random_people(rng, 12), fast_centres(random_people(rng, 12))[0])
+        tracker.x[:, 2:] = rng.normal(0, 3, (12, 2))
+        tracker.P[:] += np.diag(rng.uniform(1, 50, 4))
+        tracker._predict()
+        dets = random_people(rng, 15)
+        dets[:12, :, :2] = tracker.kp[:, :, :2] + rng.normal(0, 4, (12, 18, 2))   # most near a track
+        dets[dets[..., 2] == 0] = 0
+        centres, ok = fast_centres(dets)
+        tracks = np.arange(12)
+        fast = tracker._cost(dets, centres, ok, tracks)
+        ref = tracker.cost_reference(dets, centres, ok, tracks)
+        assert np.allclose(fast, ref, atol=1e-6)
+        assert (fast < 1e6).any() and (fast == 1e6).any()   # both allowed and refused pairs were checked
+
+
+def test_merge_kernel_matches_the_reference(rng):
+    from toppose.codec.poses import Poses
+    from toppose.runtime.tracking import merge_fragments, merge_reference
+
+    for _ in range(20):
+        kp = random_people(rng, 8, drop=0.6)
+        kp[4:, :, :2] = kp[:4, :, :2] + rng.normal(0, 8, (4, 18, 2))   # pieces near each other
+        kp[kp[..., 2] == 0] = 0
+        poses = Poses(kp, rng.random(8).astype(np.float32), (kp[..., 2] > 0).sum(1).astype(np.int32))
+        fast, ref = merge_fragments(poses, 36.0), merge_reference(poses, 36.0)
+        assert len(fast) == len(ref)
+        assert np.allclose(fast.keypoints, ref.keypoints) and np.allclose(fast.scores, ref.scores)
+
+
+def test_kalman_kernels_match_the_textbook_equations(rng):
+    from toppose.runtime.track_kernels import correct_kernel, predict_kernel
+
+    x = rng.normal(0, 10, (5, 4))
+    A = rng.normal(0, 1, (5, 4, 4))
+    P = A @ A.transpose(0, 2, 1) + np.eye(4)
+    q = np.diag([0.25, 0.25, 1.0, 1.0])
+    F = np.array([[1, 0, 1, 0], [0, 1, 0, 1], [0, 0, 1, 0], [0, 0, 0, 1]], float)
+    H = np.eye(2, 4)
+    x_ref, P_ref = x @ F.T, F @ P @ F.T + q
+    predict_kernel(x, P, q)
+    assert np.allclose(x, x_ref) and np.allclose(P, P_ref)
+    rows, z, r = np.array([1, 3]), rng.normal(0, 10, (2, 2)), 4.0
+    for m, t in enumerate(rows):
+        S = H @ P_ref[t] @ H.T + r * np.eye(2)
+        K = P_ref[t] @ H.T @ np.linalg.inv(S)
+        x_ref[t] = x_ref[t] + K @ (z[m] - H @ x_ref[t])
+        P_ref[t] = (np.eye(4) - K @ H) @ P_ref[t]
+    correct_kernel(x, P, rows, z, r)
+    assert np.allclose(x, x_ref) and np.allclose(P, P_ref)

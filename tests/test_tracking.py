@@ -1,0 +1,103 @@
+"""The tracker: ids persist through a close pass, a leaver's id is never handed to a newcomer."""
+
+import numpy as np
+
+from toppose.codec.poses import Poses
+from toppose.runtime.tracking import Tracker, body_centres, merge_fragments
+
+# 18 keypoint offsets (px) of a person seen from above, spread about 40 px
+TEMPLATE = np.array([[0, -4], [0, 0], [-14, 0], [-20, 10], [-22, 20], [14, 0], [20, 10], [22, 20], [-8, 14],
+                     [-8, 24], [-8, 32], [8, 14], [8, 24], [8, 32], [-3, -6], [3, -6], [-6, -4], [6, -4]], float)
+
+
+def person(x: float, y: float) -> np.ndarray:
+    kp = np.ones((18, 3), np.float32)
+    kp[:, :2] = TEMPLATE + [x, y]
+    return kp
+
+
+def frame(*centres, rng=None) -> Poses:
+    """People at ``centres`` as a decoder reports them: keypoints outside the 320x240 image missing."""
+    kp = np.stack([person(x, y) for x, y in centres]) if centres else np.zeros((0, 18, 3), np.float32)
+    if rng is not None:
+        kp[..., :2] += rng.normal(0, 1.0, kp[..., :2].shape)
+    out = (kp[..., 0] < 0) | (kp[..., 0] >= 320) | (kp[..., 1] < 0) | (kp[..., 1] >= 240)
+    kp[out] = 0
+    kp = kp[(kp[..., 2] > 0).any(1)]
+    return Poses(kp, np.ones(len(kp), np.float32), (kp[..., 2] > 0).sum(1).astype(np.int32))
+
+
+def ids_by_position(tracker: Tracker, poses: Poses) -> list[int]:
+    """The ids in the order the people were given (the tracker keeps the detection order)."""
+    return tracker.update(poses, (240, 320)).ids.tolist()
+
+
+def test_ids_persist_when_two_people_pass_close(rng):
+    tracker = Tracker()
+    seen = []
+    for t in range(40):  # A walks right, B walks left, 36 px apart vertically: they pass at t = 20
+        a, b = (40 + 6 * t, 100), (280 - 6 * t, 136)
+        order = rng.permutation(2)
+        poses = frame(*[(a, b)[i] for i in order], rng=rng)
+        ids = ids_by_position(tracker, poses)
+        seen.append([ids[list(order).index(0)], ids[list(order).index(1)]])
+    seen = np.array(seen[3:])   # confirmed after min_hits frames
+    assert (seen[:, 0] == seen[0, 0]).all() and (seen[:, 1] == seen[0, 1]).all()
+    assert seen[0, 0] != seen[0, 1] and (seen > 0).all()
+
+
+def test_ids_persist_when_paths_cross_at_different_times(rng):
+    tracker = Tracker()
+    seen = []
+    for t in range(40):  # B crosses the point (160, 120) at t = 10, A at t = 24, at right angles (44 px apart at least)
+        a, b = (40 + 5 * t, 120), (160, 80 + 4 * t)
+        seen.append(ids_by_position(tracker, frame(a, b, rng=rng)))
+    seen = np.array(seen[3:])
+    assert len(set(seen[:, 0])) == 1 and len(set(seen[:, 1])) == 1 and seen[0, 0] != seen[0, 1]
+
+
+def test_a_person_leaving_and_another_entering_at_the_same_spot_get_different_ids(rng):
+    tracker = Tracker()
+    ids_a, ids_b = set(), set()
+    for t in range(20):    # A walks out through the left border
+        ids_a |= set(ids_by_position(tracker, frame((100 - 6 * t, 120), rng=rng)))
+    for t in range(2):     # nobody for 2 frames (0.13 s at 15 FPS)
+        tracker.update(frame(), (240, 320))
+    for t in range(20):    # B walks in at the same spot
+        ids_b |= set(ids_by_position(tracker, frame((5 + 6 * t, 120), rng=rng)))
+    ids_a, ids_b = ids_a - {-1}, ids_b - {-1}
+    assert len(ids_a) == 1 and len(ids_b) == 1 and ids_a != ids_b
+    assert min(ids_b) > max(ids_a)   # ids are never reused
+
+
+def test_a_short_miss_keeps_the_id_and_a_one_frame_ghost_gets_none(rng):
+    tracker = Tracker()
+    first = None
+    for t in range(30):
+        poses = frame((60 + 5 * t, 120), rng=rng) if not 10 <= t < 14 else frame()
+        ids = ids_by_position(tracker, poses)
+        if t == 5:
+            first = ids[0]
+        if t >= 14:
+            assert ids == [first]
+    ghost = ids_by_position(tracker, frame((210, 120), (40, 40)))
+    assert ghost[1] == -1
+
+
+def test_body_centres_prefer_the_torso():
+    kp = person(100, 50)[None].copy()
+    kp[0, 10, :2] = [300, 300]                   # a far-off ankle does not move the centre
+    centre, ok = body_centres(kp)
+    torso = TEMPLATE[[1, 2, 5, 8, 11]].mean(0) + [100, 50]
+    assert ok[0] and np.allclose(centre[0], torso)
+
+
+def test_merge_fragments_rejoins_a_split_person_but_not_two_people():
+    whole = person(100, 100)
+    upper, lower = whole.copy(), whole.copy()
+    upper[8:14] = 0
+    lower[:8] = 0
+    lower[14:] = 0
+    split = Poses(np.stack([upper, lower, person(220, 100)]), np.ones(3, np.float32), np.array([12, 6, 18], np.int32))
+    merged = merge_fragments(split, 36.0)
+    assert len(merged) == 2 and np.allclose(merged.keypoints[0], whole) and merged.parts[0] == 18

@@ -1,0 +1,183 @@
+"""Score tracks against a synthetic sequence: HOTA, IDF1, MOTA, ID switches (TrackEval), and counting.
+
+Similarity of a predicted and a true person, thresholded at 0.5 by TrackEval's CLEAR and
+Identity and swept by HOTA: ``centre`` (default) 1 - d / (2 CENTRE_PX) for body centres d px
+apart, so a match is within CENTRE_PX (~0.2 m at shoulder height from 3 m; two people are never
+closer than ~0.6 m from above); ``oks``, COCO's OKS with the true segment area, which also
+scores keypoint localisation.
+True people with fewer than ``MIN_KEYPOINTS`` labelled keypoints (mostly out of view) are
+ignored, with the predictions that match them, as MOTChallenge does with distractors.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from toppose.data.format import DataError, load_dataset
+from toppose.skeleton import OPENPOSE_SIGMAS
+
+MIN_KEYPOINTS = 4
+CENTRE_PX = 40.0
+
+
+@dataclass
+class TrackFrames:
+    """Per frame: ids (N,) int and keypoints (N, 18, 3); areas (N,) for ground truth."""
+
+    ids: list[np.ndarray]
+    keypoints: list[np.ndarray]
+    areas: list[np.ndarray] | None = None
+
+
+def load_truth(folder: str | Path) -> TrackFrames:
+    data = load_dataset(folder)
+    images = sorted(data["images"], key=lambda e: e["id"])
+    index = {e["id"]: i for i, e in enumerate(images)}
+    per = [[] for _ in images]
+    for a in data["annotations"]:
+        if "track_id" not in a:
+            raise DataError(f"{folder}: annotation {a.get('id')} has no track_id (write it with --sequence)")
+        per[index[a["image_id"]]].append(a)
+    return TrackFrames([np.array([a["track_id"] for a in f], np.int64) for f in per],
+                       [np.array([a["keypoints"] for a in f], np.float64).reshape(-1, 18, 3) for f in per],
+                       [np.array([a["area"] for a in f], np.float64) for f in per])
+
+
+def load_tracks(path: str | Path) -> tuple[TrackFrames, list[dict]]:
+    """toppose-stream --track --json output -> tracks (people without an id are left out), and the lines."""
+    lines = []
+    try:
+        with open(path) as f:
+            for n, text in enumerate(f, 1):
+                if text.strip():
+                    lines.append(json.loads(text))
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except json.JSONDecodeError as e:
+        raise DataError(f"{path}: line {n} is not valid JSON ({e.msg})") from None
+    ids, kps = [], []
+    for n, line in enumerate(lines, 1):
+        people = [p for p in line.get("people", []) if p.get("id") is not None]
+        if line.get("people") and "id" not in line["people"][0]:
+            raise DataError(f"{path}: line {n} has people without an 'id' field (stream with --track)")
+        ids.append(np.array([p["id"] for p in people], np.int64))
+        kps.append(np.array([p["keypoints"] for p in people], np.float64).reshape(-1, 18, 3))
+    return TrackFrames(ids, kps), lines
+
+
+def oks(pred: np.ndarray, truth: np.ndarray, areas: np.ndarray) -> np.ndarray:
+    """(P, 18, 3) predicted, (G, 18, 3) true keypoints, (G,) areas px^2 -> (G, P) OKS."""
+    labelled = truth[:, None, :, 2] > 0
+    found = pred[None, :, :, 2] > 0
+    d2 = ((truth[:, None, :, :2] - pred[None, :, :, :2]) ** 2).sum(-1)
+    var = (2 * np.asarray(OPENPOSE_SIGMAS)) ** 2 * 2 * np.maximum(areas, 1.0)[:, None, None]
+    terms = np.exp(-d2 / var) * labelled * found
+    return terms.sum(-1) / np.maximum(labelled.sum(-1), 1)
+
+
+def centre_similarity(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """(P, 18, 3), (G, 18, 3) -> (G, P) 1 - distance / (2 CENTRE_PX) of the body centres, at least 0."""
+    from toppose.runtime.tracking import body_centres
+
+    d = np.linalg.norm(body_centres(truth)[0][:, None] - body_centres(pred)[0][None], axis=-1)
+    return np.maximum(0.0, 1.0 - d / (2 * CENTRE_PX))
+
+
+def _sequence_data(pred: TrackFrames, truth: TrackFrames, match: str = "centre") -> dict:
+    """TrackEval's per-sequence dict: 0-based ids per frame and (G, P) similarities."""
+    if len(pred.ids) != len(truth.ids):
+        raise DataError(f"the tracks have {len(pred.ids)} frames, the sequence {len(truth.ids)}")
+    gt_map: dict[int, int] = {}
+    tr_map: dict[int, int] = {}
+    data = {"gt_ids": [], "tracker_ids": [], "similarity_scores": []}
+    for pid, pkp, gid, gkp, area in zip(pred.ids, pred.keypoints, truth.ids, truth.keypoints, truth.areas):
+        if not (len(gid) and len(pid)):
+            sim = np.zeros((len(gid), len(pid)))
+        else:
+            sim = oks(pkp, gkp, area) if match == "oks" else centre_similarity(pkp, gkp)
+        ignored = (gkp[:, :, 2] > 0).sum(1) < MIN_KEYPOINTS
+        drop = np.zeros(len(pid), bool)
+        if ignored.any() and len(pid):   # a prediction whose best match is an ignored person
+            best_ignored = sim[ignored].max(0)
+            best_kept = sim[~ignored].max(0) if (~ignored).any() else np.zeros(len(pid))
+            drop = (best_ignored >= 0.5) & (best_ignored > best_kept)
+        keep_g, keep_p = ~ignored, ~drop & (pkp[:, :, 2] > 0).any(1)
+        data["gt_ids"].append(np.array([gt_map.setdefault(int(i), len(gt_map)) for i in gid[keep_g]], int))
+        data["tracker_ids"].append(np.array([tr_map.setdefault(int(i), len(tr_map)) for i in pid[keep_p]], int))
+        data["similarity_scores"].append(sim[keep_g][:, keep_p])
+    data.update(num_timesteps=len(pred.ids), num_gt_ids=len(gt_map), num_tracker_ids=len(tr_map),
+                num_gt_dets=sum(len(g) for g in data["gt_ids"]), num_tracker_dets=sum(len(t) for t in data["tracker_ids"]))
+    return data
+
+
+def score_tracks(pred: TrackFrames, truth: TrackFrames, match: str = "centre") -> dict:
+    """HOTA, IDF1, MOTA, ID switches (TrackEval) and switches per 1,000 frames per person."""
+    try:
+        from trackeval.metrics import CLEAR, HOTA, Identity
+    except ImportError:
+        raise DataError("--tracks needs TrackEval: pip install 'toppose[track-eval]'") from None
+    if match not in ("centre", "oks"):
+        raise DataError(f"--match must be centre or oks, got {match!r}")
+    data = _sequence_data(pred, truth, match)
+    cfg = {"PRINT_CONFIG": False, "THRESHOLD": 0.5}
+    hota = HOTA({"PRINT_CONFIG": False}).eval_sequence(data)
+    clear = CLEAR(cfg).eval_sequence(data)
+    ident = Identity(cfg).eval_sequence(data)
+    person_frames = data["num_gt_dets"]
+    return {"HOTA": round(float(np.mean(hota["HOTA"])), 4), "IDF1": round(float(ident["IDF1"]), 4),
+            "MOTA": round(float(clear["MOTA"]), 4), "ID_switches": int(clear["IDSW"]),
+            "switches_per_1000_person_frames": round(1000 * clear["IDSW"] / max(person_frames, 1), 3),
+            "frames": data["num_timesteps"], "true_ids": data["num_gt_ids"], "predicted_ids": data["num_tracker_ids"],
+            "person_frames": person_frames, "match": match}
+
+
+def score_counts(lines: list[dict], counts: dict) -> dict:
+    """Crossings per line and direction, and per-frame occupancy, of the stream vs the truth (counts.json)."""
+    pred = {name: {"in": 0, "out": 0} for name in counts["lines"]}
+    for line in lines:
+        for e in line.get("events", []):
+            if e.get("type") == "cross" and e.get("line") in pred:
+                pred[e["line"]][e["direction"]] += 1
+    out: dict = {"crossings": {}, "occupancy": {}}
+    for name, true in counts["lines"].items():
+        for d in ("in", "out"):
+            err = abs(pred[name][d] - true[d]) / max(true[d], 1)
+            out["crossings"][f"{name}_{d}"] = {"true": true[d], "predicted": pred[name][d], "error": round(err, 4)}
+    names = counts["zone_names"]
+    if names:
+        true_occ = np.asarray(counts["occupancy"], np.float64).reshape(-1, len(names))
+        pred_occ = np.array([[line.get("occupancy", {}).get(n, 0) for n in names] for line in lines], np.float64)
+        if len(pred_occ) != len(true_occ):
+            raise DataError(f"the tracks have {len(pred_occ)} frames, the counts {len(true_occ)}")
+        for k, n in enumerate(names):
+            out["occupancy"][n] = {"exact": round(float((pred_occ[:, k] == true_occ[:, k]).mean()), 4),
+                                   "mean_abs_error": round(float(np.abs(pred_occ[:, k] - true_occ[:, k]).mean()), 4)}
+    return out
+
+
+def table(result: dict) -> str:
+    t = result["tracking"]
+    rows = [f"HOTA {t['HOTA']:.3f}  IDF1 {t['IDF1']:.3f}  MOTA {t['MOTA']:.3f}  ID switches {t['ID_switches']} "
+            f"({t['switches_per_1000_person_frames']} per 1000 person-frames)  frames {t['frames']}  "
+            f"true ids {t['true_ids']}  predicted ids {t['predicted_ids']}  (match: {t['match']})"]
+    for name, c in result.get("counts", {}).get("crossings", {}).items():
+        rows.append(f"crossings {name}: true {c['true']}, predicted {c['predicted']} (error {100 * c['error']:.1f} %)")
+    for name, o in result.get("counts", {}).get("occupancy", {}).items():
+        rows.append(f"occupancy {name}: exact in {100 * o['exact']:.1f} % of frames, mean |error| {o['mean_abs_error']}")
+    return "\n".join(rows)
+
+
+def evaluate_tracks(tracks: str | Path, data: str | Path, match: str = "centre") -> dict:
+    """``toppose-eval --tracks PRED.jsonl --data SEQ``: tracking scores, and counting when SEQ has counts.json."""
+    from toppose.synth.sequence import COUNTS
+
+    pred, lines = load_tracks(tracks)
+    result = {"tracking": score_tracks(pred, load_truth(data), match)}
+    counts_path = Path(data) / COUNTS
+    if counts_path.is_file():
+        result["counts"] = score_counts(lines, json.loads(counts_path.read_text()))
+    return result
