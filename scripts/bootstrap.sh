@@ -3,13 +3,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
-# pyrealsense2 (the realsense extra) loads the system library libusb-1.0: install it when missing.
-if ! ldconfig -p 2>/dev/null | grep -q 'libusb-1\.0\.so\.0'; then
+# System libraries: libusb-1.0 (pyrealsense2, the realsense extra loads it) and mosquitto (the MQTT
+# tests start a real broker). Installed when missing and when we may; otherwise one line says what to do.
+need=()
+ldconfig -p 2>/dev/null | grep -q 'libusb-1\.0\.so\.0' || need+=(libusb-1.0-0)
+command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         export DEBIAN_FRONTEND=noninteractive
-        apt-get install -y -qq libusb-1.0-0 >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq libusb-1.0-0; }
+        apt-get install -y -qq "${need[@]}" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "${need[@]}"; }
     else
-        echo "bootstrap: RealSense support needs libusb-1.0 (Debian: sudo apt-get install libusb-1.0-0)" >&2
+        echo "bootstrap: install ${need[*]} (Debian: sudo apt-get install ${need[*]}) for RealSense support and the MQTT tests" >&2
     fi
 fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
