@@ -12,13 +12,14 @@ import torch
 
 from toppose import __version__
 from toppose.codec.config import DecoderConfig
+from toppose.errors import ToposeError
 from toppose.io import atomic_path
 from toppose.model_spec import METADATA_KEY, ModelSpec
 
 INPUT, OUTPUTS = "image", ("paf", "heatmaps")
 
 
-class ExportError(ValueError):
+class ExportError(ToposeError):
     """An export that cannot be done; the message names the file and the problem."""
 
 

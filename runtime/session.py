@@ -13,13 +13,14 @@ import numpy as np
 import onnxruntime as ort
 
 from toppose.codec.config import DecoderConfig
+from toppose.errors import ToposeError
 from toppose.model_spec import METADATA_KEY, ModelSpec
 
 log = logging.getLogger("toppose.runtime")
 DEVICES = ("auto", "cpu", "cuda", "tensorrt")
 
 
-class ModelError(ValueError):
+class ModelError(ToposeError):
     """A model file that cannot be used; the message names the file and the problem."""
 
 

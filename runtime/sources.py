@@ -17,11 +17,13 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from toppose.errors import ToposeError
+
 log = logging.getLogger("toppose.runtime")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 
-class SourceError(ValueError):
+class SourceError(ToposeError):
     """A source that cannot be opened; the message names it and the problem."""
 
 

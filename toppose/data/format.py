@@ -9,13 +9,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from toppose.errors import ToposeError
 from toppose.io import atomic_path, write_json
 from toppose.skeleton import COCO17_SKELETON, OPENPOSE18
 
 ANNOTATIONS = "annotations.json"
 
 
-class DataError(ValueError):
+class DataError(ToposeError):
     """Bad input data; the message names the file and the problem."""
 
 

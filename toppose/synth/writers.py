@@ -11,7 +11,7 @@ import numpy as np
 
 from toppose.data.format import DatasetWriter, mask_box, person_annotation
 from toppose.data.itop import openpose_from_itop
-from toppose.io import atomic_path
+from toppose.atomic import atomic_path, check_output
 from toppose.synth.render import HEIGHT, INTRINSICS, WIDTH
 from toppose.synth.scenes import Frame, random_scene
 
@@ -41,10 +41,16 @@ def _render_itop(args):
 
 
 def write_itop(out: str | Path, view: str, frames: int, seed: int, split: str = "train",
-               workers: int = 1) -> tuple[Path, Path]:
-    """Single-person frames as ``ITOP_{view}_{split}_labels.h5`` and ``..._depth_map.h5``."""
+               workers: int = 1, force: bool = False) -> tuple[Path, Path]:
+    """Single-person frames as ``ITOP_{view}_{split}_labels.h5`` and ``..._depth_map.h5``.
+
+    Existing files are refused unless ``force``; both are written under temporary names first.
+    """
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    labels_path = out / f"ITOP_{view}_{split}_labels.h5"
+    depth_path = out / f"ITOP_{view}_{split}_depth_map.h5"
+    for path in (labels_path, depth_path):
+        check_output(path, force)
     rendered = _map(_render_itop, [(seed, i, view) for i in range(frames)], workers)
     n = len(rendered)
     ids = np.array([f"{i // FRAMES_PER_SUBJECT:02d}_{i % FRAMES_PER_SUBJECT:05d}".encode() for i in range(n)], "S8")
@@ -63,19 +69,22 @@ def write_itop(out: str | Path, view: str, frames: int, seed: int, split: str = 
             valid[i] = int(f.in_frame[0].sum() >= 8 and not invalid[i])
         seg[i] = np.where(f.person == 0, f.parts, -1)
         depth[i] = f.depth
-    labels_path = out / f"ITOP_{view}_{split}_labels.h5"
-    depth_path = out / f"ITOP_{view}_{split}_depth_map.h5"
-    with atomic_path(labels_path) as tmp, h5py.File(tmp, "w") as h:
+    with atomic_path(labels_path) as ltmp, atomic_path(depth_path) as dtmp:
+        _write_itop_files(ltmp, dtmp, ids, valid, vis, coords, world, seg, depth)
+    return labels_path, depth_path
+
+
+def _write_itop_files(labels_path, depth_path, ids, valid, vis, coords, world, seg, depth) -> None:
+    with h5py.File(labels_path, "w") as h:
         h["id"] = ids
         h["is_valid"] = valid
         h["visible_joints"] = vis
         h["image_coordinates"] = coords
         h["real_world_coordinates"] = world
         h.create_dataset("segmentation", data=seg, compression="gzip", compression_opts=1)
-    with atomic_path(depth_path) as tmp, h5py.File(tmp, "w") as h:
+    with h5py.File(depth_path, "w") as h:
         h["id"] = ids
         h.create_dataset("data", data=depth, compression="gzip", compression_opts=1)
-    return labels_path, depth_path
 
 
 def _render_training(args):
