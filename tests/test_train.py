@@ -69,17 +69,17 @@ def test_freeze_presets():
 
 def test_resume_after_an_interruption_matches_an_uninterrupted_run(data, tmp_path, monkeypatch):
     loop.train(_cfg(data, tmp_path / "a"))
-    real = loop._write_curves
+    real = loop.write_curves
 
     def crash_once(out, history):
         real(out, history)
         if len(history) == 1:
             raise KeyboardInterrupt("killed after epoch 1")
-    monkeypatch.setattr(loop, "_write_curves", crash_once)
+    monkeypatch.setattr(loop, "write_curves", crash_once)
     with pytest.raises(KeyboardInterrupt):
         loop.train(_cfg(data, tmp_path / "b"))
-    monkeypatch.setattr(loop, "_write_curves", real)
-    loop.train(_cfg(data, tmp_path / "b"))  # resumes from last.pth
+    monkeypatch.setattr(loop, "write_curves", real)
+    loop.train(_cfg(data, tmp_path / "b"), resume=True)  # continues from last.pth
     a = load_weights(tmp_path / "a" / "last.pth").model.state_dict()
     b = load_weights(tmp_path / "b" / "last.pth").model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
