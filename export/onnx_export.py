@@ -17,6 +17,7 @@ from toppose.io import atomic_path
 from toppose.model_spec import METADATA_KEY, ModelSpec
 
 INPUT, OUTPUTS = "image", ("paf", "heatmaps")
+CALIBRATION_METHODS = ("percentile", "minmax", "entropy")
 
 
 class ExportError(ToposeError):
@@ -156,8 +157,8 @@ def to_int8(src: Path, out: Path, frames: list[np.ndarray], method: str = "perce
 
     methods = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
                "percentile": CalibrationMethod.Percentile}
-    if method not in methods:
-        raise ExportError(f"unknown calibration method {method!r}; expected one of {', '.join(methods)}")
+    if method not in CALIBRATION_METHODS:
+        raise ExportError(f"unknown calibration method {method!r}; expected one of {', '.join(CALIBRATION_METHODS)}")
     meta = read_metadata(src)
     excluded = output_convs(onnx.load(str(src))) if keep_heads else []
     with atomic_path(out) as tmp:

@@ -68,6 +68,7 @@ class PoseSession:
         self.decoder_config = DecoderConfig.from_dict(self.metadata.get("decoder", {}))
         self.input_name = self.session.get_inputs()[0].name
         self.output_names = [o.name for o in self.session.get_outputs()]
+        self._check_outputs()
         h, w = self.metadata["input"].get("height"), self.metadata["input"].get("width")
         self.input_hw = (int(h), int(w)) if h and w else None
         self._binding = self.session.io_binding() if self.providers[0] != "CPUExecutionProvider" else None
@@ -91,6 +92,19 @@ class PoseSession:
         except (ValueError, KeyError, TypeError) as e:
             raise ModelError(f"{self.path}: invalid toppose metadata ({e})") from None
         return meta
+
+    def _check_outputs(self) -> None:
+        """The graph's (paf, heatmaps) channels must be what the recorded skeleton decodes."""
+        outputs = self.session.get_outputs()
+        skeleton = self.spec.skeleton
+        expected = {"paf": skeleton.num_pafs, "heatmaps": skeleton.num_heatmaps}
+        if len(outputs) != 2:
+            raise ModelError(f"{self.path}: {len(outputs)} outputs, expected 2 (paf, heatmaps)")
+        for out, (label, channels) in zip(outputs, expected.items()):
+            got = out.shape[1] if len(out.shape) == 4 else None
+            if isinstance(got, int) and got != channels:
+                raise ModelError(f"{self.path}: output {out.name} has {got} channels but the {skeleton.name} "
+                                 f"skeleton in its metadata needs {channels} {label} channels")
 
     @property
     def device(self) -> str:

@@ -151,6 +151,6 @@ def test_eval_cli_oracle_and_argument_errors(data, tmp_path):
     assert res.exit_code == 0, res.output
     assert json.loads((tmp_path / "o.json").read_text())["stats"]["AP"] >= 0.95 and "PCK@0.2" in res.output
     res = runner.invoke(eval_app, ["--data", str(data)])
-    assert res.exit_code == 1 and "exactly one of --weights or --model" in res.output
+    assert res.exit_code == 1 and "exactly one of --weights, --model or --oracle" in res.output
     res = runner.invoke(eval_app, ["--data", str(tmp_path / "nowhere"), "--weights", str(tmp_path / "w.pth")])
     assert res.exit_code == 1 and "w.pth: no such file" in res.output

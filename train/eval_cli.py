@@ -7,9 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from toppose.cli import fail
+from toppose.errors import App, ConfigError
 
-app = typer.Typer(add_completion=False, help="Evaluate a model on a training-format folder.")
+app = App(help="Evaluate a model on a training-format folder.")
 
 
 @app.command()
@@ -20,48 +20,66 @@ def main(data: Annotated[Path, typer.Option(help="training-format folder with gr
          oracle: Annotated[bool, typer.Option(help="decode ground-truth maps: the decoder's ceiling")] = False,
          skeleton: Annotated[str, typer.Option(help="skeleton for --oracle (openpose18, topview23)")] = "openpose18",
          limit: Annotated[Optional[int], typer.Option(help="first N images only")] = None,
-         out: Annotated[Optional[Path], typer.Option(help="write metrics and detections as JSON")] = None) -> None:
+         out: Annotated[Optional[Path], typer.Option(help="write metrics and detections as JSON")] = None,
+         force: Annotated[bool, typer.Option(help="replace an existing --out file")] = False) -> None:
     """Decode with the shared decoder, convert to COCO-17, print AP/AR and per-joint accuracy."""
-    from toppose.data.format import DataError
+    from toppose.atomic import check_output
     from toppose.io import write_json
-    from toppose.train.predict import evaluate_folder, torch_infer
-    from toppose.weights import WeightsError, load_weights
+    from toppose.train.predict import evaluate_folder, oracle_folder
 
+    if oracle == (weights is not None or model is not None) or (weights is not None and model is not None):
+        raise ConfigError("give exactly one of --weights, --model or --oracle")
+    if limit is not None and limit < 1:
+        raise ConfigError(f"--limit must be at least 1, got {limit}")
+    if out is not None:
+        check_output(out, force, "--out")
+    _check_dataset(data)
     if oracle:
-        from toppose.model_spec import ModelSpec
-        from toppose.skeleton import get_skeleton
-        from toppose.train.predict import oracle_folder
-        try:
-            result = oracle_folder(data, ModelSpec(arch="lite", skeleton=get_skeleton(skeleton)), limit)
-        except (DataError, ValueError) as e:
-            fail(str(e))
-        typer.echo(result.table())
-        if out is not None:
-            write_json(out, {"stats": result.stats, "per_joint": result.per_joint}, indent=1)
-        return
-    if (weights is None) == (model is None):
-        fail("give exactly one of --weights or --model (or --oracle)")
-    try:
-        if weights is not None:
-            import torch
-
-            loaded = load_weights(weights)
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-            spec, infer, input_hw = loaded.spec, torch_infer(loaded.model.to(device), device), None
-        else:
-            from toppose.runtime.session import ModelError, PoseSession
-            try:
-                session = PoseSession(model, device="cpu")
-            except ModelError as e:
-                raise DataError(str(e)) from None
-            spec, infer, input_hw = session.spec, session.infer_maps, session.input_hw
+        result, predictions = oracle_folder(data, _skeleton(skeleton), limit=limit), {}
+    else:
+        spec, infer, input_hw = _model(weights, model)
         result, predictions = evaluate_folder(data, infer, spec, limit=limit, tta=tta, input_hw=input_hw)
-    except (DataError, WeightsError) as e:
-        fail(str(e))
     typer.echo(result.table())
     if out is not None:
         write_json(out, {"stats": result.stats, "per_joint": result.per_joint,
                          "detections": [r for i, p in predictions.items() for r in p.coco_results(i)]}, indent=1)
+
+
+def _check_dataset(folder: Path) -> None:
+    from toppose.data.format import DataError, load_dataset
+
+    dataset = load_dataset(folder)
+    if not dataset["images"]:
+        raise DataError(f"{folder}: the dataset holds no images (nothing to evaluate)")
+    if not dataset["annotations"]:
+        raise DataError(f"{folder}: the dataset holds no labelled people (AP is undefined)")
+
+
+def _skeleton(name: str):
+    from toppose.skeleton import get_skeleton
+
+    try:
+        return get_skeleton(name)
+    except (KeyError, ValueError) as e:
+        raise ConfigError(f"--skeleton {name}: {e}") from None
+
+
+def _model(weights: Optional[Path], model: Optional[Path]):
+    """(spec, infer callable, fixed input size or None) for PyTorch weights or an ONNX model."""
+    from toppose.train.predict import torch_infer
+
+    if weights is not None:
+        import torch
+
+        from toppose.weights import load_weights
+
+        loaded = load_weights(weights)
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        return loaded.spec, torch_infer(loaded.model.to(device), device), None
+    from toppose.runtime.session import PoseSession
+
+    session = PoseSession(model, device="cpu")
+    return session.spec, session.infer_maps, session.input_hw
 
 
 if __name__ == "__main__":

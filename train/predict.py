@@ -9,10 +9,11 @@ import numpy as np
 
 from toppose.codec.decoder import PoseDecoder
 from toppose.codec.poses import Poses
-from toppose.data.format import load_dataset, read_image
+from toppose.data.format import DataError, load_dataset, read_image
 from toppose.evaluation import EvalResult, evaluate
 from toppose.model_spec import ModelSpec
 from toppose.preprocess import prepare, to_input_image
+from toppose.skeleton import Skeleton
 from toppose.tta import tta_maps
 
 Infer = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -57,13 +58,19 @@ def evaluate_folder(folder: str | Path, infer: Infer, spec: ModelSpec, limit: in
     folder = Path(folder)
     dataset = first_images(load_dataset(folder), limit)
     decoder = decoder or PoseDecoder(spec.skeleton, spec.stride)
-    predictions = {im["id"]: predict_frame(read_image(folder, im), infer, spec, decoder, tta, input_hw)
-                   for im in dataset["images"]}
+    predictions = {}
+    for im in dataset["images"]:
+        try:
+            predictions[im["id"]] = predict_frame(read_image(folder, im), infer, spec, decoder, tta, input_hw)
+        except DataError:
+            raise
+        except ValueError as e:  # an unsupported frame, or maps that do not fit the skeleton
+            raise DataError(f"{folder / im['file_name']}: {e}") from None
     return evaluate(dataset, predictions), predictions
 
 
-def oracle_folder(folder: str | Path, spec: ModelSpec, limit: int | None = None) -> EvalResult:
-    """The decoder's ceiling: ground truth encoded to maps, decoded, and evaluated."""
+def oracle_folder(folder: str | Path, skeleton: Skeleton, stride: int = 8, limit: int | None = None) -> EvalResult:
+    """The decoder's ceiling: ground truth encoded to maps (``skeleton``, ``stride``), decoded, evaluated."""
     from toppose.codec.encoder import encode
     from toppose.data.format import people_by_image
     from toppose.preprocess import plan_letterbox
@@ -71,10 +78,10 @@ def oracle_folder(folder: str | Path, spec: ModelSpec, limit: int | None = None)
     folder = Path(folder)
     dataset = first_images(load_dataset(folder), limit)
     people = people_by_image(dataset)
-    decoder = PoseDecoder(spec.skeleton, spec.stride)
+    decoder = PoseDecoder(skeleton, stride)
     predictions = {}
     for im in dataset["images"]:
-        box = plan_letterbox((im["height"], im["width"]), spec.stride)
-        paf, heat, _ = encode(people.get(im["id"], np.zeros((0, 18, 3))), box.input_hw, spec.skeleton, spec.stride)
+        box = plan_letterbox((im["height"], im["width"]), stride)
+        paf, heat, _ = encode(people.get(im["id"], np.zeros((0, 18, 3))), box.input_hw, skeleton, stride)
         predictions[im["id"]] = decoder(paf, heat)
     return evaluate(dataset, predictions)
