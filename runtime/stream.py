@@ -60,26 +60,39 @@ class Outputs:
             overlay = draw_poses(result.image.copy(), result.poses, self.session.spec.skeleton)
             draw_status(overlay, f"{fps:5.1f} FPS  {len(result.poses)} people  {self.session.device}")
             if self.video:
-                self.video.write(overlay)
+                self.video.write(overlay, c.name)
             if self.cfg.show:
                 import cv2
                 cv2.imshow("toppose", overlay)
                 if cv2.waitKey(1) & 0xFF in (27, ord("q")):
                     self.stop.set()
 
-    def close(self) -> None:
+    def close(self, keep: bool = True) -> None:
+        """Finish every sink (``keep``) or discard them all; the first sink error is raised."""
+        error = None
         for sink in (self.jsonl, self.openpose, self.video):
             if sink:
-                sink.close()
+                try:
+                    sink.close(keep)
+                except OSError as e:  # OutputError too: a short video
+                    error = error or e
+        if error is not None:
+            raise error
 
 
 def run_stream(source: Source, session: PoseSession, cfg: StreamConfig, decoder: str = "sparse") -> StreamStats:
-    """Stream ``source`` through the model until it ends, a limit is reached, or SIGINT/SIGTERM."""
+    """Stream ``source`` through the model until it ends, a limit is reached, or SIGINT/SIGTERM.
+
+    A signal ends the stream cleanly (outputs finished) and is recorded in ``stats.interrupted``.
+    """
     pipeline = Pipeline(source, PoseEstimator(session, decoder))
     stats, outputs = pipeline.stats, Outputs(cfg, session, pipeline.stop)
-    previous = {s: signal.signal(s, lambda *_: pipeline.stop.set()) for s in (signal.SIGINT, signal.SIGTERM)} \
-        if _main_thread() else {}
-    last_status = time.perf_counter()
+
+    def on_signal(signum, _frame) -> None:
+        stats.interrupted = signum
+        pipeline.stop.set()
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)} if _main_thread() else {}
+    last_status, complete = time.perf_counter(), False
     try:
         for result in pipeline.run():
             t0 = time.perf_counter()
@@ -95,9 +108,10 @@ def run_stream(source: Source, session: PoseSession, cfg: StreamConfig, decoder:
             if (cfg.frames and stats.frames >= cfg.frames) or \
                     (cfg.duration_s and time.perf_counter() - stats.started >= cfg.duration_s):
                 pipeline.stop.set()
+        complete = True
     finally:
         pipeline.stop.set()
-        outputs.close()
+        outputs.close(keep=complete)
         for s, handler in previous.items():
             signal.signal(s, handler)
     return stats
