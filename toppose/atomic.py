@@ -53,7 +53,7 @@ def check_output_dir(path: str | os.PathLike, force: bool, option: str = "--out"
         raise OutputError(f"{option} {path}: is a file, expected a folder")
     if path.is_dir() and any(path.iterdir()) and not force:
         raise OutputError(f"{option} {path}: exists and is not empty (add --force to replace it)")
-    check_parent(path / "x")
+    check_parent(path)  # the folder is built beside its final place, then renamed
 
 
 def _named(e: OSError, path: Path) -> OSError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import shutil
 from pathlib import Path
@@ -101,8 +102,10 @@ class DatasetWriter:
     @staticmethod
     def _imwrite(path: Path, image: np.ndarray) -> None:
         with atomic_path(path) as tmp:
-            if not cv2.imwrite(str(tmp), image):
-                raise OSError(f"{path}: could not write image")
+            if not cv2.imwrite(str(tmp), image):  # OpenCV says only False: tell a full disk apart
+                full = shutil.disk_usage(tmp.parent).free < image.nbytes + 65536
+                raise OSError(errno.ENOSPC if full else errno.EIO, "No space left on device" if full
+                              else "could not write the image", str(path))
 
     def close(self) -> dict:
         dataset = {"info": self.info, "images": self.images, "annotations": self.annotations,

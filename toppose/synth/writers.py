@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -74,17 +75,22 @@ def write_itop(out: str | Path, view: str, frames: int, seed: int, split: str = 
     return labels_path, depth_path
 
 
-def _write_itop_files(labels_path, depth_path, ids, valid, vis, coords, world, seg, depth) -> None:
-    with h5py.File(labels_path, "w") as h:
+def _write_itop_files(labels_path: Path, depth_path: Path, ids, valid, vis, coords, world, seg, depth) -> None:
+    """Both files built in memory, then written as plain bytes: a full disk is a clean OSError
+    (HDF5's own writer reports it from a destructor, after the fact)."""
+    labels, frames = io.BytesIO(), io.BytesIO()
+    with h5py.File(labels, "w") as h:
         h["id"] = ids
         h["is_valid"] = valid
         h["visible_joints"] = vis
         h["image_coordinates"] = coords
         h["real_world_coordinates"] = world
         h.create_dataset("segmentation", data=seg, compression="gzip", compression_opts=1)
-    with h5py.File(depth_path, "w") as h:
+    with h5py.File(frames, "w") as h:
         h["id"] = ids
         h.create_dataset("data", data=depth, compression="gzip", compression_opts=1)
+    labels_path.write_bytes(labels.getvalue())
+    depth_path.write_bytes(frames.getvalue())
 
 
 def _render_training(args):
