@@ -137,7 +137,8 @@ class ItopSource(Source):
         for i in range(self.file["data"].shape[0]):
             t = time.perf_counter()
             frame = self.file["data"][i].astype(np.float32)
-            name = self.ids[i].decode(errors="replace") if self.ids is not None else str(i)
+            name = str(i) if self.ids is None else \
+                self.ids[i].decode(errors="replace") if isinstance(self.ids[i], bytes) else str(self.ids[i])
             yield Captured(i, t - t0, frame, 1000 * (time.perf_counter() - t), name)
 
     def close(self) -> None:

@@ -14,8 +14,15 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pickle
+
 import pytest
+import torch
 from typer.testing import CliRunner
+
+from toppose.model_spec import ModelSpec
+from toppose.networks import build_network
+from toppose.weights import CHECKPOINT_FORMAT, save_checkpoint
 
 runner = CliRunner()
 
@@ -74,3 +81,38 @@ def mounted(size: str = "64k", read_only: bool = False):
     finally:
         subprocess.run(["umount", "-l", str(where)], capture_output=True)
         where.rmdir()
+
+
+class _Evil:
+    def __reduce__(self):
+        return (os.system, ("touch /tmp/toppose_corpus_pwned",))
+
+
+def make_weights(ws: Path) -> None:
+    """Good, corrupt, truncated, NaN/inf, mislabelled and hostile weight files in ``ws``."""
+    spec = ModelSpec(arch="lite")
+    torch.manual_seed(0)
+    model = build_network(spec)
+    save_checkpoint(ws / "ok.pth", model, spec)
+    state = model.state_dict()
+    bad = {k: v.clone() for k, v in state.items()}
+    bad["refine.pafs.1.0.weight"][0, 0, 0, 0] = float("nan")
+    save_checkpoint(ws / "nan.pth", model, spec)
+    obj = torch.load(ws / "nan.pth", weights_only=True)
+    obj["state_dict"] = bad
+    torch.save(obj, ws / "nan.pth")
+    inf = {k: v.clone() for k, v in state.items()}
+    inf["backbone.0.0.weight"][0] = float("inf")
+    torch.save(inf, ws / "inf.pth")
+    (ws / "text.pth").write_text("these are not weights\n")
+    (ws / "empty.pth").write_bytes(b"")
+    data = (ws / "ok.pth").read_bytes()
+    (ws / "truncated.pth").write_bytes(data[: len(data) // 2])
+    torch.save([1, 2, 3], ws / "list.pth")
+    torch.save({"state_dict": [1, 2]}, ws / "sdlist.pth")
+    torch.save({"format": CHECKPOINT_FORMAT, "state_dict": state}, ws / "nospec.pth")
+    torch.save({"format": CHECKPOINT_FORMAT, "spec": {"arch": 5, "skeleton": 3}, "state_dict": state}, ws / "badspec.pth")
+    torch.save(torch.nn.Linear(2, 2).state_dict(), ws / "linear.pth")
+    with open(ws / "evil.pth", "wb") as f:
+        pickle.dump({"w": _Evil()}, f)
+    (ws / "folder.pth").mkdir()

@@ -7,7 +7,6 @@ traceback, no file created or changed (tests/corpus.py).
 
 import json
 import os
-import pickle
 import signal
 import subprocess
 import sys
@@ -17,49 +16,11 @@ import cv2
 import h5py
 import numpy as np
 import pytest
-import torch
 
-from corpus import check, default_sigint, mounted, runner, snapshot
+from corpus import check, default_sigint, make_weights, mounted, runner, snapshot
 from toppose.cli import app as toppose_app
 from toppose.data.cli import app as data_app
-from toppose.model_spec import ModelSpec
-from toppose.networks import build_network
 from toppose.synth.writers import write_itop
-from toppose.weights import CHECKPOINT_FORMAT, save_checkpoint
-
-
-class _Evil:
-    def __reduce__(self):
-        return (os.system, ("touch /tmp/toppose_corpus_pwned",))
-
-
-def _weights(ws):
-    spec = ModelSpec(arch="lite")
-    torch.manual_seed(0)
-    model = build_network(spec)
-    save_checkpoint(ws / "ok.pth", model, spec)
-    state = model.state_dict()
-    bad = {k: v.clone() for k, v in state.items()}
-    bad["refine.pafs.1.0.weight"][0, 0, 0, 0] = float("nan")
-    save_checkpoint(ws / "nan.pth", model, spec)
-    obj = torch.load(ws / "nan.pth", weights_only=True)
-    obj["state_dict"] = bad
-    torch.save(obj, ws / "nan.pth")
-    inf = {k: v.clone() for k, v in state.items()}
-    inf["backbone.0.0.weight"][0] = float("inf")
-    torch.save(inf, ws / "inf.pth")
-    (ws / "text.pth").write_text("these are not weights\n")
-    (ws / "empty.pth").write_bytes(b"")
-    data = (ws / "ok.pth").read_bytes()
-    (ws / "truncated.pth").write_bytes(data[: len(data) // 2])
-    torch.save([1, 2, 3], ws / "list.pth")
-    torch.save({"state_dict": [1, 2]}, ws / "sdlist.pth")
-    torch.save({"format": CHECKPOINT_FORMAT, "state_dict": state}, ws / "nospec.pth")
-    torch.save({"format": CHECKPOINT_FORMAT, "spec": {"arch": 5, "skeleton": 3}, "state_dict": state}, ws / "badspec.pth")
-    torch.save(torch.nn.Linear(2, 2).state_dict(), ws / "linear.pth")
-    with open(ws / "evil.pth", "wb") as f:
-        pickle.dump({"w": _Evil()}, f)
-    (ws / "folder.pth").mkdir()
 
 
 def _itop(ws):
@@ -109,7 +70,7 @@ def _coco(ws):
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory):
     ws = tmp_path_factory.mktemp("corpus")
-    _weights(ws)
+    make_weights(ws)
     _itop(ws)
     _coco(ws)
     (ws / "existing").mkdir()

@@ -9,6 +9,7 @@ reader (or a rerun) never meets a half-written file; write errors (a full disk) 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
@@ -120,5 +121,10 @@ def _umask() -> int:
     return umask
 
 
-def remove_quietly(path: str | os.PathLike) -> None:
-    Path(path).unlink(missing_ok=True)
+def write_failed(path: str | os.PathLike, what: str, size: int = 0) -> OSError:
+    """The error for a writer that only says it failed (OpenCV, torch): a full disk named as such."""
+    path = Path(path)
+    folder = _existing_ancestor(path.parent)
+    full = shutil.disk_usage(folder).free < size + 65536
+    return OSError(errno.ENOSPC if full else errno.EIO, "No space left on device" if full else f"could not write {what}",
+                   str(path))

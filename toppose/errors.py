@@ -92,10 +92,19 @@ def _debug(args: list[str]) -> bool:
     return "--debug" in args or os.environ.get("TOPPOSE_DEBUG", "") not in ("", "0")
 
 
+def _quiet_opencv() -> None:
+    """OpenCV's own warnings (e.g. an unreadable image) would add lines to our one-line errors."""
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # for cv2 imported later and for subprocesses
+    cv2 = sys.modules.get("cv2")
+    if cv2 is not None and hasattr(cv2, "setLogLevel"):
+        cv2.setLogLevel(2)  # LOG_LEVEL_ERROR
+
+
 def _run(command, args, prog_name, complete_var, standalone_mode: bool, extra: dict) -> Any:
     """Run a click command under the policy; exit like a program when ``standalone_mode``."""
     args = list(sys.argv[1:] if args is None else args)
     debug = _debug(args)
+    _quiet_opencv()
     args = [a for a in args if a != "--debug"]
     code: int = 1
     try:

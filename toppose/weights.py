@@ -11,13 +11,13 @@ Layouts detected (after stripping a DataParallel ``module.`` prefix):
 
 from __future__ import annotations
 
-import errno
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from toppose.atomic import write_failed
 from toppose.errors import ToposeError
 from toppose.io import atomic_path
 from toppose.model_spec import InputEncoding, ModelSpec
@@ -215,9 +215,8 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, spec: ModelSpec,
     with atomic_path(path) as tmp:
         try:
             torch.save(obj, tmp)
-        except RuntimeError as e:  # torch's zip writer reports a full disk as RuntimeError
-            raise OSError(errno.EIO, f"could not write the checkpoint (disk full?): {str(e).strip()[:80]}",
-                          str(path)) from None
+        except RuntimeError:  # torch's zip writer reports a full disk as RuntimeError
+            raise write_failed(path, "the checkpoint", sum(v.nbytes for v in obj["state_dict"].values())) from None
 
 
 def export_layout(model: torch.nn.Module, layout: str) -> dict[str, torch.Tensor]:

@@ -152,7 +152,7 @@ class Trainer:
         self.amp_dtype = torch.bfloat16 if cfg.amp == "bf16" else torch.float16
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp and cfg.amp == "fp16")
         self.start_epoch, self.best, self.history, self.bad_epochs = 0, None, [], 0
-        self.step_count, self.train_s = 0, 0.0
+        self.step_count, self.train_s, self.fresh = 0, 0.0, False
         if resume:
             self._restore()
         self.net = torch.nn.parallel.DistributedDataParallel(
@@ -240,6 +240,9 @@ class Trainer:
         """Rank 0: validate, write last.pth (and best.pth), history.csv and curves.png."""
         cfg = self.cfg
         row.update(self.validation(self.model, self.device))
+        if self.fresh and epoch == self.start_epoch:  # --force: the old run goes now
+            for name in RUN_FILES:
+                (self.out / name).unlink(missing_ok=True)
         self.history.append(row)
         improved = self._improved(row)
         prov = {**self.provenance, "toppose": __version__, "epochs": epoch + 1, "data": [list(d) for d in cfg.data],
@@ -248,6 +251,8 @@ class Trainer:
                  "scaler": self.scaler.state_dict(), "epoch": epoch, "best": self.best,
                  "history": self.history, "bad_epochs": self.bad_epochs, "rng": _rng_state()}
         save_checkpoint(self.out / "last.pth", self.model, self.spec, prov, **state)
+        if epoch == self.start_epoch:  # the run folder is written only once an epoch has completed
+            write_json(self.out / "config.json", cfg.to_dict(), indent=2)
         if improved:
             save_checkpoint(self.out / "best.pth", self.model, self.spec, prov)
         write_curves(self.out, self.history)
@@ -265,13 +270,9 @@ class Trainer:
         return bool(stop.item())
 
     def run(self, fresh: bool = False) -> dict:
-        """Train the remaining epochs; ``fresh`` first removes an earlier run's files (``--force``)."""
-        if self.rank == 0:
-            self.out.mkdir(parents=True, exist_ok=True)
-            if fresh and self.start_epoch == 0:
-                for name in RUN_FILES:
-                    (self.out / name).unlink(missing_ok=True)
-            write_json(self.out / "config.json", self.cfg.to_dict(), indent=2)
+        """Train the remaining epochs; with ``fresh`` (``--force``) an earlier run's files are removed
+        once the first epoch has completed (a run that fails before that leaves the folder as it was)."""
+        self.fresh = fresh
         t_start = time.time()
         for epoch in range(self.start_epoch, self.cfg.epochs):
             row = self.train_epoch(epoch)

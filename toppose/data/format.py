@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import json
 import shutil
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from toppose.atomic import write_failed
 from toppose.errors import ToposeError
 from toppose.io import atomic_path, write_json
 from toppose.skeleton import COCO17_SKELETON, OPENPOSE18
@@ -102,10 +102,8 @@ class DatasetWriter:
     @staticmethod
     def _imwrite(path: Path, image: np.ndarray) -> None:
         with atomic_path(path) as tmp:
-            if not cv2.imwrite(str(tmp), image):  # OpenCV says only False: tell a full disk apart
-                full = shutil.disk_usage(tmp.parent).free < image.nbytes + 65536
-                raise OSError(errno.ENOSPC if full else errno.EIO, "No space left on device" if full
-                              else "could not write the image", str(path))
+            if not cv2.imwrite(str(tmp), image):  # OpenCV says only False
+                raise write_failed(path, "the image", image.nbytes)
 
     def close(self) -> dict:
         dataset = {"info": self.info, "images": self.images, "annotations": self.annotations,
