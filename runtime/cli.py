@@ -158,6 +158,7 @@ def _read_frame(path: Path):
 def _infer_one(estimator, path: Path, tta: bool, tmp: list[Path]) -> None:
     import cv2
 
+    from toppose.atomic import write_failed
     from toppose.preprocess import to_input_image
     from toppose.runtime.draw import draw_poses
 
@@ -167,5 +168,5 @@ def _infer_one(estimator, path: Path, tta: bool, tmp: list[Path]) -> None:
     if tmp:
         overlay = draw_poses(to_input_image(frame, estimator.spec.encoding).copy(), poses, estimator.spec.skeleton)
         if not cv2.imwrite(str(tmp[0]), overlay):
-            raise OSError(5, "could not write the overlay image", str(tmp[0]))
+            raise write_failed(tmp[0], "the overlay image", overlay.nbytes)
         tmp[1].write_text(json.dumps(poses.openpose_json()))

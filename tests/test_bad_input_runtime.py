@@ -27,6 +27,9 @@ def _images(ws):
     (ws / "imgs").mkdir()
     for p in sorted((ws / "d" / "images").iterdir()):
         os.link(p, ws / "imgs" / p.name)
+    (ws / "many").mkdir()
+    for i in range(40):
+        os.link(next((ws / "d" / "images").iterdir()), ws / "many" / f"{i:03d}.png")
     (ws / "mixed").mkdir()
     depth = cv2.imread(str(next((ws / "d" / "images").iterdir())), cv2.IMREAD_UNCHANGED)
     cv2.imwrite(str(ws / "mixed" / "a.png"), depth)
@@ -89,7 +92,7 @@ STREAM = [
     ("model-text", S + " --model {ws}/text.onnx", "text.onnx: not a loadable ONNX model"),
     ("model-missing", S + " --model {ws}/gone.onnx", "gone.onnx: no such file"),
     ("model-not-toppose", S + " --model {ws}/plain.onnx", "plain.onnx: not a toppose model"),
-    ("model-skeleton-mismatch", S + " --model {ws}/wrongskeleton.onnx", "needs 44 paf channels"),
+    ("model-skeleton-mismatch", S + " --model {ws}/wrongskeleton.onnx", "needs 46 paf channels"),
     ("model-hostile-weights", S + " --model {ws}/evil.pth", "evil.pth: not a loadable ONNX model"),
     ("video-missing", "--video {ws}/gone.mp4 --device cpu", "gone.mp4: no such file"),
     ("video-text", "--video {ws}/afile --device cpu", "afile: cannot open"),
@@ -113,7 +116,7 @@ def test_toppose_stream(ws, name, args, culprit):
 @pytest.mark.parametrize("option,name", [("--save", "v.mp4"), ("--json", "p.jsonl"), ("--openpose-json", "op")])
 def test_stream_onto_a_full_disk_fails_and_leaves_nothing(ws, option, name):
     with mounted("8k") as full:
-        args = [*S.format(ws=ws).split(), option, full / name]
+        args = [*S.replace("imgs", "many").format(ws=ws).split(), option, full / name]
         check(stream_app, args, f"{full / name}" if option != "--save" else f"--save {full / name}", full, ws)
 
 
