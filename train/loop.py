@@ -10,75 +10,20 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch.utils.data import DataLoader
 
 from toppose import __version__
-from toppose.atomic import check_parent
-from toppose.data.format import DataError, load_dataset
-from toppose.errors import ConfigError
 from toppose.io import write_json
-from toppose.model_spec import InputEncoding, ModelSpec
-from toppose.networks import build_network
-from toppose.skeleton import get_skeleton
 from toppose.train import freeze
 from toppose.train.config import RUN_FILES, TrainConfig
-from toppose.train.dataset import IndexedConcat, MixedSampler, PoseDataset
 from toppose.train.curves import write_curves
+from toppose.train.setup import build_loader, build_model, build_optimizer, check_inputs, setup_distributed
 from toppose.train.validation import Validation, stage_losses
-from toppose.weights import WeightsError, load_weights, read_file, save_checkpoint
-
-
-def _single_threaded(_worker: int) -> None:
-    """Each loader worker is one process: OpenCV's own thread pool would oversubscribe the cores."""
-    import cv2
-
-    cv2.setNumThreads(1)
+from toppose.weights import WeightsError, read_file, save_checkpoint
 
 
 def log(msg: str) -> None:
     if int(os.environ.get("RANK", 0)) == 0:
         print(msg, flush=True)
-
-
-def _device(cfg: TrainConfig) -> torch.device:
-    if cfg.device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-        return torch.device("cpu")
-    if cfg.device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ConfigError(f"--device {cfg.device}: CUDA is not available on this machine (use cpu or auto)")
-        if cfg.device != "cuda" and int(cfg.device.split(":")[1]) >= torch.cuda.device_count():
-            raise ConfigError(f"--device {cfg.device}: only {torch.cuda.device_count()} CUDA device(s) present")
-    return torch.device(cfg.device)
-
-
-def check_inputs(cfg: TrainConfig, resume: bool = False, force: bool = False) -> None:
-    """Everything that can be checked before a run starts: device, run folder, data, init weights."""
-    _device(cfg)
-    out = Path(cfg.out)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out}: is a file, expected a run folder")
-    check_parent(out / "config.json")
-    if int(os.environ.get("RANK", 0)) == 0 and not resume and not force and any((out / f).exists() for f in RUN_FILES):
-        raise ConfigError(f"--out {out}: holds a training run (continue it with --resume {out}, "
-                          f"or add --force to start afresh)")
-    for folder in [d for d, _ in cfg.data] + list(cfg.val):
-        if not load_dataset(folder)["images"]:
-            raise DataError(f"{folder}: the dataset holds no images")
-    if cfg.init and not Path(cfg.init).is_file():
-        raise ConfigError(f"--init {cfg.init}: no such file")
-
-
-def _build_model(cfg: TrainConfig) -> tuple[ModelSpec, torch.nn.Module, dict]:
-    """The network to train: ``--init`` weights, or a fresh one seeded by ``cfg.seed``."""
-    if cfg.init:
-        loaded = load_weights(cfg.init, arch=cfg.arch)
-        return loaded.spec, loaded.model, {"init": str(cfg.init), "init_layout": loaded.layout, "parent": loaded.provenance}
-    enc = InputEncoding(kind=cfg.encoding, near_m=cfg.depth_range[0], far_m=cfg.depth_range[1]) if cfg.encoding == "depth" else InputEncoding()
-    spec = ModelSpec(arch=cfg.arch, preprocess=cfg.preprocess, encoding=enc, skeleton=get_skeleton(cfg.skeleton))
-    torch.manual_seed(cfg.seed)
-    return spec, build_network(spec), {"init": "scratch"}
 
 
 def lr_factor(cfg: TrainConfig, progress: float, step: int, warmup_steps: int) -> float:
@@ -95,59 +40,23 @@ def _rng_state() -> dict:
     return {"torch": torch.get_rng_state()}
 
 
-def _setup_distributed(cfg: TrainConfig) -> tuple[torch.device, bool, int, int]:
-    """(device, distributed, rank, world size); joins the process group under torchrun."""
-    device = _device(cfg)
-    distributed = int(os.environ.get("WORLD_SIZE", 1)) > 1
-    if not distributed:
-        return device, False, 0, 1
-    dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-    return device, True, dist.get_rank(), dist.get_world_size()
-
-
-def _build_loader(cfg: TrainConfig, spec: ModelSpec, device: torch.device, rank: int, world: int):
-    """The mixed, sharded training sampler and its DataLoader; refuses an epoch of zero steps."""
-    datasets = [PoseDataset(d, spec, cfg.input_size, cfg.rotation, cfg.scale, cfg.flip, cfg.depth_jitter)
-                for d, _ in cfg.data]
-    epoch_size = cfg.epoch_size or sum(len(d) for d in datasets)
-    sampler = MixedSampler([len(d) for d in datasets], [w for _, w in cfg.data], epoch_size, cfg.seed, rank, world)
-    loader = DataLoader(IndexedConcat(datasets), batch_size=cfg.batch_size, sampler=sampler,
-                        num_workers=cfg.workers, pin_memory=device.type == "cuda", drop_last=True,
-                        persistent_workers=cfg.workers > 0, worker_init_fn=_single_threaded)
-    if len(loader) == 0:
-        source = f"--epoch-size {epoch_size}" if cfg.epoch_size else f"the data's {epoch_size} images (the epoch size)"
-        raise ConfigError(f"{source} with --batch-size {cfg.batch_size}" + (f" on {world} processes" if world > 1 else "")
-                          + f" gives no training step: an epoch needs at least {cfg.batch_size * world} samples")
-    return sampler, loader
-
-
-def _build_optimizer(cfg: TrainConfig, groups: list[dict]) -> torch.optim.Optimizer:
-    opt = (torch.optim.SGD(groups, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-           if cfg.optimizer == "sgd" else torch.optim.AdamW(groups, weight_decay=cfg.weight_decay))
-    for g in opt.param_groups:
-        g["base_lr"] = g["lr"]
-    return opt
-
-
 class Trainer:
     """One run: set up once, then ``run()`` epochs; all run state lives on the instance."""
 
     def __init__(self, cfg: TrainConfig, resume: bool = False) -> None:
         self.cfg, self.out = cfg, Path(cfg.out)
-        self.device, self.distributed, self.rank, self.world = _setup_distributed(cfg)
-        self.spec, model, self.provenance = _build_model(cfg)
+        self.device, self.distributed, self.rank, self.world = setup_distributed(cfg)
+        self.spec, model, self.provenance = build_model(cfg)
         self.mask = freeze.trainable_mask(model, cfg.freeze, cfg.train_patterns, cfg.freeze_patterns)
         groups = freeze.apply(model, self.mask, cfg.lr, cfg.stem_lr_mult)
         log(freeze.table(model, self.mask))
         self.validation = Validation(cfg, self.spec) if self.rank == 0 else None
-        self.sampler, self.loader = _build_loader(cfg, self.spec, self.device, self.rank, self.world)
+        self.sampler, self.loader = build_loader(cfg, self.spec, self.device, self.rank, self.world)
         self.steps = len(self.loader)
         self.model = model.to(self.device)
         if cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.opt = _build_optimizer(cfg, groups)
+        self.opt = build_optimizer(cfg, groups)
         self.amp = cfg.amp != "none" and self.device.type == "cuda"
         self.amp_dtype = torch.bfloat16 if cfg.amp == "bf16" else torch.float16
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp and cfg.amp == "fp16")
