@@ -28,7 +28,9 @@ def tables(r: dict) -> str:
                            ("ap_top_full", "AP on the held-out top-view set (people fully in frame)"),
                            ("stream_fps", "Streaming, frames per second"),
                            ("stream_latency_ms", "Streaming latency p50 / p95, ms"),
-                           ("decoder_targets", "Decoder targets"), ("render", "Renderer")):
+                           ("decoder_targets", "Decoder targets"), ("render", "Renderer"),
+                           ("realsense", "RealSense recording (.db3) of rendered scenes, bundled int8 model"),
+                           ("install_mb", "Install size, MB of site-packages")):
         if section in r:
             out += [f"### {title}", "", "| measure | value |", "|---|---|"]
             out += [f"| {k} | {v} |" for k, v in r[section].items()] + [""]

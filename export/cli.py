@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from toppose.errors import App, ConfigError
+from toppose.extras import require_extra
 
 app = App(help="Export weights to ONNX.")
 
@@ -32,6 +33,7 @@ def main(weights: Annotated[Path, typer.Argument(help="any known weights file or
          force: Annotated[bool, typer.Option(help="overwrite existing outputs")] = False,
          verify: Annotated[bool, typer.Option(help="check parity with PyTorch")] = True) -> None:
     """Export, then verify (onnx.checker, onnxruntime vs PyTorch maps and decoded poses)."""
+    require_extra("train", "toppose-export")
     from toppose.export.onnx_export import ExportOptions
     from toppose.export.pipeline import run_export
 

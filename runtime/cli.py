@@ -58,6 +58,12 @@ def stream(camera: Annotated[Optional[int], typer.Option(help="live camera index
            images: Annotated[Optional[str], typer.Option(help="image folder or glob")] = None,
            itop: Annotated[Optional[str], typer.Option(help="ITOP *_depth_map.h5 to replay")] = None,
            demo: Annotated[bool, typer.Option(help="the synthetic ceiling scene with the bundled model")] = False,
+           realsense: Annotated[bool, typer.Option(help="a live RealSense depth camera (extra: realsense)")] = False,
+           serial: Annotated[Optional[str], typer.Option(help="with --realsense: the device's serial number")] = None,
+           realsense_file: Annotated[Optional[str], typer.Option(help="RealSense recording (.bag or .db3)")] = None,
+           realtime: Annotated[bool, typer.Option(help="play recordings at their recorded rate")] = False,
+           allow_modality_mismatch: Annotated[bool, typer.Option(help="run depth through a colour model or "
+                                                                 "the reverse")] = False,
            model: Annotated[Optional[Path], typer.Option(help="exported .onnx (default: the bundled model)")] = None,
            device: Annotated[str, typer.Option(help="auto, cpu, cuda or tensorrt")] = "auto",
            trt_cache: Annotated[Optional[Path], typer.Option(help="TensorRT engine cache folder")] = None,
@@ -73,13 +79,16 @@ def stream(camera: Annotated[Optional[int], typer.Option(help="live camera index
            seed: Annotated[int, typer.Option(help="demo scene seed")] = 0,
            force: Force = False) -> None:
     """Stream frames -> poses, with overlays, pose files and a latency summary."""
-    from toppose.runtime.sources import open_source
+    from toppose.runtime.sources import check_modality, open_source
     from toppose.runtime.stream import StreamConfig, display_available, run_stream
 
     _setup_logging()
     _check_stream_options(frames, duration, threads, decoder, save, json_out, openpose_json, force)
     session = _session(model, device, trt_cache, fp16, threads)
-    source = open_source(camera, video, images, itop, demo, seed)
+    source = open_source(camera, video, images, itop, demo, seed, realsense, serial, realsense_file, realtime,
+                         depth_model=session.spec.encoding.kind == "depth")
+    if not allow_modality_mismatch:
+        check_modality(source, session.spec.encoding, session.path.name)
     if demo and frames is None and duration is None:
         frames = 150  # the demo is bounded unless asked otherwise
     cfg = StreamConfig(save=save, jsonl=json_out, openpose_json=openpose_json,

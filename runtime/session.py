@@ -5,8 +5,11 @@ Imports numpy and onnxruntime only: the edge path never imports torch.
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import json
 import logging
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +42,32 @@ def provider_plan(device: str, available: list[str], fixed_size: bool, cache_dir
     return [p for p in wanted if p[0] in available] + [("CPUExecutionProvider", {})]
 
 
+@functools.lru_cache(maxsize=None)
+def provider_library_error(provider: str) -> str | None:
+    """Why ``provider``'s onnxruntime library cannot load here (e.g. CUDA libraries absent), or None.
+
+    Probed with the dynamic loader, so onnxruntime never prints its own red error for it.
+    """
+    name = {"CUDAExecutionProvider": "cuda", "TensorrtExecutionProvider": "tensorrt"}.get(provider)
+    if name is None:
+        return None
+    lib = Path(ort.__file__).parent / "capi" / (f"onnxruntime_providers_{name}.dll" if sys.platform == "win32"
+                                                else f"libonnxruntime_providers_{name}.so")
+    if not lib.is_file():
+        return None  # an unusual build: let onnxruntime decide
+    try:
+        ctypes.CDLL(str(lib))
+    except OSError as e:
+        return str(e).strip()[:200]
+    return None
+
+
+def usable_providers() -> tuple[list[str], dict[str, str]]:
+    """onnxruntime's available providers whose libraries load, and why each of the others does not."""
+    why = {p: e for p in ort.get_available_providers() if (e := provider_library_error(p))}
+    return [p for p in ort.get_available_providers() if p not in why], why
+
+
 class PoseSession:
     """An exported toppose model: ``infer_maps(x)`` -> (paf, heatmaps) as float32 arrays."""
 
@@ -54,16 +83,13 @@ class PoseSession:
         self.session = self._open(options, [("CPUExecutionProvider", {})])
         self.metadata = self._metadata(self.session)
         fixed = self.metadata["input"].get("height") is not None
-        plan = provider_plan(device, ort.get_available_providers(), fixed, cache_dir, fp16)
-        if len(plan) > 1:  # a GPU provider is available: open the model once more with it
+        usable, unusable = usable_providers()
+        plan = provider_plan(device, usable, fixed, cache_dir, fp16)
+        if len(plan) > 1:  # a GPU provider is usable: open the model once more with it
             self.session = self._open(options, plan)
-        requested = [p for p, _ in plan]
         self.providers = self.session.get_providers()
-        if device != "cpu" and self.providers[0] == "CPUExecutionProvider":
-            log.warning("device %s requested but no GPU execution provider is available "
-                        "(onnxruntime offers %s): running on CPUExecutionProvider", device, ort.get_available_providers())
-        log.info("onnxruntime %s: running %s on %s (requested %s)", ort.__version__, self.path.name,
-                 self.providers[0], ", ".join(requested))
+        wanted = [p for p, _ in provider_plan(device, ort.get_available_providers(), fixed, cache_dir, fp16)]
+        self._log_choice(device, [p for p, _ in plan], {p: e for p, e in unusable.items() if p in wanted})
         self.spec = ModelSpec.from_dict(self.metadata["spec"])
         self.decoder_config = DecoderConfig.from_dict(self.metadata.get("decoder", {}))
         self.input_name = self.session.get_inputs()[0].name
@@ -72,6 +98,17 @@ class PoseSession:
         h, w = self.metadata["input"].get("height"), self.metadata["input"].get("width")
         self.input_hw = (int(h), int(w)) if h and w else None
         self._binding = self.session.io_binding() if self.providers[0] != "CPUExecutionProvider" else None
+
+    def _log_choice(self, device: str, requested: list[str], unusable: dict[str, str]) -> None:
+        """One info line: the provider that runs and, on CPU, why; a warning when a GPU was asked for."""
+        on_cpu = self.providers[0] == "CPUExecutionProvider"
+        why = "; ".join(f"{p} unusable: {e}" for p, e in unusable.items()) or \
+            f"no GPU provider in onnxruntime {ort.__version__}'s {', '.join(ort.get_available_providers())}"
+        if device not in ("cpu", "auto") and on_cpu:
+            log.warning("device %s requested but no GPU execution provider is usable: running on "
+                        "CPUExecutionProvider", device)
+        reason = f" ({why})" if on_cpu and device != "cpu" else f" (requested {', '.join(requested)})"
+        log.info("onnxruntime %s: running %s on %s%s", ort.__version__, self.path.name, self.providers[0], reason)
 
     def _open(self, options: ort.SessionOptions, plan: list) -> ort.InferenceSession:
         try:

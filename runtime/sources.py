@@ -1,15 +1,18 @@
 """Frame sources: live cameras and streams, video files, image folders, ITOP replays, the demo scene.
 
 Each source is an iterator of ``Captured`` frames. ``live`` sources may drop frames (only the
-newest is processed); file sources deliver every frame.
+newest is processed); file sources deliver every frame. Every source declares its ``modality``
+(``depth`` or ``rgb``) before the first frame, and depth sources hand the camera's intrinsics
+along with each frame when they are known. RealSense cameras and recordings: ``realsense.py``.
 """
 
 from __future__ import annotations
 
 import glob
-from abc import ABC, abstractmethod
 import logging
+import sys
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -18,6 +21,7 @@ import cv2
 import numpy as np
 
 from toppose.errors import ToposeError
+from toppose.model_spec import InputEncoding
 
 log = logging.getLogger("toppose.runtime")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -27,18 +31,46 @@ class SourceError(ToposeError):
     """A source that cannot be opened; the message names it and the problem."""
 
 
+class ModalityError(SourceError):
+    """A source whose frames (colour or depth) are not what the model reads."""
+
+
+@dataclass(frozen=True)
+class Intrinsics:
+    """Pinhole intrinsics of a depth frame: focal lengths and principal point in pixels.
+
+    ``model``/``coeffs``: the sensor's distortion model and its 5 coefficients ("none": zeros).
+    """
+
+    width: int
+    height: int
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    model: str = "none"
+    coeffs: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0, 0.0)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Intrinsics":
+        return cls(int(d["width"]), int(d["height"]), float(d["fx"]), float(d["fy"]), float(d["cx"]), float(d["cy"]))
+
+
 @dataclass
 class Captured:
     index: int
-    timestamp: float       # seconds since the source started
-    frame: np.ndarray      # BGR uint8, or depth: uint16 mm / float32 m
+    timestamp: float       # seconds since the source started (recordings: since their first frame)
+    frame: np.ndarray      # BGR uint8 (H, W, 3), grey uint8 (H, W), or depth (H, W): uint16 mm / float32 m
     capture_ms: float
     name: str = ""
     truth: np.ndarray | None = None  # ground truth (P, 18, 3) for rendered frames
+    intrinsics: Intrinsics | None = None  # depth frames whose camera is known
 
 
 class Source(ABC):
     live = False
+    modality = "rgb"       # what the frames are: "rgb" (colour or grey 8-bit) or "depth"
+    label = "source"       # how messages name it, e.g. "camera 0"
 
     @abstractmethod
     def __iter__(self) -> Iterator[Captured]:
@@ -49,16 +81,28 @@ class Source(ABC):
 
 
 class OpenCVSource(Source):
-    """A camera index or a video path/URL. Live sources reconnect with backoff when they drop."""
+    """A camera index or a video path/URL. Live sources reconnect with backoff when they drop.
 
-    def __init__(self, target: int | str, live: bool, max_retries: int = 5, backoff_s: float = 0.5) -> None:
+    Opening and reading time out (``timeout_ms``) so a camera that answers nothing never hangs.
+    """
+
+    def __init__(self, target: int | str, live: bool, max_retries: int = 5, backoff_s: float = 0.5,
+                 timeout_ms: int = 5000) -> None:
         self.target, self.live = target, live
-        self.max_retries, self.backoff_s = max_retries, backoff_s
+        self.max_retries, self.backoff_s, self.timeout_ms = max_retries, backoff_s, timeout_ms
+        self.backend = camera_backend() if isinstance(target, int) else cv2.CAP_ANY
+        self.label = f"camera {target}" if isinstance(target, int) else str(target)
         self.cap = self._open()
 
     def _open(self) -> cv2.VideoCapture:
-        cap = cv2.VideoCapture(self.target)
+        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, self.timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, self.timeout_ms]
+        cap = cv2.VideoCapture(self.target, self.backend, params)
         if not cap.isOpened():
+            cap.release()
+            if isinstance(self.target, int):
+                raise SourceError(f"camera {self.target}: cannot open with OpenCV's "
+                                  f"{cv2.videoio_registry.getBackendName(self.backend)} backend (no such camera, "
+                                  "or it is busy)")
             raise SourceError(f"{self.target}: cannot open (no such camera, file or stream)")
         return cap
 
@@ -102,6 +146,8 @@ class ImageSource(Source):
         if not files:
             raise SourceError(f"{pattern}: no images found")
         self.files = files
+        self.label = pattern
+        self.modality = image_modality(files[0])
 
     def __iter__(self) -> Iterator[Captured]:
         t0 = time.perf_counter()
@@ -116,13 +162,24 @@ class ImageSource(Source):
             yield Captured(i, t - t0, frame, 1000 * (time.perf_counter() - t), f.name)
 
 
+def image_modality(path: Path) -> str:
+    """"depth" for a 16-bit single-channel image (millimetres), else "rgb" (colour or grey 8-bit)."""
+    frame = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    return "depth" if frame is not None and frame.ndim == 2 and frame.dtype == np.uint16 else "rgb"
+
+
 class ItopSource(Source):
-    """Replay an ITOP ``*_depth_map.h5`` (float16 metres) frame by frame."""
+    """Replay an ITOP ``*_depth_map.h5`` (float16 metres) frame by frame, with ITOP's intrinsics."""
+
+    modality = "depth"
 
     def __init__(self, path: str) -> None:
         import h5py
 
-        self.path = Path(path)
+        from toppose.synth.render import INTRINSICS
+
+        self.path, self.label = Path(path), path
+        self.intrinsics = Intrinsics.from_dict(INTRINSICS)
         try:
             self.file = h5py.File(self.path, "r")
         except (OSError, FileNotFoundError):
@@ -139,7 +196,7 @@ class ItopSource(Source):
             frame = self.file["data"][i].astype(np.float32)
             name = str(i) if self.ids is None else \
                 self.ids[i].decode(errors="replace") if isinstance(self.ids[i], bytes) else str(self.ids[i])
-            yield Captured(i, t - t0, frame, 1000 * (time.perf_counter() - t), name)
+            yield Captured(i, t - t0, frame, 1000 * (time.perf_counter() - t), name, intrinsics=self.intrinsics)
 
     def close(self) -> None:
         self.file.close()
@@ -148,11 +205,15 @@ class ItopSource(Source):
 class DemoSource(Source):
     """The synthetic ceiling scene (depth), with ground truth, as a camera would deliver it."""
 
+    modality, label = "depth", "the demo scene"
+
     def __init__(self, seed: int = 0, people: int = 3, fps: float = 15.0) -> None:
         from toppose.synth.player import ScenePlayer
+        from toppose.synth.render import INTRINSICS
 
         self.player = ScenePlayer(seed, people, fps=fps)
         self.fps = fps
+        self.intrinsics = Intrinsics.from_dict(INTRINSICS)
 
     def __iter__(self) -> Iterator[Captured]:
         frames = self.player.frames()
@@ -160,16 +221,37 @@ class DemoSource(Source):
         while True:
             t = time.perf_counter()
             frame, truth = next(frames)  # rendering is this source's capture time
-            yield Captured(i, i / self.fps, frame.depth, 1000 * (time.perf_counter() - t), truth=truth)
+            yield Captured(i, i / self.fps, frame.depth, 1000 * (time.perf_counter() - t), truth=truth,
+                           intrinsics=self.intrinsics)
             i += 1
 
 
+def camera_backend() -> int:
+    """OpenCV's capture backend for camera indices on this platform."""
+    return {"linux": cv2.CAP_V4L2, "win32": cv2.CAP_MSMF, "darwin": cv2.CAP_AVFOUNDATION}.get(sys.platform, cv2.CAP_ANY)
+
+
 def open_source(camera: int | None = None, video: str | None = None, images: str | None = None,
-                itop: str | None = None, demo: bool = False, seed: int = 0) -> Source:
-    chosen = [x for x in (camera, video, images, itop) if x is not None] + ([True] if demo else [])
+                itop: str | None = None, demo: bool = False, seed: int = 0, realsense: bool = False,
+                serial: str | None = None, realsense_file: str | None = None, realtime: bool = False,
+                depth_model: bool = False) -> Source:
+    """The one source chosen. ``--camera N`` with a depth model opens the N-th RealSense when one is connected."""
+    chosen = [x for x in (camera, video, images, itop, realsense_file) if x is not None] + \
+        [True for flag in (demo, realsense) if flag]
     if len(chosen) != 1:
-        raise SourceError("choose exactly one source: --camera, --video, --images, --itop or --demo")
+        raise SourceError("choose exactly one source: --camera, --video, --images, --itop, --realsense, "
+                          "--realsense-file or --demo")
+    if serial is not None and not realsense:
+        raise SourceError("--serial picks a live RealSense: use it with --realsense")
+    if realsense or realsense_file is not None:
+        from toppose.runtime.realsense import RealSenseFileSource, RealSenseSource
+        return RealSenseSource(serial=serial) if realsense else RealSenseFileSource(realsense_file, realtime)
     if camera is not None:
+        if depth_model:
+            from toppose.runtime.realsense import realsense_for_camera
+            found = realsense_for_camera(camera)
+            if found is not None:
+                return found
         return OpenCVSource(camera, live=True)
     if video is not None:
         live = video.split("://")[0].lower() in ("rtsp", "rtmp", "http", "https", "udp", "tcp")
@@ -181,3 +263,17 @@ def open_source(camera: int | None = None, video: str | None = None, images: str
     if itop is not None:
         return ItopSource(itop)
     return DemoSource(seed)
+
+
+def check_modality(source: Source, encoding: InputEncoding, model_name: str) -> None:
+    """Raise ModalityError when ``source`` gives frames of another kind than the model reads."""
+    if source.modality == encoding.kind:
+        return
+    if encoding.kind == "depth":
+        raise ModalityError(f"{source.label} gives colour frames but {model_name} reads depth "
+                            f"({encoding.describe()}): for a colour camera export an RGB model (e.g. "
+                            "toppose-export pose_model_scratch.pth) and pass --model; for depth use --realsense; "
+                            "--allow-modality-mismatch runs it anyway")
+    raise ModalityError(f"{source.label} gives depth frames but {model_name} reads colour (rgb): pass a depth model "
+                        "with --model (the bundled model reads depth); --allow-modality-mismatch runs it anyway, "
+                        "depth drawn as grey images")

@@ -123,7 +123,7 @@ def _main_thread() -> bool:
 
 def _check_modality(frame, session: PoseSession) -> None:
     """Warn once when the source's modality differs from the model's input encoding."""
-    colour = frame.ndim == 3
+    colour = frame.ndim == 3 or frame.dtype == "uint8"  # grey 8-bit frames are colour images
     kind = session.spec.encoding.kind
     if kind == "depth" and colour:
         log.warning("the model expects depth frames (%s) but the source gives colour frames: "

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from toppose.errors import App, fail
+from toppose.extras import require_extra
 
 __all__ = ["app", "fail"]
 
@@ -23,6 +24,7 @@ def _main() -> None:
 @app.command()
 def info(weights: Annotated[Path, typer.Argument(help="a .pth weights file or toppose checkpoint")]) -> None:
     """Print the detected layout, architecture, parameter count, preprocessing and provenance."""
+    require_extra("train", "toppose info", "torch")
     from toppose.weights import load_weights
 
     loaded = load_weights(weights)
@@ -46,6 +48,7 @@ def init(out: Annotated[Path, typer.Argument(help="checkpoint to write")],
          seed: Annotated[int, typer.Option(help="initialisation seed")] = 0,
          force: Annotated[bool, typer.Option(help="replace an existing OUT")] = False) -> None:
     """Write a freshly initialised network as a toppose checkpoint."""
+    require_extra("train", "toppose init")
     import torch
 
     from toppose.atomic import check_output

@@ -16,6 +16,7 @@ from typing import Annotated, Optional
 import typer
 
 from toppose.errors import App, ConfigError
+from toppose.extras import require_extra
 from toppose.train.config import TrainConfig
 
 app = App(help="Train an OpenPose-style model.")
@@ -59,6 +60,7 @@ def main(ctx: typer.Context,
          force: Annotated[bool, typer.Option(help="start afresh in a folder holding a run")] = False,
          gpus: Annotated[int, typer.Option(help="launch N processes with torchrun (DDP)")] = 1) -> None:
     """Train; every epoch writes last.pth, best.pth (by val AP), history.csv and curves.png."""
+    require_extra("train", "toppose-train")
     from toppose.train.config import config_from_options
     from toppose.train.loop import check_inputs, train
 

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from toppose.errors import App, ConfigError
+from toppose.extras import require_extra
 
 app = App(help="Evaluate a model on a training-format folder.")
 
@@ -23,6 +24,7 @@ def main(data: Annotated[Path, typer.Option(help="training-format folder with gr
          out: Annotated[Optional[Path], typer.Option(help="write metrics and detections as JSON")] = None,
          force: Annotated[bool, typer.Option(help="replace an existing --out file")] = False) -> None:
     """Decode with the shared decoder, convert to COCO-17, print AP/AR and per-joint accuracy."""
+    require_extra("train", "toppose-eval --weights", *(() if weights else ("pycocotools",)))
     from toppose.atomic import check_output
     from toppose.io import write_json
     from toppose.train.predict import evaluate_folder, oracle_folder

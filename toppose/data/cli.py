@@ -10,6 +10,7 @@ import typer
 
 from toppose.data.format import DataError
 from toppose.errors import App, ConfigError
+from toppose.extras import require_extra
 
 app = App(no_args_is_help=True, help="Build training-format datasets.")
 Force = Annotated[bool, typer.Option(help="replace an existing output folder")]
@@ -84,6 +85,7 @@ def coco(annotations: Annotated[Path, typer.Option(help="person_keypoints_*.json
          seed: Annotated[int, typer.Option()] = 0,
          force: Force = False) -> None:
     """Convert COCO person keypoints (neck added, ignore masks from crowds and unlabelled people)."""
+    require_extra("train", "toppose-data coco", "pycocotools")
     from toppose.atomic import atomic_dir
     from toppose.data.coco import convert_coco
 
