@@ -6,7 +6,7 @@ import contextlib
 from pathlib import Path
 
 from toppose.atomic import atomic_path, check_output
-from toppose.data.format import load_dataset, read_image
+from toppose.data.format import DataError, load_dataset, read_image
 from toppose.export.onnx_export import (CALIBRATION_METHODS, ExportError, ExportOptions, export_onnx, to_fp16,
                                         to_int8)
 from toppose.export.verify import ParityReport, check_parity, parity_inputs
@@ -21,7 +21,15 @@ def variant_path(output: Path, tag: str) -> Path:
 def calibration_frames(folder: Path, spec, hw: tuple[int, int], count: int) -> list:
     dataset = load_dataset(folder)
     step = max(1, len(dataset["images"]) // count)
-    return [prepare(read_image(folder, im), spec, hw)[0] for im in dataset["images"][::step][:count]]
+    frames = []
+    for im in dataset["images"][::step][:count]:
+        try:
+            frames.append(prepare(read_image(folder, im), spec, hw)[0])
+        except DataError:
+            raise
+        except ValueError as e:  # an unsupported frame
+            raise DataError(f"{Path(folder) / im['file_name']}: {e}") from None
+    return frames
 
 
 def opset_range() -> tuple[int, int]:
