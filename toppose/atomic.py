@@ -66,22 +66,43 @@ def _named(e: OSError, path: Path) -> OSError:
 def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it over ``path`` only on success."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    created = _make_parents(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix or ".tmp", dir=path.parent)
     os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path, done = Path(tmp), False
     try:
         yield tmp_path
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600 files; outputs get the usual mode
         os.replace(tmp_path, path)
+        done = True
     except OSError as e:
         if e.filename is None or str(e.filename) == str(tmp_path):
             raise _named(e, path) from None
         raise
     finally:
         tmp_path.unlink(missing_ok=True)
+        if not done:
+            _remove_empty(created)
+
+
+def _make_parents(path: Path) -> list[Path]:
+    """Create ``path``'s missing folders; returns them, deepest first (to undo on failure)."""
+    missing, folder = [], path.parent
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 @contextlib.contextmanager
