@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import json
+import contextlib
+import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,13 +13,13 @@ import onnx
 import torch
 
 from toppose import __version__
-from toppose.codec.config import DecoderConfig
 from toppose.errors import ToposeError
 from toppose.io import atomic_path
-from toppose.model_spec import METADATA_KEY, ModelSpec
+from toppose.model_spec import METADATA_KEY, MetadataError, ModelInput, ModelMetadata, ModelSpec, metadata_from_props
 
 INPUT, OUTPUTS = "image", ("paf", "heatmaps")
 CALIBRATION_METHODS = ("percentile", "minmax", "entropy")
+MIN_OPSET = 17  # the exporter writes opset 18 and converts down; below 17 the conversion fails
 
 
 class ExportError(ToposeError):
@@ -48,49 +50,75 @@ class ExportOptions:
     def __post_init__(self) -> None:
         if self.height % 8 or self.width % 8 or self.height <= 0 or self.width <= 0:
             raise ExportError(f"input size {self.height}x{self.width} must be positive multiples of 8")
+        if not MIN_OPSET <= self.opset <= onnx.defs.onnx_opset_version():
+            raise ExportError(f"--opset {self.opset}: must be {MIN_OPSET} to {onnx.defs.onnx_opset_version()} "
+                              f"(the torch.export-based exporter cannot write older opsets)")
 
 
-def metadata(spec: ModelSpec, provenance: dict, options: ExportOptions, precision: str) -> dict:
-    return {"toppose_version": __version__, "format": 1, "spec": spec.to_dict(),
-            "decoder": DecoderConfig().to_dict(), "provenance": provenance, "precision": precision,
-            "input": {"name": INPUT, "layout": "NCHW", "height": None if options.dynamic else options.height,
-                      "width": None if options.dynamic else options.width},
-            "outputs": list(OUTPUTS)}
+def metadata(spec: ModelSpec, provenance: dict, options: ExportOptions) -> ModelMetadata:
+    """The fp32 export's description (default decoder settings)."""
+    size = (None, None) if options.dynamic else (options.height, options.width)
+    return ModelMetadata(spec=spec, input=ModelInput(*size, name=INPUT), provenance=provenance, outputs=OUTPUTS)
 
 
 def export_onnx(model: torch.nn.Module, spec: ModelSpec, provenance: dict, out: Path, options: ExportOptions) -> onnx.ModelProto:
-    """Trace ``model`` to ONNX at ``out`` (atomically), metadata included; returns the proto."""
-    model = _Final(model.float()).eval()  # the exporter restores the wrapper's mode on every child
+    """Export ``model`` to ONNX at ``out`` (atomically), metadata included; returns the proto.
+
+    Through torch's supported exporter (``torch.export``, ``dynamo=True``; it needs onnxscript):
+    the TorchScript exporter it replaces warns that it will be removed.
+    """
+    model = _Final(model.float()).eval()
     x = torch.zeros(options.batch, 3, options.height, options.width)
-    axes = {}
-    if options.dynamic or options.dynamic_batch:
-        dims = {0: "batch"} if options.dynamic_batch else {}
-        if options.dynamic:
-            dims.update({2: "height", 3: "width"})
-        out_dims = {k: v + "_8" if k > 1 else v for k, v in dims.items()}
-        axes = {INPUT: dims, OUTPUTS[0]: out_dims, OUTPUTS[1]: out_dims}
+    dims = {}
+    if options.dynamic_batch:
+        dims[0] = torch.export.Dim("batch")
+    if options.dynamic:
+        dims.update({2: torch.export.Dim("height"), 3: torch.export.Dim("width")})
+    with _quiet_exporter():
+        program = torch.onnx.export(model, (x,), None, input_names=[INPUT], output_names=list(OUTPUTS),
+                                    dynamic_shapes=(dims,) if dims else None, opset_version=options.opset,
+                                    dynamo=True, verbose=False)
+    proto = program.model_proto
+    written = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
+    if written != options.opset:  # the exporter keeps its own opset when it cannot convert down
+        raise ExportError(f"--opset {options.opset}: the exporter could only write opset {written}")
+    set_metadata(proto, metadata(spec, provenance, options))
     with atomic_path(out) as tmp:
-        torch.onnx.export(model, (x,), str(tmp), input_names=[INPUT], output_names=list(OUTPUTS),
-                          dynamic_axes=axes or None, opset_version=options.opset, dynamo=False)
-        proto = onnx.load(str(tmp))
-        set_metadata(proto, metadata(spec, provenance, options, "fp32"))
         onnx.save(proto, str(tmp))
     return proto
 
 
-def set_metadata(proto: onnx.ModelProto, meta: dict) -> None:
+@contextlib.contextmanager
+def _quiet_exporter():
+    """The exporter's progress notes (opset conversion, optional torchvision ops) are not the user's concern."""
+    loggers = [logging.getLogger(name) for name in ("torch.onnx", "onnxscript")]
+    levels = [lg.level for lg in loggers]
+    try:
+        for lg in loggers:
+            lg.setLevel(logging.ERROR)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*LeafSpec.*", category=FutureWarning)
+            yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+def set_metadata(proto: onnx.ModelProto, meta: ModelMetadata) -> None:
     del proto.metadata_props[:]
     entry = proto.metadata_props.add()
-    entry.key, entry.value = METADATA_KEY, json.dumps(meta, sort_keys=True)
+    entry.key, entry.value = METADATA_KEY, meta.to_json()
     proto.producer_name, proto.producer_version = "toppose", __version__
 
 
-def read_metadata(proto_or_path) -> dict:
+def read_metadata(proto_or_path) -> ModelMetadata:
+    """A proto's (or an ONNX file's) toppose metadata, through the one codec in ``toppose.model_spec``."""
     proto = onnx.load(str(proto_or_path), load_external_data=False) if not isinstance(proto_or_path, onnx.ModelProto) else proto_or_path
-    for p in proto.metadata_props:
-        if p.key == METADATA_KEY:
-            return json.loads(p.value)
-    raise ExportError(f"{proto_or_path}: not a toppose model (no '{METADATA_KEY}' metadata)")
+    try:
+        return metadata_from_props({p.key: p.value for p in proto.metadata_props})
+    except MetadataError as e:
+        where = "model" if isinstance(proto_or_path, onnx.ModelProto) else proto_or_path
+        raise ExportError(f"{where}: {e}") from None
 
 
 def to_fp16(src: Path, out: Path) -> None:
@@ -101,7 +129,7 @@ def to_fp16(src: Path, out: Path) -> None:
     meta = read_metadata(proto)
     half = convert_float_to_float16(proto, keep_io_types=True)
     _topological_sort(half.graph)
-    set_metadata(half, {**meta, "precision": "fp16"})
+    set_metadata(half, meta.variant("fp16"))
     with atomic_path(out) as tmp:
         onnx.save(half, str(tmp))
 
@@ -166,6 +194,6 @@ def to_int8(src: Path, out: Path, frames: list[np.ndarray], method: str = "perce
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                         calibrate_method=methods[method], nodes_to_exclude=excluded)
         proto = onnx.load(str(tmp))
-        set_metadata(proto, {**meta, "precision": "int8", "calibration_frames": len(frames),
-                             "calibration_method": method, "float_nodes": excluded})
+        set_metadata(proto, meta.variant("int8", calibration_frames=len(frames), calibration_method=method,
+                                         float_nodes=tuple(excluded)))
         onnx.save(proto, str(tmp))

@@ -32,21 +32,9 @@ def calibration_frames(folder: Path, spec, hw: tuple[int, int], count: int) -> l
     return frames
 
 
-def opset_range() -> tuple[int, int]:
-    """The opsets torch's exporter accepts."""
-    try:
-        from torch.onnx import _constants
-        return _constants.ONNX_MIN_OPSET, _constants.ONNX_MAX_OPSET
-    except (ImportError, AttributeError):  # pragma: no cover
-        return 7, 20
-
-
 def check_request(output: Path, options: ExportOptions, fp16: bool, int8_calibration: Path | None,
                   calibration_frames_count: int, calibration_method: str, force: bool) -> list[Path]:
     """Every option and output checked before anything is loaded or written; returns the outputs."""
-    low, high = opset_range()
-    if not low <= options.opset <= high:
-        raise ExportError(f"--opset {options.opset}: torch exports opsets {low} to {high}")
     if options.batch < 1:
         raise ExportError(f"--batch must be at least 1, got {options.batch}")
     if output.suffix.lower() != ".onnx":

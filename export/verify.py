@@ -10,6 +10,7 @@ import onnxruntime as ort
 import torch
 
 from toppose.codec.decoder import PoseDecoder
+from toppose.export.onnx_export import read_metadata
 from toppose.model_spec import ModelSpec
 from toppose.preprocess import prepare
 from toppose.synth.scenes import random_scene
@@ -63,7 +64,7 @@ def _same_poses(a, b, tol: float = 1.0) -> bool:
 def check_parity(model: torch.nn.Module, spec: ModelSpec, onnx_path, precision: str, inputs: list[np.ndarray]) -> ParityReport:
     onnx.checker.check_model(str(onnx_path), full_check=True)
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    decoder = PoseDecoder(spec.skeleton, spec.stride)
+    decoder = PoseDecoder(spec.skeleton, spec.stride, read_metadata(onnx_path).decoder)  # as the runtime will decode
     report = ParityReport(precision)
     model = model.eval().float()
     for x in inputs:

@@ -19,6 +19,7 @@ import numpy as np
 
 from toppose.codec.poses import Poses
 from toppose.errors import OutputError
+from toppose.inference import Timings
 from toppose.io import write_json
 
 
@@ -53,18 +54,19 @@ def _discard(tmp: Path) -> None:
 
 
 class JsonlWriter:
-    """One line per frame: index, timestamp, people (18 x [x, y, score] and a score), latency."""
+    """One line per frame: index, timestamp, people (J x [x, y, score], a score, parts) and
+    ``latency_ms``: ms per stage and ``latency``, capture start to the frame's outputs written."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.tmp = _temp_beside(path)
         self.file = open(self.tmp, "w")
 
-    def write(self, index: int, timestamp: float, poses: Poses, timings: dict) -> None:
+    def write(self, index: int, timestamp: float, poses: Poses, timings: Timings) -> None:
         people = [{"keypoints": np.round(poses.keypoints[p].astype(np.float64), 2).tolist(), "score": round(float(poses.scores[p]), 4),
                    "parts": int(poses.parts[p])} for p in range(len(poses))]
         line = {"index": index, "timestamp": round(timestamp, 4), "people": people,
-                "latency_ms": {k: round(v, 2) for k, v in timings.items()}}
+                "latency_ms": {k: round(v, 2) for k, v in timings.as_dict().items()}}
         try:
             self.file.write(json.dumps(line) + "\n")
             self.file.flush()  # a killed run still leaves complete lines (in the temporary file)

@@ -18,10 +18,9 @@ from typing import Iterator
 import numpy as np
 
 from toppose.codec.poses import Poses
-from toppose.runtime.estimator import PoseEstimator
+from toppose.inference import PosePredictor, Timings
 from toppose.runtime.sources import Captured, Source
 
-STAGES = ("capture", "preprocess", "inference", "decode", "output")
 _END = object()
 
 
@@ -30,8 +29,8 @@ class Result:
     captured: Captured
     image: np.ndarray                  # the frame as the model saw it before resizing: (H, W, 3) uint8
     poses: Poses
-    timings: dict[str, float]          # ms per stage
-    started: float                     # perf_counter when the frame was captured
+    timings: Timings                   # the predictor's stages, plus capture; output and latency by the consumer
+    started: float                     # perf_counter when the frame's capture began
 
     @property
     def index(self) -> int:
@@ -47,9 +46,9 @@ class StreamStats:
     window: int = 2000  # keep the last N samples per stage: memory stays flat on long runs
     stages: dict[str, deque] = field(default_factory=dict)
 
-    def add(self, timings: dict[str, float]) -> None:
+    def add(self, timings: Timings) -> None:
         self.frames += 1
-        for k, v in timings.items():
+        for k, v in timings.as_dict().items():
             self.stages.setdefault(k, deque(maxlen=self.window)).append(v)
 
     @property
@@ -86,8 +85,8 @@ def _put(q: queue.Queue, item, stop: threading.Event) -> bool:
 
 
 class Pipeline:
-    def __init__(self, source: Source, estimator: PoseEstimator, queue_size: int = 4) -> None:
-        self.source, self.estimator = source, estimator
+    def __init__(self, source: Source, predictor: PosePredictor, queue_size: int = 4) -> None:
+        self.source, self.predictor = source, predictor
         self.queue_size = 1 if source.live else queue_size
         self.stats = StreamStats()
         self.stop = threading.Event()
@@ -120,13 +119,10 @@ class Pipeline:
         try:
             while (item := _get(inp, self.stop)) is not _END:
                 captured, started = item
-                t0 = time.perf_counter()
-                image, x, box = self.estimator.preprocess(captured.frame)
-                t1 = time.perf_counter()
-                paf, heat = self.estimator.infer(x)
-                t2 = time.perf_counter()
-                timings = {"capture": captured.capture_ms, "preprocess": 1000 * (t1 - t0), "inference": 1000 * (t2 - t1)}
-                if not _put(out, (captured, started, image, paf, heat, box, timings), self.stop):
+                timings = Timings(capture=captured.capture_ms)
+                prepared = self.predictor.preprocess(captured.frame, timings)
+                paf, heat = self.predictor.infer(prepared.x, timings)
+                if not _put(out, (captured, started, prepared, paf, heat, timings), self.stop):
                     break
         except BaseException as e:
             self.error = e
@@ -144,11 +140,9 @@ class Pipeline:
         self.stats.started = time.perf_counter()
         try:
             while (item := _get(q2, self.stop)) is not _END:
-                captured, started, image, paf, heat, box, timings = item
-                t0 = time.perf_counter()
-                poses = self.estimator.decode(paf, heat, box)
-                timings["decode"] = 1000 * (time.perf_counter() - t0)
-                yield Result(captured, image, poses, timings, started)
+                captured, started, prepared, paf, heat, timings = item
+                poses = self.predictor.decode(paf, heat, prepared.box.scale, timings)
+                yield Result(captured, prepared.image, poses, timings, started)
             if self.error is not None:
                 raise self.error
         finally:

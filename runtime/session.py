@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import json
 import logging
 import sys
 from pathlib import Path
@@ -15,9 +14,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from toppose.codec.config import DecoderConfig
 from toppose.errors import ToposeError
-from toppose.model_spec import METADATA_KEY, ModelSpec
+from toppose.model_spec import MetadataError, ModelMetadata, metadata_from_props
 
 log = logging.getLogger("toppose.runtime")
 DEVICES = ("auto", "cpu", "cuda", "tensorrt")
@@ -82,7 +80,7 @@ class PoseSession:
             options.intra_op_num_threads = threads
         self.session = self._open(options, [("CPUExecutionProvider", {})])
         self.metadata = self._metadata(self.session)
-        fixed = self.metadata["input"].get("height") is not None
+        fixed = self.metadata.input_hw is not None
         usable, unusable = usable_providers()
         plan = provider_plan(device, usable, fixed, cache_dir, fp16)
         if len(plan) > 1:  # a GPU provider is usable: open the model once more with it
@@ -90,13 +88,12 @@ class PoseSession:
         self.providers = self.session.get_providers()
         wanted = [p for p, _ in provider_plan(device, ort.get_available_providers(), fixed, cache_dir, fp16)]
         self._log_choice(device, [p for p, _ in plan], {p: e for p, e in unusable.items() if p in wanted})
-        self.spec = ModelSpec.from_dict(self.metadata["spec"])
-        self.decoder_config = DecoderConfig.from_dict(self.metadata.get("decoder", {}))
+        self.spec = self.metadata.spec
+        self.decoder_config = self.metadata.decoder
         self.input_name = self.session.get_inputs()[0].name
         self.output_names = [o.name for o in self.session.get_outputs()]
+        self.input_hw = self.metadata.input_hw
         self._check_outputs()
-        h, w = self.metadata["input"].get("height"), self.metadata["input"].get("width")
-        self.input_hw = (int(h), int(w)) if h and w else None
         self._binding = self.session.io_binding() if self.providers[0] != "CPUExecutionProvider" else None
 
     def _log_choice(self, device: str, requested: list[str], unusable: dict[str, str]) -> None:
@@ -118,17 +115,11 @@ class PoseSession:
             first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
             raise ModelError(f"{self.path}: not a loadable ONNX model ({first})") from None
 
-    def _metadata(self, session: ort.InferenceSession) -> dict:
-        raw = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
-        if raw is None:
-            raise ModelError(f"{self.path}: not a toppose model (no '{METADATA_KEY}' metadata; export it with toppose-export)")
+    def _metadata(self, session: ort.InferenceSession) -> ModelMetadata:
         try:
-            meta = json.loads(raw)
-            ModelSpec.from_dict(meta["spec"])
-            meta["input"]
-        except (ValueError, KeyError, TypeError) as e:
-            raise ModelError(f"{self.path}: invalid toppose metadata ({e})") from None
-        return meta
+            return metadata_from_props(session.get_modelmeta().custom_metadata_map)
+        except MetadataError as e:
+            raise ModelError(f"{self.path}: {e}") from None
 
     def _check_outputs(self) -> None:
         """The graph's (paf, heatmaps) channels must be what the recorded skeleton decodes."""

@@ -20,6 +20,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from toppose.camera import ITOP, Intrinsics
 from toppose.errors import ToposeError
 from toppose.model_spec import InputEncoding
 
@@ -35,27 +36,6 @@ class ModalityError(SourceError):
     """A source whose frames (colour or depth) are not what the model reads."""
 
 
-@dataclass(frozen=True)
-class Intrinsics:
-    """Pinhole intrinsics of a depth frame: focal lengths and principal point in pixels.
-
-    ``model``/``coeffs``: the sensor's distortion model and its 5 coefficients ("none": zeros).
-    """
-
-    width: int
-    height: int
-    fx: float
-    fy: float
-    cx: float
-    cy: float
-    model: str = "none"
-    coeffs: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0, 0.0)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Intrinsics":
-        return cls(int(d["width"]), int(d["height"]), float(d["fx"]), float(d["fy"]), float(d["cx"]), float(d["cy"]))
-
-
 @dataclass
 class Captured:
     index: int
@@ -63,7 +43,6 @@ class Captured:
     frame: np.ndarray      # BGR uint8 (H, W, 3), grey uint8 (H, W), or depth (H, W): uint16 mm / float32 m
     capture_ms: float
     name: str = ""
-    truth: np.ndarray | None = None  # ground truth (P, 18, 3) for rendered frames
     intrinsics: Intrinsics | None = None  # depth frames whose camera is known
 
 
@@ -176,10 +155,8 @@ class ItopSource(Source):
     def __init__(self, path: str) -> None:
         import h5py
 
-        from toppose.synth.render import INTRINSICS
-
         self.path, self.label = Path(path), path
-        self.intrinsics = Intrinsics.from_dict(INTRINSICS)
+        self.intrinsics = ITOP
         try:
             self.file = h5py.File(self.path, "r")
         except (OSError, FileNotFoundError):
@@ -203,26 +180,24 @@ class ItopSource(Source):
 
 
 class DemoSource(Source):
-    """The synthetic ceiling scene (depth), with ground truth, as a camera would deliver it."""
+    """The synthetic ceiling scene (depth) as a camera would deliver it."""
 
     modality, label = "depth", "the demo scene"
 
     def __init__(self, seed: int = 0, people: int = 3, fps: float = 15.0) -> None:
         from toppose.synth.player import ScenePlayer
-        from toppose.synth.render import INTRINSICS
 
         self.player = ScenePlayer(seed, people, fps=fps)
         self.fps = fps
-        self.intrinsics = Intrinsics.from_dict(INTRINSICS)
+        self.intrinsics = ITOP  # the renderer's camera
 
     def __iter__(self) -> Iterator[Captured]:
-        frames = self.player.frames()
+        frames = self.player.scenes()
         i = 0
         while True:
             t = time.perf_counter()
-            frame, truth = next(frames)  # rendering is this source's capture time
-            yield Captured(i, i / self.fps, frame.depth, 1000 * (time.perf_counter() - t), truth=truth,
-                           intrinsics=self.intrinsics)
+            frame = next(frames)  # rendering is this source's capture time
+            yield Captured(i, i / self.fps, frame.depth, 1000 * (time.perf_counter() - t), intrinsics=self.intrinsics)
             i += 1
 
 

@@ -51,16 +51,23 @@ class Outputs:
         self.video = VideoOut(cfg.save, cfg.fps_out) if cfg.save else None
 
     def write(self, result, fps: float) -> None:
-        c = result.captured
+        """All sinks; the JSON line goes last, so its ``output`` and ``latency`` cover every other
+        output of the frame (all but that one line's own write)."""
+        c, t = result.captured, result.timings
+        with t.measure("output"):
+            self._write_frame(result, fps)
+        t.latency = 1000 * (time.perf_counter() - result.started)
         if self.jsonl:
-            self.jsonl.write(result.index, c.timestamp, result.poses, result.timings)
+            self.jsonl.write(result.index, c.timestamp, result.poses, t)
+
+    def _write_frame(self, result, fps: float) -> None:
         if self.openpose:
-            self.openpose.write(result.index, c.name, result.poses)
+            self.openpose.write(result.index, result.captured.name, result.poses)
         if self.video or self.cfg.show:
             overlay = draw_poses(result.image.copy(), result.poses, self.session.spec.skeleton)
             draw_status(overlay, f"{fps:5.1f} FPS  {len(result.poses)} people  {self.session.device}")
             if self.video:
-                self.video.write(overlay, c.name)
+                self.video.write(overlay, result.captured.name)
             if self.cfg.show:
                 import cv2
                 cv2.imshow("toppose", overlay)
@@ -95,12 +102,9 @@ def run_stream(source: Source, session: PoseSession, cfg: StreamConfig, decoder:
     last_status, complete = time.perf_counter(), False
     try:
         for result in pipeline.run():
-            t0 = time.perf_counter()
             if stats.frames == 0:
                 _check_modality(result.captured.frame, session)
-            outputs.write(result, stats.fps)
-            result.timings["output"] = 1000 * (time.perf_counter() - t0)
-            result.timings["latency"] = 1000 * (time.perf_counter() - result.started)
+            outputs.write(result, stats.fps)  # fills the output and latency timings
             stats.add(result.timings)
             if time.perf_counter() - last_status > 1.0 and sys.stderr.isatty():
                 sys.stderr.write(f"\r{stats.frames} frames, {stats.fps:.1f} FPS, {stats.dropped} dropped")

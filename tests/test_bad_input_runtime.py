@@ -175,7 +175,7 @@ EXPORT = [
     ("weights-inf", X.replace("ok.pth", "inf.pth"), "inf.pth: tensor backbone.0.0.weight"),
     ("weights-state-dict-list", X.replace("ok.pth", "sdlist.pth"), "'state_dict' is a list"),
     ("weights-hostile", X.replace("ok.pth", "evil.pth"), "evil.pth: refused to unpickle"),
-    ("opset-5", X + " --opset 5", "--opset 5: torch exports opsets"),
+    ("opset-5", X + " --opset 5", "--opset 5: must be 17 to"),
     ("opset-99", X + " --opset 99", "--opset 99"),
     ("batch-0", X + " --batch 0", "--batch must be at least 1, got 0"),
     ("size-not-multiple", X.replace("64", "100"), "input size 100x96 must be positive multiples of 8"),

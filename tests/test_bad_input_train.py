@@ -116,7 +116,7 @@ TRAIN = [
     ("out-under-a-file", T.replace("{ws}/new", "{ws}/afile/run"), "afile is a file, not a folder"),
     ("config-missing", "--config {ws}/nocfg.json", "nocfg.json: no such file"),
     ("config-bad-json", "--config {ws}/cfg_bad.json", "cfg_bad.json: not valid JSON"),
-    ("config-unknown-key", "--config {ws}/cfg_unknown.json", "cfg_unknown.json: unknown config keys: colour"),
+    ("config-unknown-key", "--config {ws}/cfg_unknown.json", "cfg_unknown.json: unknown key 'colour' in config"),
     ("no-data", "--out {ws}/new", "--data and --out are required"),
     ("gpus-0", T + " --gpus 0", "--gpus must be at least 1"),
     ("gpus-text", T + " --gpus=two", "'--gpus'"),

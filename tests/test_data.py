@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from toppose.data.cli import app
 from toppose.data.coco import openpose_from_coco17
 from toppose.data.format import load_dataset
-from toppose.data.itop import convert_itop, openpose_from_itop
+from toppose.data.itop import convert_itop
 from toppose.synth.writers import write_itop
 
 runner = CliRunner()
@@ -18,17 +18,6 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def itop_files(tmp_path_factory):
     return write_itop(tmp_path_factory.mktemp("itop"), "top", 30, seed=5)
-
-
-def test_joint_mapping_and_visibility():
-    uv = np.arange(30, dtype=np.float32).reshape(15, 2) * 5
-    uv[13] = (-10, 50)  # right foot outside the frame
-    vis = np.ones(15)
-    vis[4] = 0  # right elbow occluded
-    kp, in_frame = openpose_from_itop(uv, vis)
-    assert tuple(kp[0, :2]) == tuple(uv[0]) and tuple(kp[3, :2]) == tuple(uv[4])  # nose<-head, R-elb<-R-elbow
-    assert kp[3, 2] == 1 and kp[0, 2] == 2 and kp[10, 2] == 0 and not in_frame[13]
-    assert (kp[14:, 2] == 0).all()
 
 
 def test_itop_conversion_report_and_depth_round_trip(itop_files, tmp_path):
@@ -154,3 +143,7 @@ def test_textbook_coco_json_with_masks(tmp_path):
     assert len(ds["annotations"]) == 2  # joint_others become people too
     ignore = cv2.imread(str(tmp_path / "o" / "val" / ds["images"][0]["ignore_mask"]), cv2.IMREAD_GRAYSCALE)
     assert ignore[2, 2] == 255 and ignore[30, 30] == 0
+
+
+def test_the_data_package_does_not_import_the_renderer(fresh_python):
+    fresh_python("import toppose.data.itop, toppose.data.coco, toppose.data.format", absent=("toppose.synth",))

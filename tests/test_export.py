@@ -1,3 +1,4 @@
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +9,7 @@ from typer.testing import CliRunner
 from toppose.export.cli import app
 from toppose.export.onnx_export import ExportOptions, export_onnx, read_metadata
 from toppose.export.pipeline import run_export
-from toppose.model_spec import ModelSpec
+from toppose.model_spec import ModelInput, ModelSpec
 from toppose.networks import build_network
 from toppose.runtime.session import PoseSession
 from toppose.synth.writers import write_training
@@ -22,10 +23,14 @@ def test_small_export_matches_pytorch_and_carries_metadata(tmp_path):
     torch.manual_seed(0)
     spec = ModelSpec(arch="lite", preprocess="rtpose")
     model = build_network(spec).eval()
-    proto = export_onnx(model, spec, {"note": "test"}, tmp_path / "m.onnx", ExportOptions(height=64, width=96))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        proto = export_onnx(model, spec, {"note": "test"}, tmp_path / "m.onnx", ExportOptions(height=64, width=96))
+    assert not [w for w in caught if "TorchScript" in str(w.message)]  # the supported exporter, not the legacy one
+    assert [o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")] == [17]
     meta = read_metadata(proto)
-    assert ModelSpec.from_dict(meta["spec"]) == spec and meta["provenance"] == {"note": "test"}
-    assert meta["input"] == {"name": "image", "layout": "NCHW", "height": 64, "width": 96}
+    assert meta.spec == spec and meta.provenance == {"note": "test"} and meta.precision == "fp32"
+    assert meta.input == ModelInput(height=64, width=96, name="image", layout="NCHW") and meta.input_hw == (64, 96)
     assert [o.name for o in proto.graph.output] == ["paf", "heatmaps"]
     x = np.random.default_rng(0).normal(size=(1, 3, 64, 96)).astype(np.float32)
     sess = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
@@ -38,12 +43,17 @@ def test_small_export_matches_pytorch_and_carries_metadata(tmp_path):
 
 def test_dynamic_export_runs_at_two_sizes(tmp_path):
     spec = ModelSpec(arch="lite")
-    export_onnx(build_network(spec), spec, {}, tmp_path / "d.onnx", ExportOptions(64, 64, dynamic=True, dynamic_batch=True))
+    model = build_network(spec).eval()
+    export_onnx(model, spec, {}, tmp_path / "d.onnx", ExportOptions(64, 64, dynamic=True, dynamic_batch=True))
     session = PoseSession(tmp_path / "d.onnx", device="cpu")
     assert session.input_hw is None
     for n, h, w in ((1, 64, 96), (2, 120, 160)):
-        paf, heat = session.infer_maps(np.zeros((n, 3, h, w), np.float32))
+        x = np.random.default_rng(n).normal(size=(n, 3, h, w)).astype(np.float32)
+        paf, heat = session.infer_maps(x)
         assert paf.shape == (n, 38, h // 8, w // 8) and heat.shape == (n, 19, h // 8, w // 8)
+        with torch.no_grad():
+            tp, th, _ = model(torch.from_numpy(x))
+        assert np.abs(paf - tp.numpy()).max() < 1e-4 and np.abs(heat - th.numpy()).max() < 1e-4
 
 
 def test_trained_model_fp32_fp16_int8_exports_find_people(tmp_path):
@@ -55,7 +65,10 @@ def test_trained_model_fp32_fp16_int8_exports_find_people(tmp_path):
     assert reports[0].max_abs_heat < 1e-4 and reports[0].people_torch > 0
     for name in ("lite.onnx", "lite.fp16.onnx", "lite.int8.onnx"):
         meta = read_metadata(tmp_path / name)
-        assert meta["spec"]["arch"] == "lite" and meta["spec"]["encoding"]["kind"] == "depth"
+        assert meta.spec.arch == "lite" and meta.spec.encoding.kind == "depth"
+    assert read_metadata(tmp_path / "lite.fp16.onnx").precision == "fp16"
+    int8 = read_metadata(tmp_path / "lite.int8.onnx")
+    assert int8.precision == "int8" and int8.calibration_frames == 8 and len(int8.float_nodes) == 4
     assert (tmp_path / "lite.int8.onnx").stat().st_size < 0.4 * (tmp_path / "lite.onnx").stat().st_size
 
 
@@ -75,4 +88,6 @@ def test_cli_defaults_and_refusals(tmp_path):
     assert res.exit_code == 1 and "unknown weight layout" in res.output and not (tmp_path / "other.onnx").exists()
     res = runner.invoke(app, [str(tmp_path / "plain.pth"), "-o", str(tmp_path / "y.onnx"), "--int8"])
     assert res.exit_code == 1 and "--calibration" in res.output
+    res = runner.invoke(app, [str(tmp_path / "plain.pth"), "-o", str(tmp_path / "z.onnx"), "--opset", "13"])
+    assert res.exit_code == 1 and "--opset 13: must be 17 to" in res.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other.pth", "plain.onnx", "plain.pth"]

@@ -7,7 +7,6 @@ import time
 
 import cv2
 import numpy as np
-import onnx
 import pytest
 from typer.testing import CliRunner
 
@@ -15,8 +14,7 @@ from toppose.codec.poses import Poses
 from toppose.evaluation import coco_stats
 from toppose.runtime import sources as sources_mod
 from toppose.runtime.cli import infer_app, stream_app
-from toppose.runtime.estimator import PoseEstimator
-from toppose.runtime.session import ModelError, PoseSession, provider_plan
+from toppose.runtime.session import PoseSession, provider_plan
 from toppose.runtime.stream import bundled_model
 from toppose.synth.player import ScenePlayer, write_video
 from toppose.synth.writers import depth_to_mm, write_itop
@@ -30,14 +28,12 @@ def session():
     return PoseSession(bundled_model(), device="cpu")
 
 
-def test_the_edge_path_never_imports_torch():
-    code = ("import sys, numpy as np; import toppose.runtime.cli, toppose.runtime.stream; "
-            "from toppose.runtime.session import PoseSession; from toppose.runtime.estimator import PoseEstimator; "
-            "from toppose.runtime.stream import bundled_model; "
-            "est = PoseEstimator(PoseSession(bundled_model(), 'cpu')); est(np.full((240, 320), 2500, np.uint16)); "
-            "assert 'torch' not in sys.modules, 'torch imported'; print('ok')")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0 and "ok" in res.stdout, res.stderr[-1500:]
+def test_the_edge_path_never_imports_torch(fresh_python):
+    fresh_python("import numpy as np; import toppose.runtime.cli, toppose.runtime.stream; "
+                 "from toppose.runtime.session import PoseSession; from toppose.runtime.estimator import PoseEstimator; "
+                 "from toppose.runtime.stream import bundled_model; "
+                 "est = PoseEstimator(PoseSession(bundled_model(), 'cpu')); est(np.full((240, 320), 2500, np.uint16))",
+                 absent=("torch",))
 
 
 def test_provider_fallback_is_logged(caplog):
@@ -139,11 +135,6 @@ def test_bad_models_fail_cleanly(tmp_path):
     (tmp_path / "bad.onnx").write_bytes(b"\x00garbage" * 10)
     res = runner.invoke(stream_app, ["--demo", "--model", str(tmp_path / "bad.onnx")])
     assert res.exit_code == 1 and "bad.onnx: not a loadable ONNX model" in res.output
-    proto = onnx.load(str(bundled_model()))
-    del proto.metadata_props[:]
-    onnx.save(proto, str(tmp_path / "plain.onnx"))
-    with pytest.raises(ModelError, match="not a toppose model"):
-        PoseSession(tmp_path / "plain.onnx", "cpu")
     res = runner.invoke(stream_app, ["--video", str(tmp_path / "missing.mp4")])
     assert res.exit_code == 1 and "missing.mp4: no such file" in res.output
 
@@ -154,8 +145,6 @@ def test_infer_images_with_tta(tmp_path, session):
     res = runner.invoke(infer_app, [str(tmp_path / "d.png"), "--out", str(tmp_path / "o"), "--tta", "--device", "cpu"])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "o" / "d_poses.png").is_file() and (tmp_path / "o" / "d_keypoints.json").is_file()
-    poses, timings = PoseEstimator(session)(frame.depth)
-    assert poses.keypoints.shape[1:] == (18, 3) and timings.inference > 0
 
 
 def test_a_colour_source_for_a_depth_model_warns_once(tmp_path, session, caplog):

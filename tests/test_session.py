@@ -1,9 +1,14 @@
-"""Execution provider choice: quiet on machines without CUDA libraries, one line saying why."""
+"""The session: execution provider choice (quiet on machines without CUDA libraries, one line saying
+why) and reading a model file's description."""
 
 import subprocess
 import sys
 
-from toppose.runtime.session import provider_library_error, usable_providers
+import pytest
+
+from toppose.codec.config import DecoderConfig
+from toppose.export.onnx_export import ExportError, read_metadata
+from toppose.runtime.session import ModelError, PoseSession, provider_library_error, usable_providers
 
 CODE = ("import logging; logging.basicConfig(level=logging.INFO, format='%(levelname)s %(message)s'); "
         "from toppose.runtime.session import PoseSession; from toppose.runtime.stream import bundled_model; "
@@ -31,3 +36,33 @@ def test_unusable_providers_are_never_requested():
     assert not set(usable) & set(why)
     res = _start("cpu")
     assert res.returncode == 0 and res.stderr.strip().endswith("(requested CPUExecutionProvider)")
+
+
+def test_the_session_reads_spec_decoder_settings_and_input_size_from_the_file(with_metadata):
+    path = with_metadata(lambda d: d["decoder"].update(min_parts=6, peak_threshold=0.2))
+    session = PoseSession(path, "cpu")
+    assert session.decoder_config == DecoderConfig(min_parts=6, peak_threshold=0.2)
+    assert session.input_hw == (240, 320) and session.spec.encoding.kind == "depth"
+    assert session.metadata.precision == "int8"
+
+
+@pytest.mark.parametrize("edit, message", [
+    (None, "not a toppose model (no 'toppose' metadata"),
+    (lambda d: d["spec"]["encoding"].update(gamma=2.2), "invalid toppose metadata (unknown key 'gamma' in encoding"),
+    (lambda d: d.pop("input"), "invalid toppose metadata (metadata lacks the key 'input')"),
+    (lambda d: d["decoder"].update(samples=1), "invalid toppose metadata (samples must be at least 2)"),
+])
+def test_session_and_export_refuse_the_same_files_with_the_same_line(with_metadata, edit, message):
+    path = with_metadata(edit)
+    with pytest.raises(ModelError) as session_error:
+        PoseSession(path, "cpu")
+    with pytest.raises(ExportError) as export_error:
+        read_metadata(path)
+    assert str(session_error.value) == str(export_error.value) and str(export_error.value).startswith(f"{path}: ")
+    assert message in str(session_error.value) and "\n" not in str(session_error.value)
+
+
+def test_a_file_that_is_not_onnx(tmp_path):
+    (tmp_path / "bad.onnx").write_bytes(b"\x00garbage" * 10)
+    with pytest.raises(ModelError, match="bad.onnx: not a loadable ONNX model"):
+        PoseSession(tmp_path / "bad.onnx", "cpu")

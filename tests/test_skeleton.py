@@ -1,8 +1,10 @@
 import numpy as np
 import pytest
 
-from toppose.skeleton import (COCO17_FROM_OPENPOSE, COCO17_KEYPOINTS, OPENPOSE18, OPENPOSE_FROM_ITOP,
-                              ITOP_JOINTS, TOPVIEW, Skeleton, get_skeleton)
+from toppose.camera import ITOP
+from toppose.skeleton import (COCO17_FROM_OPENPOSE, COCO17_KEYPOINTS, COCO17_SIGMAS, ITOP_JOINTS, ITOP_LABELLED,
+                              NECK_SIGMA, NUM_ITOP, NUM_OPENPOSE, OPENPOSE18, OPENPOSE_FROM_ITOP, OPENPOSE_SIGMAS,
+                              TOPVIEW, Skeleton, get_skeleton, openpose_from_itop)
 
 
 def test_openpose18_channels():
@@ -23,6 +25,40 @@ def test_itop_mapping_names():
             continue
         a, b = OPENPOSE18.keypoints[op], ITOP_JOINTS[it]
         assert (a, b) == ("nose", "head") or a.split("_")[0] == b.split("_")[0]
+
+
+def test_joint_mapping_and_visibility():
+    uv = np.arange(2 * NUM_ITOP, dtype=np.float32).reshape(NUM_ITOP, 2) * 5
+    uv[13] = (-10, 50)  # right foot outside the frame
+    vis = np.ones(NUM_ITOP)
+    vis[4] = 0  # right elbow occluded
+    kp, in_frame = openpose_from_itop(uv, vis, ITOP.hw)
+    assert tuple(kp[0, :2]) == tuple(uv[0]) and tuple(kp[3, :2]) == tuple(uv[4])  # nose<-head, R-elb<-R-elbow
+    assert kp[3, 2] == 1 and kp[0, 2] == 2 and kp[10, 2] == 0 and not in_frame[13]
+    assert (kp[14:, 2] == 0).all()
+
+
+def test_in_frame_follows_the_frame_size():
+    uv = np.full((NUM_ITOP, 2), 100.0, np.float32)
+    uv[0] = (300, 50)  # inside a 320-wide frame, outside a 200-wide one
+    vis = np.ones(NUM_ITOP)
+    wide, in_wide = openpose_from_itop(uv, vis, (240, 320))
+    narrow, in_narrow = openpose_from_itop(uv, vis, (240, 200))
+    assert in_wide[0] and not in_narrow[0] and wide[0, 2] == 2 and narrow[0, 2] == 0
+    assert tuple(narrow[0, :2]) == (300, 50)  # coordinates kept outside the frame
+
+
+def test_itop_labels_exactly_the_body_keypoints():
+    assert ITOP_LABELLED == tuple(range(14)) and NUM_OPENPOSE - len(ITOP_LABELLED) == 4  # eyes and ears
+    assert {OPENPOSE_FROM_ITOP[k] for k in ITOP_LABELLED} == set(range(NUM_ITOP)) - {8}  # all but the torso
+
+
+def test_oks_sigmas_follow_coco_by_name_and_the_neck_takes_the_shoulders():
+    assert len(OPENPOSE_SIGMAS) == NUM_OPENPOSE
+    for k, op in enumerate(COCO17_FROM_OPENPOSE):
+        assert OPENPOSE_SIGMAS[op] == COCO17_SIGMAS[k]
+    shoulder = COCO17_SIGMAS[COCO17_KEYPOINTS.index("left_shoulder")]
+    assert OPENPOSE_SIGMAS[OPENPOSE18.keypoints.index("neck")] == NECK_SIGMA == shoulder
 
 
 @pytest.mark.parametrize("skeleton", [OPENPOSE18, TOPVIEW])

@@ -83,3 +83,22 @@ def test_walls_are_rendered_and_keep_people_out(view):
     else:  # the back wall closes the view at a few metres
         assert np.median(frame.depth[background]) < 4.6
     assert len(frame.joints_uv) >= 2
+
+
+def test_the_demo_scene_renders_without_ground_truth_or_hdf5(fresh_python):
+    fresh_python("from toppose.runtime.sources import DemoSource; "
+                 "frames = [c for _, c in zip(range(2), DemoSource(seed=1))]; "
+                 "assert frames[1].frame.shape == (240, 320) and frames[1].frame.dtype.name == 'float32'",
+                 absent=("h5py", "toppose.data"))
+
+
+def test_scene_player_truth_matches_its_frames():
+    from toppose.synth.player import ScenePlayer
+    from toppose.synth.scenes import frame_keypoints
+
+    plain = list(ScenePlayer(4, 2).scenes(3))
+    labelled = list(ScenePlayer(4, 2).frames(3))
+    for frame, (same, truth) in zip(plain, labelled):
+        assert np.array_equal(frame.depth, same.depth) and truth.shape == (2, 18, 3)
+        assert np.array_equal(truth, frame_keypoints(frame))
+        assert (truth[:, 14:, 2] == 0).all() and (truth[:, :14, 2] > 0).any()

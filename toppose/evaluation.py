@@ -1,6 +1,6 @@
 """COCO keypoint evaluation (pycocotools) plus a per-joint table, for any decoded poses.
 
-Ground truth is the training format's COCO JSON (18 OpenPose keypoints per person);
+Ground truth is the training format's COCO JSON (OpenPose keypoints, ``skeleton.NUM_OPENPOSE`` per person);
 it is converted to COCO-17 at this boundary, as predictions are.
 """
 
@@ -15,12 +15,10 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from toppose.codec.poses import Poses
-from toppose.skeleton import COCO17_FROM_OPENPOSE, COCO17_KEYPOINTS, COCO17_SIGMAS, COCO17_SKELETON, OPENPOSE18
+from toppose.skeleton import COCO17_FROM_OPENPOSE, COCO17_KEYPOINTS, COCO17_SKELETON, OPENPOSE18, OPENPOSE_SIGMAS
 
 STAT_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
-# OKS sigma per OpenPose keypoint; the neck (no COCO slot) takes the shoulders' sigma.
-OPENPOSE_SIGMAS = np.array([COCO17_SIGMAS[COCO17_FROM_OPENPOSE.index(k)] if k in COCO17_FROM_OPENPOSE
-                            else 0.079 for k in range(18)])
+_SIGMAS = np.asarray(OPENPOSE_SIGMAS)
 
 
 @dataclass
@@ -101,7 +99,7 @@ def per_joint(dataset: dict, predictions: dict[int, Poses], pck_fraction: float 
                 if used[p]:
                     continue
                 d2 = ((poses.keypoints[p, :, :2] - gt[:, :2]) ** 2).sum(1)
-                terms = np.exp(-d2 / (2 * scale2 * (2 * OPENPOSE_SIGMAS) ** 2)) * (poses.keypoints[p, :, 2] > 0)
+                terms = np.exp(-d2 / (2 * scale2 * (2 * _SIGMAS) ** 2)) * (poses.keypoints[p, :, 2] > 0)
                 o = terms[vis].mean()
                 if o > best_oks:
                     best, best_oks, best_terms = p, o, terms

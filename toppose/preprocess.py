@@ -42,6 +42,11 @@ def depth_from_png(depth_mm: np.ndarray) -> np.ndarray:
     return depth_mm.astype(np.float32) * 0.001
 
 
+def depth_to_mm(depth_m: np.ndarray) -> np.ndarray:
+    """float metres -> uint16 millimetres (rounded, clipped to 0..65535), as 16-bit depth PNGs store them."""
+    return np.clip(np.rint(depth_m * 1000.0), 0, 65535).astype(np.uint16)
+
+
 def to_input_image(frame: np.ndarray, encoding: InputEncoding) -> np.ndarray:
     """Any supported frame -> (H, W, 3) uint8 BGR, applying the depth encoding when needed.
 

@@ -1,4 +1,4 @@
-"""The one skeleton definition: keypoints, limbs, PAF channels, flips, COCO-17 and ITOP-15.
+"""The one skeleton definition: keypoints, limbs, PAF channels, flips, OKS sigmas, COCO-17 and ITOP-15.
 
 Everything that needs keypoint names, limb pairs or channel indices imports this module.
 A skeleton is data: a skeleton with extra limbs (see ``TOPVIEW``) flows through the
@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from toppose.records import known_fields
 
 OPENPOSE_KEYPOINTS = (
     "nose", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder",
@@ -26,6 +28,7 @@ COCO17_KEYPOINTS = (
 COCO17_FROM_OPENPOSE = (0, 15, 14, 17, 16, 5, 2, 6, 3, 7, 4, 11, 8, 12, 9, 13, 10)
 COCO17_SIGMAS = (0.026, 0.025, 0.025, 0.035, 0.035, 0.079, 0.079, 0.072, 0.072, 0.062,
                  0.062, 0.107, 0.107, 0.087, 0.087, 0.089, 0.089)
+NECK_SIGMA = 0.079  # the neck has no COCO slot: it takes the shoulders' OKS sigma
 COCO17_SKELETON = ((16, 14), (14, 12), (17, 15), (15, 13), (12, 13), (6, 12), (7, 13),
                    (6, 7), (6, 8), (7, 9), (8, 10), (9, 11), (2, 3), (1, 2), (1, 3),
                    (2, 4), (3, 5), (4, 6), (5, 7))  # 1-based, as COCO's category stores it
@@ -39,7 +42,33 @@ ITOP_JOINTS = (
 OPENPOSE_FROM_ITOP = (0, 1, 2, 4, 6, 3, 5, 7, 9, 11, 13, 10, 12, 14, -1, -1, -1, -1)
 ITOP_TORSO = 8  # becomes the person centre (objpos), not a keypoint
 
+NUM_OPENPOSE = len(OPENPOSE_KEYPOINTS)  # 18
+NUM_COCO17 = len(COCO17_KEYPOINTS)      # 17
+NUM_ITOP = len(ITOP_JOINTS)             # 15
+# OpenPose keypoints that ITOP labels (nose to left ankle; eyes and ears have no ITOP joint).
+ITOP_LABELLED = tuple(k for k, j in enumerate(OPENPOSE_FROM_ITOP) if j >= 0)
+# OKS sigma per OpenPose keypoint (COCO's, by name; the neck's is NECK_SIGMA).
+OPENPOSE_SIGMAS = tuple(COCO17_SIGMAS[COCO17_FROM_OPENPOSE.index(k)] if k in COCO17_FROM_OPENPOSE else NECK_SIGMA
+                        for k in range(NUM_OPENPOSE))
+
 FLIP_PERMUTATION = (0, 1, 5, 6, 7, 2, 3, 4, 11, 12, 13, 8, 9, 10, 15, 14, 17, 16)
+
+
+def openpose_from_itop(uv: np.ndarray, visible: np.ndarray, hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """ITOP (15, 2) pixel coordinates and (15,) visibility in an (H, W) frame ->
+    (18, 3) x, y, COCO v and (15,) in-frame flags.
+
+    v = 2 visible, 1 in frame but occluded, 0 outside the frame (coordinates kept) or not
+    in ITOP (eyes, ears).
+    """
+    uv = np.asarray(uv, np.float32)
+    in_frame = (uv[:, 0] >= 0) & (uv[:, 0] <= hw[1] - 1) & (uv[:, 1] >= 0) & (uv[:, 1] <= hw[0] - 1)
+    kp = np.zeros((NUM_OPENPOSE, 3), np.float32)
+    for k, j in enumerate(OPENPOSE_FROM_ITOP):
+        if j >= 0:
+            kp[k, :2] = uv[j]
+            kp[k, 2] = (2 if visible[j] else 1) if in_frame[j] else 0
+    return kp, in_frame
 
 
 @dataclass(frozen=True)
@@ -121,13 +150,14 @@ class Skeleton:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Skeleton":
+        d = known_fields(cls, d, "skeleton")
         try:
             return cls(name=str(d["name"]), keypoints=tuple(d["keypoints"]),
                        limbs=tuple(tuple(int(v) for v in x) for x in d["limbs"]),
                        paf_channels=tuple(tuple(int(v) for v in x) for x in d["paf_channels"]),
                        redundant=tuple(bool(v) for v in d["redundant"]),
                        flip=tuple(int(v) for v in d["flip"]))
-        except (KeyError, TypeError) as e:
+        except TypeError as e:
             raise ValueError(f"invalid skeleton description: {e}") from None
 
 

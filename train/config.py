@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from toppose.errors import ConfigError
+from toppose.records import known_fields
 
 FREEZE_PRESETS = ("all", "stages", "late-stages", "heads")
 ARCHS = ("openpose", "lite")
@@ -92,11 +93,10 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict, source: str | None = None) -> "TrainConfig":
         where = f"{source}: " if source else ""
-        if not isinstance(d, dict):
-            raise ConfigError(f"{where}expected a JSON object of TrainConfig fields")
-        unknown = set(d) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ConfigError(f"{where}unknown config keys: {', '.join(sorted(unknown))}")
+        try:
+            d = known_fields(cls, d, "config")
+        except ValueError as e:
+            raise ConfigError(f"{where}{e}") from None
         tuples = {"data": lambda v: tuple((str(a), float(b)) for a, b in v), "val": tuple,
                   "input_size": tuple, "train_patterns": tuple, "freeze_patterns": tuple,
                   "scale": tuple, "depth_range": tuple}

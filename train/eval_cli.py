@@ -39,8 +39,9 @@ def main(data: Annotated[Path, typer.Option(help="training-format folder with gr
     if oracle:
         result, predictions = oracle_folder(data, _skeleton(skeleton), limit=limit), {}
     else:
-        spec, infer, input_hw = _model(weights, model)
-        result, predictions = evaluate_folder(data, infer, spec, limit=limit, tta=tta, input_hw=input_hw)
+        spec, infer, input_hw, config = _model(weights, model)
+        result, predictions = evaluate_folder(data, infer, spec, limit=limit, tta=tta, input_hw=input_hw,
+                                              config=config)
     typer.echo(result.table())
     if out is not None:
         write_json(out, {"stats": result.stats, "per_joint": result.per_joint,
@@ -67,7 +68,7 @@ def _skeleton(name: str):
 
 
 def _model(weights: Optional[Path], model: Optional[Path]):
-    """(spec, infer callable, fixed input size or None) for PyTorch weights or an ONNX model."""
+    """(spec, infer callable, fixed input size or None, decoder settings or None) for weights or ONNX."""
     from toppose.train.predict import torch_infer
 
     if weights is not None:
@@ -77,11 +78,11 @@ def _model(weights: Optional[Path], model: Optional[Path]):
 
         loaded = load_weights(weights)
         device = "cuda" if torch.cuda.is_available() else "cpu"
-        return loaded.spec, torch_infer(loaded.model.to(device), device), None
+        return loaded.spec, torch_infer(loaded.model.to(device), device), None, None
     from toppose.runtime.session import PoseSession
 
     session = PoseSession(model, device="cpu")
-    return session.spec, session.infer_maps, session.input_hw
+    return session.spec, session.infer_maps, session.input_hw, session.decoder_config
 
 
 if __name__ == "__main__":

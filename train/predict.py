@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
+from toppose.codec.config import DecoderConfig
 from toppose.codec.decoder import PoseDecoder
-from toppose.codec.poses import Poses
 from toppose.data.format import DataError, load_dataset, read_image
 from toppose.evaluation import EvalResult, evaluate
+from toppose.inference import Infer, PosePredictor
 from toppose.model_spec import ModelSpec
-from toppose.preprocess import prepare, to_input_image
-from toppose.skeleton import Skeleton
-from toppose.tta import tta_maps
-
-Infer = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+from toppose.skeleton import NUM_OPENPOSE, Skeleton
 
 
 def torch_infer(model, device="cpu") -> Infer:
@@ -38,30 +34,21 @@ def first_images(dataset: dict, limit: int | None) -> dict:
             "annotations": [a for a in dataset["annotations"] if a["image_id"] in keep]}
 
 
-def predict_frame(frame: np.ndarray, infer: Infer, spec: ModelSpec, decoder: PoseDecoder, tta: bool = False,
-                  input_hw: tuple[int, int] | None = None) -> Poses:
-    """One frame (depth or BGR) -> Poses in the frame's pixels (network input scaled to fit
-    ``input_hw`` when given, else the frame's own size padded to the stride)."""
-    if tta:
-        paf, heat, scale = tta_maps(to_input_image(frame, spec.encoding), infer, spec.skeleton, spec.stride,
-                                    spec.preprocess, input_hw=input_hw)
-        return decoder(paf, heat).scaled(scale)
-    x, box = prepare(frame, spec, input_hw)
-    paf, heat = infer(x[None])
-    return decoder(paf[0], heat[0]).scaled(box.scale)
-
-
 def evaluate_folder(folder: str | Path, infer: Infer, spec: ModelSpec, limit: int | None = None,
-                    tta: bool = False, decoder: PoseDecoder | None = None,
-                    input_hw: tuple[int, int] | None = None) -> tuple[EvalResult, dict]:
-    """pycocotools AP and per-joint table of ``infer`` on (the first ``limit`` images of) a folder."""
+                    tta: bool = False, input_hw: tuple[int, int] | None = None,
+                    config: DecoderConfig | None = None) -> tuple[EvalResult, dict]:
+    """pycocotools AP and per-joint table of ``infer`` on (the first ``limit`` images of) a folder.
+
+    ``config``: the decoder settings (an exported model's own: ``PoseSession.decoder_config``);
+    defaults when None. Frames take the same path as ``toppose-infer`` and the stream.
+    """
     folder = Path(folder)
     dataset = first_images(load_dataset(folder), limit)
-    decoder = decoder or PoseDecoder(spec.skeleton, spec.stride)
+    predictor = PosePredictor(infer, spec, config or DecoderConfig(), input_hw=input_hw)
     predictions = {}
     for im in dataset["images"]:
         try:
-            predictions[im["id"]] = predict_frame(read_image(folder, im), infer, spec, decoder, tta, input_hw)
+            predictions[im["id"]] = predictor(read_image(folder, im), tta)[0]
         except DataError:
             raise
         except ValueError as e:  # an unsupported frame, or maps that do not fit the skeleton
@@ -82,6 +69,6 @@ def oracle_folder(folder: str | Path, skeleton: Skeleton, stride: int = 8, limit
     predictions = {}
     for im in dataset["images"]:
         box = plan_letterbox((im["height"], im["width"]), stride)
-        paf, heat, _ = encode(people.get(im["id"], np.zeros((0, 18, 3))), box.input_hw, skeleton, stride)
+        paf, heat, _ = encode(people.get(im["id"], np.zeros((0, NUM_OPENPOSE, 3))), box.input_hw, skeleton, stride)
         predictions[im["id"]] = decoder(paf, heat)
     return evaluate(dataset, predictions)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from toppose.records import known_fields
+
 
 @dataclass(frozen=True)
 class DecoderConfig:
@@ -25,8 +27,8 @@ class DecoderConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "DecoderConfig":
-        known = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
-        return cls(**known)
+        """Missing settings take their defaults; unknown ones are refused (``toppose.records``)."""
+        return cls(**known_fields(cls, d, "decoder settings"))
 
 
 def cell_offset(stride: int) -> float:

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from toppose.data.format import DataError, DatasetWriter, person_annotation
-from toppose.skeleton import COCO17_FROM_OPENPOSE
+from toppose.skeleton import COCO17_FROM_OPENPOSE, NUM_COCO17, NUM_OPENPOSE
 
 TEXTBOOK_VISIBILITY = {1: 2, 0: 1, 2: 0}  # textbook joint_self code -> COCO v
 
@@ -17,8 +17,8 @@ TEXTBOOK_VISIBILITY = {1: 2, 0: 1, 2: 0}  # textbook joint_self code -> COCO v
 def openpose_from_coco17(kp17: np.ndarray) -> np.ndarray:
     """(17, 3) COCO order -> (18, 3) OpenPose order; the neck is the shoulders' midpoint
     when both are labelled (visibility: the lower of the two)."""
-    kp = np.zeros((18, 3), np.float32)
-    kp[list(COCO17_FROM_OPENPOSE)] = np.asarray(kp17, np.float32).reshape(17, 3)
+    kp = np.zeros((NUM_OPENPOSE, 3), np.float32)
+    kp[list(COCO17_FROM_OPENPOSE)] = np.asarray(kp17, np.float32).reshape(NUM_COCO17, 3)
     r, l = kp[2], kp[5]
     if r[2] > 0 and l[2] > 0:
         kp[1] = [(r[0] + l[0]) / 2, (r[1] + l[1]) / 2, min(r[2], l[2])]
@@ -55,9 +55,9 @@ def _ignore_mask(anns: list[dict], h: int, w: int) -> np.ndarray:
 def _check_coco(data: dict, path: Path) -> None:
     if not all(isinstance(data.get(k), list) for k in ("images", "annotations", "categories")):
         raise DataError(f"{path}: not COCO annotations (needs images, annotations and categories lists)")
-    person = [c for c in data["categories"] if len(c.get("keypoints", [])) == 17]
+    person = [c for c in data["categories"] if len(c.get("keypoints", [])) == NUM_COCO17]
     if not person:
-        raise DataError(f"{path}: no category with 17 COCO keypoints (not a person-keypoints file)")
+        raise DataError(f"{path}: no category with {NUM_COCO17} COCO keypoints (not a person-keypoints file)")
     for im in data["images"]:
         if not isinstance(im, dict) or not all(k in im for k in ("id", "file_name", "height", "width")):
             raise DataError(f"{path}: an image entry lacks id, file_name, height or width ({str(im)[:60]})")
@@ -71,8 +71,8 @@ def _check_annotation(a, n: int, path: Path) -> None:
     if not isinstance(a, dict) or "image_id" not in a:
         raise DataError(f"{path}: {name} has no image_id")
     kp = a.get("keypoints")
-    if not isinstance(kp, list) or len(kp) != 51 or not all(isinstance(v, (int, float)) for v in kp):
-        raise DataError(f"{path}: {name} does not hold 17 x 3 numeric keypoint values")
+    if not isinstance(kp, list) or len(kp) != 3 * NUM_COCO17 or not all(isinstance(v, (int, float)) for v in kp):
+        raise DataError(f"{path}: {name} does not hold {NUM_COCO17} x 3 numeric keypoint values")
     if not np.isfinite(np.asarray(kp, np.float64)).all():
         raise DataError(f"{path}: {name} has NaN or infinite keypoint values")
     if a.get("num_keypoints", 0) > 0 and not a.get("iscrowd"):
@@ -119,7 +119,7 @@ def convert_coco(annotations: Path, images: Path, out: Path, sample: int | None 
             if not src.is_file():
                 raise DataError(f"{src}: image listed in {annotations.name} is missing")
             h, w = int(im["height"]), int(im["width"])
-            people = [person_annotation(openpose_from_coco17(np.reshape(a["keypoints"], (17, 3))), a["area"], a["bbox"])
+            people = [person_annotation(openpose_from_coco17(np.reshape(a["keypoints"], (NUM_COCO17, 3))), a["area"], a["bbox"])
                       for a in by_image[i] if a.get("num_keypoints", 0) > 0 and not a.get("iscrowd")]
             writer.add_file(src, people, (h, w), _ignore_mask(by_image[i], h, w),
                             extra={"source": {"file": im["file_name"], "coco_id": i}})
@@ -147,7 +147,7 @@ def _convert_textbook(root: list, path: Path, images: Path, out: Path, sample, v
         people = []
         for e in by_image[key][:1]:
             for joints in [e["joint_self"]] + list(e.get("joint_others", []) or []):
-                j = np.asarray(joints, np.float32).reshape(17, 3).copy()
+                j = np.asarray(joints, np.float32).reshape(NUM_COCO17, 3).copy()
                 j[:, 2] = [TEXTBOOK_VISIBILITY.get(int(v), 0) for v in j[:, 2]]
                 j[j[:, 2] == 0, :2] = 0
                 kp = openpose_from_coco17(j)

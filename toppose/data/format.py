@@ -12,7 +12,7 @@ import numpy as np
 from toppose.atomic import write_failed
 from toppose.errors import ToposeError
 from toppose.io import atomic_path, write_json
-from toppose.skeleton import COCO17_SKELETON, OPENPOSE18
+from toppose.skeleton import COCO17_SKELETON, NUM_OPENPOSE, OPENPOSE18
 
 ANNOTATIONS = "annotations.json"
 
@@ -42,7 +42,7 @@ def person_annotation(keypoints: np.ndarray, area: float | None = None, bbox: li
     Without a bbox, the labelled keypoints' box; without an area (segment area, what OKS
     scales by), the bbox area.
     """
-    kp = np.asarray(keypoints, np.float64).reshape(18, 3)
+    kp = np.asarray(keypoints, np.float64).reshape(NUM_OPENPOSE, 3)
     labelled = kp[:, 2] > 0
     if bbox is None:
         if labelled.any():
@@ -125,8 +125,8 @@ def load_dataset(folder: str | Path) -> dict:
         if not isinstance(dataset.get(key), list):
             raise DataError(f"{path}: missing the '{key}' list")
     cats = dataset["categories"]
-    if not cats or len(cats[0].get("keypoints", [])) != 18:
-        raise DataError(f"{path}: the category must list the 18 OpenPose keypoints")
+    if not cats or len(cats[0].get("keypoints", [])) != NUM_OPENPOSE:
+        raise DataError(f"{path}: the category must list the {NUM_OPENPOSE} OpenPose keypoints")
     return dataset
 
 
@@ -154,5 +154,5 @@ def people_by_image(dataset: dict) -> dict[int, np.ndarray]:
     """image id -> (P, 18, 3) keypoints."""
     out: dict[int, list] = {}
     for a in dataset["annotations"]:
-        out.setdefault(a["image_id"], []).append(np.asarray(a["keypoints"], np.float32).reshape(18, 3))
+        out.setdefault(a["image_id"], []).append(np.asarray(a["keypoints"], np.float32).reshape(NUM_OPENPOSE, 3))
     return {k: np.stack(v) for k, v in out.items()}

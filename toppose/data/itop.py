@@ -8,28 +8,12 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from toppose.camera import ITOP
 from toppose.data.format import DataError, DatasetWriter, mask_box, person_annotation
-from toppose.skeleton import ITOP_TORSO, OPENPOSE_FROM_ITOP
-from toppose.synth.render import HEIGHT, INTRINSICS, WIDTH
+from toppose.preprocess import depth_to_mm
+from toppose.skeleton import ITOP_LABELLED, ITOP_TORSO, NUM_ITOP, OPENPOSE_FROM_ITOP, openpose_from_itop
 
 LABEL_DATASETS = ("id", "is_valid", "visible_joints", "image_coordinates", "real_world_coordinates")
-
-
-def openpose_from_itop(uv: np.ndarray, visible: np.ndarray, hw: tuple[int, int] = (HEIGHT, WIDTH)
-                       ) -> tuple[np.ndarray, np.ndarray]:
-    """ITOP (15, 2) pixel coordinates and (15,) visibility -> (18, 3) x, y, COCO v; (15,) in-frame.
-
-    v = 2 visible, 1 in frame but occluded, 0 outside the frame (coordinates kept) or not
-    in ITOP (eyes, ears).
-    """
-    uv = np.asarray(uv, np.float32)
-    in_frame = (uv[:, 0] >= 0) & (uv[:, 0] <= hw[1] - 1) & (uv[:, 1] >= 0) & (uv[:, 1] <= hw[0] - 1)
-    kp = np.zeros((18, 3), np.float32)
-    for k, j in enumerate(OPENPOSE_FROM_ITOP):
-        if j >= 0:
-            kp[k, :2] = uv[j]
-            kp[k, 2] = (2 if visible[j] else 1) if in_frame[j] else 0
-    return kp, in_frame
 
 
 @dataclass
@@ -72,15 +56,15 @@ def _validate(labels: h5py.File, depth: h5py.File, lpath: Path, dpath: Path) -> 
             raise DataError(f"{path}: dataset id holds {f['id'].dtype} values, expected ITOP's byte-string "
                             f"ids such as b'04_00001'")
     n = labels["id"].shape[0]
-    shapes = {"is_valid": (n,), "visible_joints": (n, 15), "image_coordinates": (n, 15, 2),
-              "real_world_coordinates": (n, 15, 3)}
+    shapes = {"is_valid": (n,), "visible_joints": (n, NUM_ITOP), "image_coordinates": (n, NUM_ITOP, 2),
+              "real_world_coordinates": (n, NUM_ITOP, 3)}
     for name, shape in shapes.items():
         if labels[name].shape != shape:
             raise DataError(f"{lpath}: dataset {name} has shape {labels[name].shape}, expected {shape}")
     if depth["id"].shape[0] != n or depth["data"].shape[0] != n:
         raise DataError(f"{dpath}: {depth['data'].shape[0]} depth frames but {lpath.name} has {n} labels")
-    if depth["data"].shape[1:] != (HEIGHT, WIDTH):
-        raise DataError(f"{dpath}: depth frames are {depth['data'].shape[1:]}, expected ({HEIGHT}, {WIDTH})")
+    if depth["data"].shape[1:] != ITOP.hw:
+        raise DataError(f"{dpath}: depth frames are {depth['data'].shape[1:]}, expected {ITOP.hw}")
     lid, did = labels["id"][:], depth["id"][:]
     bad = np.nonzero(lid != did)[0]
     if len(bad):
@@ -109,7 +93,7 @@ def convert_itop(labels_path: Path, depth_path: Path, out: Path, start: int = 0,
         world = labels["real_world_coordinates"][:].astype(np.float32)
         seg = labels["segmentation"] if "segmentation" in labels else None
         writer = DatasetWriter(out, {"source": "ITOP", "labels": labels_path.name, "depth": depth_path.name,
-                                     "modality": "depth", "depth_unit": "mm", "camera": INTRINSICS})
+                                     "modality": "depth", "depth_unit": "mm", "camera": ITOP.to_dict()})
         indices = list(_frame_indices(ids, start, end, every, persons))
         for count, i in enumerate(indices):
             report.frames_read += 1
@@ -122,14 +106,14 @@ def convert_itop(labels_path: Path, depth_path: Path, out: Path, start: int = 0,
             if not np.isfinite(d).all():
                 report.drop("depth not finite")
                 continue
-            kp, in_frame = openpose_from_itop(coords[i], visible[i])
-            if not in_frame[[j for j in OPENPOSE_FROM_ITOP if j >= 0]].any():
+            kp, in_frame = openpose_from_itop(coords[i], visible[i], ITOP.hw)
+            if not in_frame[[OPENPOSE_FROM_ITOP[k] for k in ITOP_LABELLED]].any():
                 report.drop("no joint inside the frame")
                 continue
             report.keypoints_not_visible += int((kp[:, 2] == 1).sum())
-            report.keypoints_outside_frame += int(((kp[:, 2] == 0) & (np.arange(18) < 14)).sum())
+            report.keypoints_outside_frame += int((kp[list(ITOP_LABELLED), 2] == 0).sum())
             area, bbox = mask_box(seg[i] >= 0 if seg is not None else None)
-            writer.add(np.clip(np.rint(d * 1000.0), 0, 65535).astype(np.uint16), [person_annotation(kp, area, bbox)],
+            writer.add(depth_to_mm(d), [person_annotation(kp, area, bbox)],
                        extra={"source": {"file": depth_path.name, "index": int(i), "id": ids[i].decode(errors="replace")},
                               "objpos": [float(v) for v in coords[i, ITOP_TORSO]],
                               "real_world_coordinates": np.round(world[i], 4).tolist()})

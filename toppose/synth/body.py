@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from toppose.skeleton import NUM_ITOP
+
 POSE_FIELDS = ("trunk_pitch", "trunk_roll", "head_pitch",
                "sh_flex_r", "sh_abd_r", "elbow_r", "sh_flex_l", "sh_abd_l", "elbow_l",
                "hip_flex_r", "hip_abd_r", "knee_r", "hip_flex_l", "hip_abd_l", "knee_l")
@@ -65,7 +67,7 @@ def articulate(body: Body, pose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     beta, roll = pose[F["trunk_pitch"]], pose[F["trunk_roll"]]
     s = _unit(np.cos(beta) * u + np.sin(beta) * f + np.sin(roll) * r)
     ft = _unit(np.cos(beta) * f - np.sin(beta) * u)
-    J = np.zeros((15, 3))
+    J = np.zeros((NUM_ITOP, 3))
     J[8] = s * 0.16 * h                                    # torso
     J[1] = s * 0.30 * h                                    # neck
     hp = pose[F["head_pitch"]]
@@ -101,8 +103,8 @@ def articulate(body: Body, pose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return J, ends
 
 
-def sample_pose(rng: np.random.Generator, family: str, phase: float | None = None) -> np.ndarray:
-    """A random pose vector of ``family`` (see FAMILIES)."""
+def _relaxed_pose(rng: np.random.Generator) -> np.ndarray:
+    """A standing pose with small random joint angles: every family starts from it."""
     d = np.deg2rad
     p = np.zeros(len(POSE_FIELDS))
     p[F["trunk_pitch"]] = d(rng.uniform(-5, 8))
@@ -115,14 +117,26 @@ def sample_pose(rng: np.random.Generator, family: str, phase: float | None = Non
         p[F[f"hip_flex_{side}"]] = d(rng.uniform(-5, 8))
         p[F[f"hip_abd_{side}"]] = d(rng.uniform(0, 8))
         p[F[f"knee_{side}"]] = d(rng.uniform(0, 10))
+    return p
+
+
+def _walk(p: np.ndarray, phi: float) -> None:
+    """In place: legs and arms at gait phase ``phi`` (radians), the left half a cycle behind."""
+    d = np.deg2rad
+    for side, offset in (("r", 0.0), ("l", np.pi)):
+        swing = np.sin(phi + offset)
+        p[F[f"hip_flex_{side}"]] = d(25) * swing
+        p[F[f"knee_{side}"]] = d(8 + 45 * max(0.0, np.sin(phi + offset - 1.0)))
+        p[F[f"sh_flex_{side}"]] = -d(22) * swing
+        p[F[f"elbow_{side}"]] = d(20 + 15 * max(0.0, -swing))
+
+
+def sample_pose(rng: np.random.Generator, family: str, phase: float | None = None) -> np.ndarray:
+    """A random pose vector of ``family`` (see FAMILIES)."""
+    d = np.deg2rad
+    p = _relaxed_pose(rng)
     if family == "walking":
-        phi = rng.uniform(0, 2 * np.pi) if phase is None else phase
-        for side, offset in (("r", 0.0), ("l", np.pi)):
-            swing = np.sin(phi + offset)
-            p[F[f"hip_flex_{side}"]] = d(25) * swing
-            p[F[f"knee_{side}"]] = d(8 + 45 * max(0.0, np.sin(phi + offset - 1.0)))
-            p[F[f"sh_flex_{side}"]] = -d(22) * swing
-            p[F[f"elbow_{side}"]] = d(20 + 15 * max(0.0, -swing))
+        _walk(p, rng.uniform(0, 2 * np.pi) if phase is None else phase)
     elif family == "arms_raised":
         for side in "rl" if rng.random() < 0.6 else rng.choice(["r", "l"]):
             p[F[f"sh_flex_{side}"]] = d(rng.uniform(90, 175))

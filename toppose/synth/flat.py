@@ -9,9 +9,10 @@ from __future__ import annotations
 import numpy as np
 
 from toppose.data.format import person_annotation
+from toppose.skeleton import ITOP_LABELLED, NUM_OPENPOSE
 
-# A standing person, front view, unit height ~ 1 (x right, y down), OpenPose order 0..13;
-# eyes and ears (14..17) unlabelled, as in depth data.
+# A standing person, front view, unit height ~ 1 (x right, y down): the ITOP-labelled OpenPose
+# keypoints (ITOP_LABELLED, nose to left ankle); eyes and ears unlabelled, as in depth data.
 _TEMPLATE = np.array([[0.0, -0.43], [0.0, -0.33], [-0.12, -0.32], [-0.16, -0.14], [-0.18, 0.02],
                       [0.12, -0.32], [0.16, -0.14], [0.18, 0.02], [-0.07, 0.02], [-0.08, 0.26],
                       [-0.08, 0.5], [0.07, 0.02], [0.08, 0.26], [0.08, 0.5]], np.float32)
@@ -38,11 +39,11 @@ def random_people(rng: np.random.Generator, count: int, hw: tuple[int, int],
         if any(np.linalg.norm(centre - c0) < r + r0 for c0, r0 in discs):
             continue
         discs.append((centre, r))
-        kp = np.zeros((18, 3), np.float32)
-        kp[:14, :2] = pts + centre
-        kp[:14, 2] = 2
+        kp = np.zeros((NUM_OPENPOSE, 3), np.float32)
+        kp[list(ITOP_LABELLED), :2] = pts + centre
+        kp[list(ITOP_LABELLED), 2] = 2
         people.append(kp)
-    return np.array(people, np.float32).reshape(-1, 18, 3)
+    return np.array(people, np.float32).reshape(-1, NUM_OPENPOSE, 3)
 
 
 def as_dataset(scenes: list[np.ndarray], hw: tuple[int, int]) -> dict:

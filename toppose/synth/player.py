@@ -1,7 +1,7 @@
 """A continuous overhead clip: people walk on smooth paths, stop, bend and raise their arms.
 
-``ScenePlayer(seed).frames(n)`` yields rendered frames with ground truth; the runtime's
-``--demo`` source and the end-to-end tests use it.
+``ScenePlayer(seed).scenes(n)`` yields rendered frames (the runtime's ``--demo`` source);
+``frames(n)`` adds their ground truth (the end-to-end tests and benchmarks).
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from toppose.data.itop import openpose_from_itop
+from toppose.camera import ITOP
 from toppose.model_spec import InputEncoding
 from toppose.preprocess import encode_depth
 from toppose.synth.body import Body, place, sample_pose
 from toppose.synth.render import Camera
-from toppose.synth.scenes import Frame, render
+from toppose.synth.scenes import Frame, frame_keypoints, render
 
 ACTIONS = ("bending", "arms_raised", "reaching", "standing")
 
@@ -85,22 +85,24 @@ class ScenePlayer:
             return walk_pose
         return (1 - w.blend) * walk_pose + w.blend * w.action_pose
 
-    def frames(self, count: int | None = None) -> Iterator[tuple[Frame, np.ndarray]]:
-        """Yield (frame, ground truth (P, 18, 3) OpenPose keypoints with COCO visibility)."""
+    def scenes(self, count: int | None = None) -> Iterator[Frame]:
+        """Yield ``count`` rendered frames (endless when None)."""
         i = 0
         while count is None or i < count:
             people = [place(w.body, self._step(w, self.walkers), tuple(w.xy), w.heading) for w in self.walkers]
-            frame = render(self.camera, people, [], self.rng)
-            gt = np.stack([openpose_from_itop(frame.joints_uv[p], frame.visible[p])[0] for p in range(len(people))]) \
-                if people else np.zeros((0, 18, 3), np.float32)
-            yield frame, gt
+            yield render(self.camera, people, [], self.rng)
             i += 1
+
+    def frames(self, count: int | None = None) -> Iterator[tuple[Frame, np.ndarray]]:
+        """Yield (frame, ground truth (P, 18, 3) OpenPose keypoints with COCO visibility)."""
+        for frame in self.scenes(count):
+            yield frame, frame_keypoints(frame)
 
 
 def write_video(path: str, count: int, seed: int = 0, people: int = 3, fps: float = 15.0,
                 encoding: InputEncoding = InputEncoding(kind="depth", colormap="jet")) -> np.ndarray:
     """Render ``count`` frames to a video (depth shown with ``encoding``); returns ground truth (N, P, 18, 3)."""
-    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), fps, (320, 240))
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), fps, (ITOP.width, ITOP.height))
     if not writer.isOpened():
         raise OSError(f"{path}: cannot open a video writer")
     truth = []

@@ -1,4 +1,4 @@
-"""Depth cameras with ITOP's intrinsics and a Numba ray caster for capsule people.
+"""Depth cameras with ITOP's intrinsics (``toppose.camera``) and a Numba ray caster for capsule people.
 
 Camera frame as in ITOP: x right, y up, z away from the camera (metres);
 u = cx + x / (k z), v = cy - y / (k z) with k = 0.0035 (f = 285.714 px).
@@ -11,10 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-WIDTH, HEIGHT = 320, 240
-K_INV_F = 0.0035
-CX, CY = 160.0, 120.0
-INTRINSICS = {"fx": 1.0 / K_INV_F, "fy": 1.0 / K_INV_F, "cx": CX, "cy": CY, "width": WIDTH, "height": HEIGHT}
+from toppose.camera import (ITOP, ITOP_CX as CX, ITOP_CY as CY, ITOP_HEIGHT as HEIGHT, ITOP_K_INV_F as K_INV_F,
+                            ITOP_WIDTH as WIDTH)
+
+INTRINSICS = ITOP.to_dict()  # the rendered frames' camera, as a dict (recordings and tests write it)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from toppose.skeleton import NUM_ITOP, NUM_OPENPOSE, openpose_from_itop
 from toppose.synth.body import FAMILIES, JOINT_PARTS, Body, Person, place, sample_pose
 from toppose.synth.render import HEIGHT, WIDTH, Camera, project, render_scene, sensor_effects
 
@@ -50,13 +51,13 @@ def render(camera: Camera, people: list[Person], boxes: list[np.ndarray],
     clean = np.zeros((HEIGHT, WIDTH), np.float64)
     label = np.zeros((HEIGHT, WIDTH), np.int32)
     render_scene(capsules, box_arr, camera.floor_plane(), clean, label)
-    joints_cam = np.array([camera.to_camera(p.joints) for p in people]).reshape(-1, 15, 3)
+    joints_cam = np.array([camera.to_camera(p.joints) for p in people]).reshape(-1, NUM_ITOP, 3)
     uv = project(joints_cam)
     ui, vi = np.rint(uv[..., 0]).astype(int), np.rint(uv[..., 1]).astype(int)
     in_frame = (ui >= 0) & (ui < WIDTH) & (vi >= 0) & (vi < HEIGHT) & (joints_cam[..., 2] > 0)
     visible = np.zeros_like(in_frame)
     for p, person in enumerate(people):
-        for j in range(15):
+        for j in range(NUM_ITOP):
             if in_frame[p, j]:
                 tol = max(person.radii[k] for k in JOINT_PARTS[j]) + 0.03
                 visible[p, j] = clean[vi[p, j], ui[p, j]] >= joints_cam[p, j, 2] - tol
@@ -68,6 +69,13 @@ def render(camera: Camera, people: list[Person], boxes: list[np.ndarray],
         sensor_effects(depth, rng.standard_normal(depth.shape), rng.random(depth.shape), 6.0, 0.15)
     return Frame(depth.astype(np.float32), parts, person_map, joints_cam, uv, visible, in_frame,
                  areas.astype(np.int64), camera.view, families or [])
+
+
+def frame_keypoints(frame: Frame) -> np.ndarray:
+    """(P, 18, 3) OpenPose keypoints with COCO visibility of a rendered frame's people."""
+    people = [openpose_from_itop(frame.joints_uv[p], frame.visible[p], frame.depth.shape)[0]
+              for p in range(len(frame.joints_uv))]
+    return np.stack(people) if people else np.zeros((0, NUM_OPENPOSE, 3), np.float32)
 
 
 def random_camera(rng: np.random.Generator, view: str) -> Camera:

@@ -10,29 +10,26 @@ import cv2
 import h5py
 import numpy as np
 
+from toppose.camera import ITOP
 from toppose.data.format import DatasetWriter, mask_box, person_annotation
-from toppose.data.itop import openpose_from_itop
 from toppose.atomic import atomic_path, check_output
-from toppose.synth.render import HEIGHT, INTRINSICS, WIDTH
-from toppose.synth.scenes import Frame, random_scene
+from toppose.preprocess import depth_to_mm
+from toppose.skeleton import NUM_ITOP
+from toppose.synth.scenes import Frame, frame_keypoints, random_scene
 
+__all__ = ["depth_to_mm", "frame_people", "write_itop", "write_training"]
 FRAMES_PER_SUBJECT = 100
 
 
 def frame_people(frame: Frame) -> list[dict]:
     """Training-format person annotations of a rendered frame (people seen at all)."""
     people = []
-    for p in range(len(frame.joints_uv)):
-        kp, _ = openpose_from_itop(frame.joints_uv[p], frame.visible[p])
+    for p, kp in enumerate(frame_keypoints(frame)):
         if frame.areas[p] == 0 and not (kp[:, 2] > 0).any():
             continue
         _, bbox = mask_box(frame.person == p)
         people.append(person_annotation(kp, float(max(frame.areas[p], 1)), bbox))
     return people
-
-
-def depth_to_mm(depth_m: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(depth_m * 1000.0), 0, 65535).astype(np.uint16)
 
 
 def _render_itop(args):
@@ -56,12 +53,12 @@ def write_itop(out: str | Path, view: str, frames: int, seed: int, split: str = 
     n = len(rendered)
     ids = np.array([f"{i // FRAMES_PER_SUBJECT:02d}_{i % FRAMES_PER_SUBJECT:05d}".encode() for i in range(n)], "S8")
     invalid = np.random.default_rng([seed, 1 << 20]).random(n) < 0.03
-    coords = np.zeros((n, 15, 2), np.int16)
-    world = np.zeros((n, 15, 3), np.float16)
-    vis = np.zeros((n, 15), np.int16)
+    coords = np.zeros((n, NUM_ITOP, 2), np.int16)
+    world = np.zeros((n, NUM_ITOP, 3), np.float16)
+    vis = np.zeros((n, NUM_ITOP), np.int16)
     valid = np.zeros(n, np.uint8)
-    seg = np.full((n, HEIGHT, WIDTH), -1, np.int8)
-    depth = np.zeros((n, HEIGHT, WIDTH), np.float16)
+    seg = np.full((n, *ITOP.hw), -1, np.int8)
+    depth = np.zeros((n, *ITOP.hw), np.float16)
     for i, f in enumerate(rendered):
         if len(f.joints_uv):
             coords[i] = np.rint(f.joints_uv[0])
@@ -106,7 +103,7 @@ def write_training(out: str | Path, view: str, frames: int, seed: int, people: t
     """Multi-person scenes in the training format (16-bit depth PNGs + COCO JSON)."""
     writer = DatasetWriter(out, {"source": "toppose synthetic", "view": view, "seed": seed,
                                  "people": list(people), "fully_in_view": fully_in_view, "walls": walls,
-                                 "modality": "depth", "depth_unit": "mm", "camera": INTRINSICS})
+                                 "modality": "depth", "depth_unit": "mm", "camera": ITOP.to_dict()})
     jobs = [(seed, i, view, people, fully_in_view, walls) for i in range(frames)]
     for i, (png, anns, families) in enumerate(_imap(_render_training, jobs, workers)):
         depth = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
