@@ -90,7 +90,7 @@ INFO = [
     ("list", ["info", "{ws}/list.pth"], "list.pth: expected a state dict or checkpoint, found list"),
     ("state-dict-list", ["info", "{ws}/sdlist.pth"], "sdlist.pth: 'state_dict' is a list"),
     ("no-spec", ["info", "{ws}/nospec.pth"], "nospec.pth: toppose checkpoint without a 'spec'"),
-    ("bad-spec", ["info", "{ws}/badspec.pth"], "badspec.pth: invalid"),
+    ("bad-spec", ["info", "{ws}/badspec.pth"], "badspec.pth: model description"),
     ("other-network", ["info", "{ws}/linear.pth"], "linear.pth: unknown weight layout"),
     ("code-running-pickle", ["info", "{ws}/evil.pth"], "evil.pth: refused to unpickle"),
     ("no-such-command", ["inform", "{ws}/ok.pth"], "No such command"),
