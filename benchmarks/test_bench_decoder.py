@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from benchmarks.conftest import record
+from benchmarks.conftest import median_ms, record
 from toppose.codec.decoder import PoseDecoder
 from toppose.codec.encoder import encode
 from toppose.synth.flat import random_people
@@ -27,16 +27,26 @@ def test_decode_time(benchmark, results, method, hw, count):
     poses = benchmark.pedantic(decoder, args=(paf, heat), rounds=5 if method == "reference" else 200,
                                warmup_rounds=1, iterations=1)
     key = f"{method}_{count}p_{hw[0]}x{hw[1]}"
-    record(results, "decoder_ms", key, round(benchmark.stats.stats.median * 1000, 4))
     record(results, "decoder_people_found", key, f"{len(poses)}/{count}")
+    if not benchmark.disabled:  # --benchmark-disable: run once, no stats
+        record(results, "decoder_ms", key, round(benchmark.stats.stats.median * 1000, 4))
 
 
-def test_decoder_targets(results):
-    ms = results["decoder_ms"]
-    speedup = min(ms[f"reference_{c}p_{h}"] / ms[f"numba_{c}p_{h}"] for c in (1, 5, 20) for h in ("240x320", "368x368"))
-    record(results, "decoder_targets", "numba_min_speedup_vs_reference", round(speedup, 1))
-    record(results, "decoder_targets", "sparse_5p_240x320_ms", ms["sparse_5p_240x320"])
-    found = results["decoder_people_found"]
-    assert found["sparse_20p_240x320"] == "20/20" and found["sparse_20p_368x368"] == "20/20"
-    assert ms["sparse_5p_240x320"] <= 0.3
-    assert speedup >= 20
+def test_decoder_targets(results, timing):
+    """Measured here, in one test: Numba >= 20x the reference everywhere; sparse fast and lossless."""
+    speedups = {}
+    for count in (1, 5, 20):
+        for hw in ((240, 320), (368, 368)):
+            paf, heat, _ = _maps(count, hw)
+            ms = {m: median_ms(lambda d=PoseDecoder(method=m).warmup(): d(paf, heat),
+                               3 if m == "reference" else 50, timing=timing) for m in ("reference", "numba", "sparse")}
+            found = len(PoseDecoder(method="sparse")(paf, heat))
+            assert found == count, f"sparse found {found} of {count} people at {hw}"
+            speedups[(count, hw)] = ms["reference"] / ms["numba"]
+            if (count, hw) == (5, (240, 320)):
+                record(results, "decoder_targets", "sparse_5p_240x320_ms", round(ms["sparse"], 4))
+                sparse_5p = ms["sparse"]
+    record(results, "decoder_targets", "numba_min_speedup_vs_reference", round(min(speedups.values()), 1))
+    if timing:
+        assert sparse_5p <= 0.3
+        assert min(speedups.values()) >= 20

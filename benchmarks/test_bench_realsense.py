@@ -1,10 +1,8 @@
 """A RealSense recording of rendered scenes through the bundled model: playback FPS against bare inference."""
 
-import time
-
 import pytest
 
-from benchmarks.conftest import record
+from benchmarks.conftest import bare_fps, record
 from toppose.preprocess import prepare, to_input_image
 from toppose.runtime.realsense import RealSenseFileSource, write_recording
 from toppose.runtime.session import PoseSession
@@ -30,16 +28,11 @@ def test_realsense_recording_fps(results, recording, tmp_path):
     session = PoseSession(bundled_model(), "cpu")
     inputs = [prepare(to_input_image(f, session.spec.encoding), session.spec, session.input_hw)[0][None]
               for f in frames]
-    session.infer_maps(inputs[0])
-    t = time.perf_counter()
-    for x in inputs:
-        session.infer_maps(x)
-    bare_fps = len(inputs) / (time.perf_counter() - t)
+    bare = bare_fps(session, inputs)
     stats = run_stream(RealSenseFileSource(str(path)), session, StreamConfig(jsonl=tmp_path / "p.jsonl"))
-    record(results, "realsense", "measured", time.strftime("%Y-%m-%d"))  # a partial run keeps older sections
     record(results, "realsense", "recording_frames", stats.frames)
     record(results, "realsense", "recording_MB", round(path.stat().st_size / 2**20, 1))
-    record(results, "realsense", "int8_bare_inference_fps", round(bare_fps, 1))
+    record(results, "realsense", "int8_bare_inference_fps", round(bare, 1))
     record(results, "realsense", "int8_recording_pipeline_fps", round(stats.fps, 1))
-    record(results, "realsense", "pipeline_over_bare", round(stats.fps / bare_fps, 3))
+    record(results, "realsense", "pipeline_over_bare", round(stats.fps / bare, 3))
     assert stats.frames == FRAMES

@@ -14,10 +14,11 @@ Usage: python scripts/experiment.py --data DATA --out RUNS [--pretrain-min 1] [-
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 import time
 from pathlib import Path
 
+from toppose.io import write_json
 from toppose.train.config import TrainConfig
 from toppose.train.loop import train
 from toppose.train.predict import evaluate_folder, torch_infer
@@ -50,6 +51,8 @@ def main() -> None:
     ap.add_argument("--init", type=Path, help="start from these weights instead of a side-view pretraining")
     ap.add_argument("--top-only", action="store_true", help="add a fine-tuning run on top-view data alone")
     ap.add_argument("--finetune-lr", type=float, default=1e-3)
+    ap.add_argument("--results", type=Path, help="also write the results here (benchmarks/results_experiment.json "
+                    "is what the README renders)")
     args = ap.parse_args()
     device = "cuda" if args.device == "auto" and __import__("torch").cuda.is_available() else ("cpu" if args.device == "auto" else args.device)
     hw = tuple(int(v) for v in args.input_size.lower().split("x"))
@@ -76,8 +79,10 @@ def main() -> None:
         rows.append({"model": label, "preset": preset, **evaluate(run / "last.pth", args.data, args.eval_images, device, hw)})
         print(rows[-1], flush=True)
     result = {"rows": rows, "wall_s": round(time.time() - t0, 1), "device": device, "input_size": list(hw),
-              "pretrain_min": args.pretrain_min, "finetune_min": args.finetune_min}
-    (args.out / "experiment.json").write_text(json.dumps(result, indent=1))
+              "pretrain_min": args.pretrain_min, "finetune_min": args.finetune_min, "date": time.strftime("%Y-%m-%d"),
+              "command": "python scripts/experiment.py " + " ".join(sys.argv[1:])}
+    for path in [args.out / "experiment.json"] + ([args.results] if args.results else []):
+        write_json(path, result, indent=1)
     print("| model | freeze | AP top (fully in frame) | AP top (anywhere) | AP side |\n|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['model']} | {r['preset']} | {r['test_top_full']:.3f} | {r['test_top_any']:.3f} | {r['test_side']:.3f} |")

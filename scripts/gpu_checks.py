@@ -1,17 +1,21 @@
 #!/usr/bin/env python3
 """GPU checks for a lent device: AMP training steps of the full network and inference throughput.
 
-Prints JSON: images/s and peak memory of bf16 AMP training steps (openpose, 368x368, batch 16),
+Prints JSON (and with ``--out FILE`` writes it there, e.g. benchmarks/results_gpu.json, which the
+README renders): images/s and peak memory of bf16 AMP training steps (openpose, 368x368, batch 16),
 PyTorch fp16 inference throughput of both networks at 240x320, and onnxruntime's providers.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
+from pathlib import Path
 
 import torch
 
+from toppose.io import write_json
 from toppose.model_spec import ModelSpec
 from toppose.networks import build_network
 from toppose.skeleton import OPENPOSE18
@@ -60,11 +64,16 @@ def inference(arch: str, hw, batch: int, iters: int = 30) -> dict:
 
 def main() -> None:
     import onnxruntime
-    out = {"gpu": torch.cuda.get_device_name(), "torch": torch.__version__,
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", type=Path, help="also write the JSON here")
+    args = ap.parse_args()
+    out = {"gpu": torch.cuda.get_device_name(), "torch": torch.__version__, "date": time.strftime("%Y-%m-%d"),
            "onnxruntime_providers": onnxruntime.get_available_providers(),
            "train_amp_bf16": [train_steps("openpose", (368, 368), 16), train_steps("lite", (240, 320), 64)],
            "inference": [inference(a, (240, 320), b) for a in ("openpose", "lite") for b in (1, 32)]}
     print(json.dumps(out, indent=1))
+    if args.out:
+        write_json(args.out, out, indent=1)
 
 
 if __name__ == "__main__":

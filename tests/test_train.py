@@ -39,6 +39,21 @@ def test_a_short_run_lowers_the_loss(data, tmp_path):
     assert (tmp_path / "r" / "best.pth").is_file() and (tmp_path / "r" / "curves.png").is_file()
 
 
+def test_checkpoints_record_the_data_recipe_not_its_paths(data, tmp_path):
+    loop.train(_cfg(data, tmp_path / "r", epochs=1, val=(str(data),), val_images=2))
+    first = load_weights(tmp_path / "r" / "last.pth").provenance
+    assert first["init"] == "scratch" and first["seed"] == 3 and first["epochs"] == 1
+    (entry,) = first["data"]
+    assert (entry["name"], entry["weight"], entry["images"]) == ("d", 1.0, 12)
+    recipe = entry["recipe"]
+    assert (recipe["view"], recipe["frames"], recipe["seed"], recipe["people"]) == ("top", 12, 1, [1, 2])
+    assert first["val"][0]["recipe"] == recipe
+    loop.train(_cfg(data, tmp_path / "s", epochs=1, init=str(tmp_path / "r" / "last.pth")))
+    second = load_weights(tmp_path / "s" / "last.pth").provenance
+    assert second["init"] == "last.pth" and len(second["init_sha256"]) == 64 and second["parent"] == first
+    assert str(data) not in json.dumps(second) and str(tmp_path) not in json.dumps(second)  # no machine paths
+
+
 def test_frozen_parameters_stay_bit_identical(data, tmp_path):
     torch.manual_seed(0)
     spec = ModelSpec(arch="lite", encoding=__import__("toppose.model_spec").model_spec.InputEncoding(kind="depth"))

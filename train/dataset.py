@@ -13,6 +13,7 @@ from toppose.codec.encoder import encode
 from toppose.data.format import DataError, load_dataset, people_by_image, read_ignore, read_image
 from toppose.model_spec import ModelSpec
 from toppose.preprocess import PAD_VALUE, depth_from_png, encode_depth, letterbox_image, normalize, plan_letterbox
+from toppose.train.config import TrainConfig
 
 
 class PoseDataset(Dataset):
@@ -155,3 +156,13 @@ class IndexedConcat(Dataset):
         i, seed = item
         d = int(np.searchsorted(self.offsets, i, side="right") - 1)
         return self.datasets[d][(i - int(self.offsets[d]), seed)]
+
+
+def data_provenance(cfg: TrainConfig, datasets: list[PoseDataset]) -> dict:
+    """Each training and validation folder as its writer described it (recipe, not path)."""
+    def entry(folder: str, info: dict, images: int, weight: float | None = None) -> dict:
+        return {"name": Path(folder).name, **({} if weight is None else {"weight": weight}), "images": images,
+                "recipe": info}
+    val = [(folder, load_dataset(folder)) for folder in cfg.val]
+    return {"data": [entry(d, ds.dataset.get("info", {}), len(ds), w) for (d, w), ds in zip(cfg.data, datasets)],
+            "val": [entry(folder, v.get("info", {}), len(v["images"])) for folder, v in val]}

@@ -16,6 +16,7 @@ from toppose.io import write_json
 from toppose.train import freeze
 from toppose.train.config import RUN_FILES, TrainConfig
 from toppose.train.curves import write_curves
+from toppose.train.dataset import data_provenance
 from toppose.train.setup import build_loader, build_model, build_optimizer, check_inputs, setup_distributed
 from toppose.train.validation import Validation, stage_losses
 from toppose.weights import WeightsError, read_file, save_checkpoint
@@ -53,6 +54,7 @@ class Trainer:
         self.validation = Validation(cfg, self.spec) if self.rank == 0 else None
         self.sampler, self.loader = build_loader(cfg, self.spec, self.device, self.rank, self.world)
         self.steps = len(self.loader)
+        self.provenance.update(data_provenance(cfg, self.loader.dataset.datasets))
         self.model = model.to(self.device)
         if cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -154,7 +156,7 @@ class Trainer:
                 (self.out / name).unlink(missing_ok=True)
         self.history.append(row)
         improved = self._improved(row)
-        prov = {**self.provenance, "toppose": __version__, "epochs": epoch + 1, "data": [list(d) for d in cfg.data],
+        prov = {**self.provenance, "toppose": __version__, "epochs": epoch + 1, "seed": cfg.seed,
                 "input_size": list(cfg.input_size), "freeze": cfg.freeze, "val_ap": row.get("val_ap")}
         state = {"optimizer": self.opt.state_dict(), "step": self.step_count, "train_seconds": self.train_s,
                  "scaler": self.scaler.state_dict(), "epoch": epoch, "best": self.best,

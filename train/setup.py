@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -61,7 +62,9 @@ def build_model(cfg: TrainConfig) -> tuple[ModelSpec, torch.nn.Module, dict]:
     """The network to train: ``--init`` weights, or a fresh one seeded by ``cfg.seed``."""
     if cfg.init:
         loaded = load_weights(cfg.init, arch=cfg.arch)
-        return loaded.spec, loaded.model, {"init": str(cfg.init), "init_layout": loaded.layout, "parent": loaded.provenance}
+        digest = hashlib.sha256(Path(cfg.init).read_bytes()).hexdigest()
+        return loaded.spec, loaded.model, {"init": Path(cfg.init).name, "init_sha256": digest, "init_layout": loaded.layout,
+                                           "parent": loaded.provenance}
     enc = InputEncoding(kind=cfg.encoding, near_m=cfg.depth_range[0], far_m=cfg.depth_range[1]) if cfg.encoding == "depth" else InputEncoding()
     spec = ModelSpec(arch=cfg.arch, preprocess=cfg.preprocess, encoding=enc, skeleton=get_skeleton(cfg.skeleton))
     torch.manual_seed(cfg.seed)

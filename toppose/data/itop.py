@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,8 +93,10 @@ def convert_itop(labels_path: Path, depth_path: Path, out: Path, start: int = 0,
         ids, valid, visible = labels["id"][:], labels["is_valid"][:], labels["visible_joints"][:]
         world = labels["real_world_coordinates"][:].astype(np.float32)
         seg = labels["segmentation"] if "segmentation" in labels else None
+        rendered = labels.attrs.get("toppose_recipe")  # files toppose-data synth wrote say how
         writer = DatasetWriter(out, {"source": "ITOP", "labels": labels_path.name, "depth": depth_path.name,
-                                     "modality": "depth", "depth_unit": "mm", "camera": ITOP.to_dict()})
+                                     "modality": "depth", "depth_unit": "mm", "camera": ITOP.to_dict(),
+                                     **({"recipe": json.loads(rendered)} if rendered else {})})
         indices = list(_frame_indices(ids, start, end, every, persons))
         for count, i in enumerate(indices):
             report.frames_read += 1

@@ -114,6 +114,14 @@ def _walls(rng: np.random.Generator, camera: Camera, lo: np.ndarray, hi: np.ndar
     return [np.stack([corner_lo, corner_hi])], lo, hi
 
 
+def reaches_into(person: Person, box: np.ndarray, samples: int = 9) -> bool:
+    """Whether any body part (capsule) of ``person`` touches the (2, 3) world box."""
+    t = np.linspace(0.0, 1.0, samples)[:, None, None]
+    points = person.ends[:, 0] * (1 - t) + person.ends[:, 1] * t  # (samples, parts, 3)
+    gap = np.linalg.norm(points - np.clip(points, box[0], box[1]), axis=-1)
+    return bool((gap <= person.radii).any())
+
+
 def random_scene(rng: np.random.Generator, view: str = "top", people: tuple[int, int] = (1, 1),
                  furniture: bool = True, fully_in_view: bool = False, walls: bool = False,
                  max_tries: int = 60) -> Frame:
@@ -141,6 +149,8 @@ def random_scene(rng: np.random.Generator, view: str = "top", people: tuple[int,
             continue
         person = place(Body.random(rng), sample_pose(rng, family), tuple(xy), float(rng.uniform(0, 2 * np.pi)),
                        family, rng)
+        if any(reaches_into(person, wall) for wall in wall_boxes):
+            continue
         if fully_in_view:
             uv = project(camera.to_camera(person.joints))
             if not ((uv[:, 0] >= 4) & (uv[:, 0] < WIDTH - 4) & (uv[:, 1] >= 4) & (uv[:, 1] < HEIGHT - 4)).all():

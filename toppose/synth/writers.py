@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import cv2
 import h5py
 import numpy as np
 
+from toppose import __version__
 from toppose.camera import ITOP
 from toppose.data.format import DatasetWriter, mask_box, person_annotation
 from toppose.atomic import atomic_path, check_output
@@ -17,7 +19,7 @@ from toppose.preprocess import depth_to_mm
 from toppose.skeleton import NUM_ITOP
 from toppose.synth.scenes import Frame, frame_keypoints, random_scene
 
-__all__ = ["depth_to_mm", "frame_people", "write_itop", "write_training"]
+__all__ = ["depth_to_mm", "frame_people", "recipe", "write_itop", "write_training"]
 FRAMES_PER_SUBJECT = 100
 
 
@@ -30,6 +32,13 @@ def frame_people(frame: Frame) -> list[dict]:
         _, bbox = mask_box(frame.person == p)
         people.append(person_annotation(kp, float(max(frame.areas[p], 1)), bbox))
     return people
+
+
+def recipe(view: str, frames: int, seed: int, **options) -> dict:
+    """How a set was rendered, enough to render it again: stored with every set the renderer writes."""
+    return {"source": "toppose synthetic", "renderer": f"toppose {__version__}", "view": view, "frames": frames,
+            "seed": seed, **options, "sensor": "generic", "modality": "depth", "depth_unit": "mm",
+            "camera": ITOP.to_dict()}
 
 
 def _render_itop(args):
@@ -68,15 +77,17 @@ def write_itop(out: str | Path, view: str, frames: int, seed: int, split: str = 
         seg[i] = np.where(f.person == 0, f.parts, -1)
         depth[i] = f.depth
     with atomic_path(labels_path) as ltmp, atomic_path(depth_path) as dtmp:
-        _write_itop_files(ltmp, dtmp, ids, valid, vis, coords, world, seg, depth)
+        _write_itop_files(ltmp, dtmp, json.dumps(recipe(view, frames, seed, split=split, people=[1, 1])),
+                          ids, valid, vis, coords, world, seg, depth)
     return labels_path, depth_path
 
 
-def _write_itop_files(labels_path: Path, depth_path: Path, ids, valid, vis, coords, world, seg, depth) -> None:
+def _write_itop_files(labels_path: Path, depth_path: Path, recipe_json: str, ids, valid, vis, coords, world, seg, depth) -> None:
     """Both files built in memory, then written as plain bytes: a full disk is a clean OSError
     (HDF5's own writer reports it from a destructor, after the fact)."""
     labels, frames = io.BytesIO(), io.BytesIO()
     with h5py.File(labels, "w") as h:
+        h.attrs["toppose_recipe"] = recipe_json
         h["id"] = ids
         h["is_valid"] = valid
         h["visible_joints"] = vis
@@ -101,9 +112,8 @@ def _render_training(args):
 def write_training(out: str | Path, view: str, frames: int, seed: int, people: tuple[int, int] = (1, 4),
                    fully_in_view: bool = False, workers: int = 1, progress=None, walls: bool = False) -> dict:
     """Multi-person scenes in the training format (16-bit depth PNGs + COCO JSON)."""
-    writer = DatasetWriter(out, {"source": "toppose synthetic", "view": view, "seed": seed,
-                                 "people": list(people), "fully_in_view": fully_in_view, "walls": walls,
-                                 "modality": "depth", "depth_unit": "mm", "camera": ITOP.to_dict()})
+    writer = DatasetWriter(out, recipe(view, frames, seed, people=list(people), fully_in_view=fully_in_view,
+                                      walls=walls))
     jobs = [(seed, i, view, people, fully_in_view, walls) for i in range(frames)]
     for i, (png, anns, families) in enumerate(_imap(_render_training, jobs, workers)):
         depth = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)

@@ -1,0 +1,190 @@
+"""One renderer per README results block: results files (parsed JSON) -> Markdown.
+
+Every figure a block shows is read from the results; the renderers add words, never numbers.
+A figure not measured yet shows as a dash.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+DASH = "–"
+SPARSE_KEY = re.compile(r"sparse_(\d+)p_(\d+x\d+)_ms")  # e.g. sparse_5p_240x320_ms
+BENCH = "`pytest benchmarks/ --benchmark`"
+
+
+def _get(d: dict, *path):
+    for key in path:
+        if not isinstance(d, dict) or key not in d:
+            return None
+        d = d[key]
+    return d
+
+
+def _num(v, spec: str = "") -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return DASH
+    return format(v, spec)
+
+
+def _pct(v) -> str:
+    return DASH if v is None else f"{round(100 * v)} %"
+
+
+def _stamp(results: dict, *sections: str) -> str:
+    """'measured DATE on CPU (N cores) at commit C' for the sections' (first) stamp."""
+    m = next((s for s in (_get(results, "bench", "measured", k) for k in sections) if s), None)
+    if not m:
+        return "not measured yet"
+    where = f" on {m['cpu']} ({m['cores']} cores)" if m.get("cpu") else ""
+    commit = f" at commit `{m['commit']}`" if m.get("commit") else ""
+    return f"measured {m['date']}{where}{commit}"
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _file(fid: dict | None) -> str:
+    return DASH if not fid else f"`{fid['file']}` (sha256 `{fid['sha256'][:12]}`)"
+
+
+def _set(recipe: dict | None) -> str:
+    if not recipe:
+        return DASH
+    lo, hi = recipe["people"]
+    where = "fully in frame" if recipe["fully_in_view"] else "anywhere, many cut by the border"
+    return f"{recipe['view']} view, {lo}-{hi} people {where}; {recipe['frames']} frames, seed {recipe['seed']}"
+
+
+def bundled_model(results: dict) -> str:
+    m = _get(results, "bench", "bundled_model") or {}
+    prov = m.get("provenance") or {}
+    hw = "x".join(str(v) for v in m.get("input_hw", [])) or DASH
+    data = ", ".join(f"`{d[0]}` x {d[1]}" if isinstance(d, list) else f"`{d.get('name')}` x {d.get('weight')}"
+                     for d in prov.get("data", [])) or DASH
+    return "\n".join([
+        "| | |", "|---|---|",
+        f"| checkpoint | {_file(m.get('checkpoint'))} |",
+        f"| bundled file | {_file(m.get('onnx'))}, {_num(m.get('onnx_mb'))} MB |",
+        f"| network | `{m.get('arch', DASH)}`: {_num(m.get('parameters_m'))} M parameters, "
+        f"{_num(m.get('gflops'))} GFLOPs per {hw} frame, stride {_num(m.get('stride'))}, "
+        f"{_num(m.get('paf_channels'))} PAF + {_num(m.get('heatmap_channels'))} heatmap channels |",
+        f"| provenance (as recorded) | init `{prov.get('init', DASH)}`, {_num(prov.get('epochs'))} epochs, "
+        f"data {data}, validation AP {_num(prov.get('val_ap'), '.3f')} |",
+        "", f"({_stamp(results, 'bundled_model')} by `pytest benchmarks/test_bench_accuracy.py --benchmark`.)"])
+
+
+def bundled_ap(results: dict) -> str:
+    m = _get(results, "bench", "bundled_model") or {}
+    rows = _get(results, "bench", "bundled_ap") or {}
+    out = [f"Checkpoint {_file(m.get('checkpoint'))} run in PyTorch, and the bundled int8 file "
+           f"{_file(m.get('onnx'))}, each scored with `toppose-eval` (pycocotools AP, COCO keypoint OKS) on sets "
+           f"rendered by `toppose-data synth` with seeds no training run uses; the decoder's ceiling is "
+           f"`toppose-eval --oracle`. {_sentence(_stamp(results, 'bundled_ap'))} by "
+           "`pytest benchmarks/test_bench_accuracy.py --benchmark`.", "",
+           "| test set | AP | AP50 | AP75 | int8 AP | decoder ceiling |", "|---|---|---|---|---|---|"]
+    for row in rows.values():
+        c = row.get("checkpoint", {})
+        out.append(f"| {_set(row.get('set'))} | {_num(c.get('AP'), '.3f')} | {_num(c.get('AP50'), '.3f')} "
+                   f"| {_num(c.get('AP75'), '.3f')} | {_num(_get(row, 'int8', 'AP'), '.3f')} "
+                   f"| {_num(_get(row, 'oracle', 'AP'), '.3f')} |")
+    return "\n".join(out if rows else out + [f"| {DASH} | {DASH} | {DASH} | {DASH} | {DASH} | {DASH} |"])
+
+
+def border(results: dict) -> str:
+    b = _get(results, "bench", "border") or {}
+    return (f"On the anywhere set ({_set(b.get('set'))}) {_num(b.get('neck_outside_frame'))} of "
+            f"{_num(b.get('people_3plus_keypoints'))} people with {_num(b.get('min_keypoints'))} or more keypoints "
+            f"have their neck outside the frame, and the decoder's ceiling there is "
+            f"{_num(b.get('oracle_ap_openpose18'), '.3f')} with the standard skeleton and "
+            f"{_num(b.get('oracle_ap_topview23'), '.3f')} with `topview23` ({_stamp(results, 'border')}).")
+
+
+def parity(results: dict) -> str:
+    ap = _get(results, "bench", "ap_top_full") or {}
+    about = _get(results, "bench", "ap_top_full_about") or {}
+    return (f"On the benchmarks' own held-out set ({_set(about.get('set'))}) the checkpoint scores "
+            f"{_num(ap.get('pytorch'))} AP in PyTorch, its fp32 export {_num(ap.get('fp32'))}, fp16 "
+            f"{_num(ap.get('fp16'))} and int8 {_num(ap.get('int8'))} (int8 calibrated on "
+            f"{_set(about.get('calibration'))}; {_stamp(results, 'ap_top_full')}).")
+
+
+def highlights(results: dict) -> str:
+    fps = _get(results, "bench", "stream_fps") or {}
+    decoder = _get(results, "bench", "decoder_targets") or {}
+    sparse = next(((m, v) for m, v in ((SPARSE_KEY.fullmatch(k), v) for k, v in decoder.items()) if m), None)
+    where = f"{sparse[0][1]} people at {sparse[0][2]}" if sparse else DASH
+    return (f"Highlights ({_stamp(results, 'stream_fps', 'decoder_targets')}): the sparse decoder takes "
+            f"{_num(sparse[1] if sparse else None)} ms for {where}; "
+            f"the bundled int8 model streams the demo scene end to end at "
+            f"{_num(fps.get('demo_int8_with_rendering_and_video'))} FPS (rendering the scene and writing the video "
+            f"included) and a folder of depth frames at {_num(fps.get('int8_pipeline'))} FPS, "
+            f"{_pct(fps.get('int8_pipeline_over_bare'))} of its bare {_num(fps.get('int8_bare_inference'))} FPS; "
+            f"the fp32 model's pipeline keeps {_pct(fps.get('fp32_pipeline_over_bare'))}.")
+
+
+def gpu(results: dict) -> str:
+    g = results.get("gpu") or {}
+    if not g:
+        return ("No GPU measurement is recorded in this checkout; on a GPU machine "
+                "`python scripts/gpu_checks.py --out benchmarks/results_gpu.json` (which `scripts/gpu_train.sh` "
+                "runs) writes one, and `python benchmarks/render_readme.py` shows it here.")
+    out = [f"On {g.get('gpu', DASH)} (torch {g.get('torch', DASH)}, {g.get('date', DASH)}; "
+           "`python scripts/gpu_checks.py --out benchmarks/results_gpu.json`):", "",
+           "| measure | network | input | batch | images/s | peak memory GB |", "|---|---|---|---|---|---|"]
+    for r in g.get("train_amp_bf16", []):
+        out.append(f"| bf16 AMP training | {r['arch']} | {'x'.join(map(str, r['input']))} | {r['batch']} "
+                   f"| {_num(r['images_per_s'])} | {_num(r.get('peak_memory_gb'))} |")
+    for r in g.get("inference", []):
+        out.append(f"| fp16 inference | {r['arch']} | {'x'.join(map(str, r['input']))} | {r['batch']} "
+                   f"| {_num(r['fp16_images_per_s'])} | {DASH} |")
+    return "\n".join(out + ["", f"onnxruntime providers there: {', '.join(g.get('onnxruntime_providers', [])) or DASH}."])
+
+
+def experiment(results: dict) -> str:
+    e = results.get("experiment") or {}
+    if not e.get("rows"):
+        return ("No run of the experiment is recorded in this checkout; "
+                "`python scripts/experiment.py ... --results benchmarks/results_experiment.json` records one.")
+    out = [f"On {e.get('device', DASH)}, {e.get('finetune_min', DASH)} min of fine-tuning per preset "
+           f"(`scripts/experiment.py`, {e.get('date', DASH)}):", "",
+           "| model | freeze | AP top, fully in frame | AP top, anywhere | AP side |", "|---|---|---|---|---|"]
+    out += [f"| {r['model']} | `{r['preset']}` | {_num(r.get('test_top_full'))} | {_num(r.get('test_top_any'))} "
+            f"| {_num(r.get('test_side'))} |" for r in e["rows"]]
+    return "\n".join(out)
+
+
+SECTIONS = (("inference_cpu_ms", "CPU inference, ms per frame"), ("inference_cpu_ratio", "Speed ratios (same run)"),
+            ("ap_top_full", "AP on the held-out top-view set"), ("stream_fps", "Streaming, frames per second"),
+            ("stream_latency_ms", "Streaming latency p50 / p95, ms"), ("decoder_targets", "Decoder targets"),
+            ("render", "Renderer"), ("realsense", "RealSense recording (.db3) of rendered scenes, bundled int8 model"),
+            ("install_mb", "Install size, MB of site-packages"))
+
+
+def _decoder_table(r: dict) -> list[str]:
+    ms, found = r.get("decoder_ms") or {}, r.get("decoder_people_found") or {}
+    keys = sorted({k.split("_", 1)[1] for k in ms}, key=lambda k: (int(k.split("p_")[0]), k))
+    out = [f"### Decoder, ms per frame (median, warm; {_stamp({'bench': r}, 'decoder_ms')})", "",
+           "| people | size | reference | numba | sparse | people found (sparse) |", "|---|---|---|---|---|---|"]
+    out += [f"| {k.replace('p_', ' | ')} | {_num(ms.get(f'reference_{k}'), '.2f')} | {_num(ms.get(f'numba_{k}'), '.3f')} "
+            f"| {_num(ms.get(f'sparse_{k}'), '.3f')} | {found.get(f'sparse_{k}', DASH)} |" for k in keys]
+    return out + [""]
+
+
+def benchmarks(results: dict) -> str:
+    """benchmarks/README.md: every section of results.json as a table, each with its stamp."""
+    r = results.get("bench") or {}
+    out = ["Written by " + BENCH + "; each table says when and where it was measured.", ""]
+    if "decoder_ms" in r:
+        out += _decoder_table(r)
+    for section, title in SECTIONS:
+        if section in r:
+            out += [f"### {title} ({_stamp(results, section)})", "", "| measure | value |", "|---|---|"]
+            out += [f"| {k} | {v} |" for k, v in r[section].items()] + [""]
+    return "\n".join(out)
+
+
+RENDERERS = {"bundled_model": bundled_model, "bundled_ap": bundled_ap, "border": border, "parity": parity,
+             "highlights": highlights, "gpu": gpu, "experiment": experiment, "benchmarks": benchmarks}

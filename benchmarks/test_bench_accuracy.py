@@ -1,0 +1,94 @@
+"""The bundled model: what it is (checkpoint, size, compute) and its AP on held-out rendered sets.
+
+The sets are those scripts/gpu_train.sh renders for testing (seeds no training run uses);
+each is scored with ``toppose-eval`` for the checkpoint (PyTorch), the bundled int8 ONNX file,
+and ground-truth maps (``--oracle``: the decoder's ceiling).
+"""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from benchmarks.conftest import ROOT, file_id, record
+from toppose.data.format import load_dataset
+from toppose.train.eval_cli import app as eval_app
+
+CHECKPOINT = ROOT / "models" / "toppose-lite.pth"
+BUNDLED = ROOT / "runtime" / "models" / "toppose-lite.onnx"
+MIN_KEYPOINTS = 3  # people counted as seen (as the decoder's min_parts)
+SETS = {  # name -> toppose-data synth recipe (as in scripts/gpu_train.sh)
+    "top_full": {"view": "top", "people": [1, 4], "fully_in_view": True, "frames": 300, "seed": 201},
+    "top_any": {"view": "top", "people": [1, 4], "fully_in_view": False, "frames": 300, "seed": 202},
+    "side": {"view": "side", "people": [1, 3], "fully_in_view": True, "frames": 300, "seed": 203},
+}
+
+
+SMOKE_FRAMES = 8  # per set under --benchmark-disable: the code runs, the figures mean nothing
+
+
+@pytest.fixture(scope="module")
+def test_sets(tmp_path_factory, timing):
+    from toppose.synth.writers import write_training
+    root = tmp_path_factory.mktemp("accuracy_sets")
+    for name, r in SETS.items():
+        write_training(root / name, r["view"], r["frames"] if timing else SMOKE_FRAMES, seed=r["seed"],
+                       people=tuple(r["people"]), fully_in_view=r["fully_in_view"], workers=2)
+    return root
+
+
+def _eval(tmp_path, *args) -> dict:
+    out = tmp_path / "eval.json"
+    res = CliRunner().invoke(eval_app, [*args, "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    return json.loads(out.read_text())["stats"]
+
+
+def test_bundled_model_facts(results):
+    from toppose.networks.flops import count_flops
+    from toppose.weights import load_weights
+    loaded = load_weights(CHECKPOINT)
+    hw = tuple(loaded.provenance.get("input_size", (240, 320)))
+    record(results, "bundled_model", "checkpoint", file_id(CHECKPOINT))
+    record(results, "bundled_model", "onnx", file_id(BUNDLED))
+    record(results, "bundled_model", "arch", loaded.spec.arch)
+    record(results, "bundled_model", "parameters_m", round(sum(p.numel() for p in loaded.model.parameters()) / 1e6, 2))
+    record(results, "bundled_model", "input_hw", list(hw))
+    record(results, "bundled_model", "stride", loaded.spec.stride)
+    record(results, "bundled_model", "paf_channels", loaded.spec.skeleton.num_pafs)
+    record(results, "bundled_model", "heatmap_channels", loaded.spec.skeleton.num_heatmaps)
+    record(results, "bundled_model", "gflops", round(count_flops(loaded.model, hw) / 1e9, 1))
+    record(results, "bundled_model", "onnx_mb", round(BUNDLED.stat().st_size / 1e6, 1))
+    record(results, "bundled_model", "provenance", loaded.provenance)
+    assert loaded.spec.encoding.kind == "depth"
+
+
+@pytest.mark.parametrize("name", list(SETS))
+def test_bundled_model_ap(results, timing, test_sets, tmp_path, name):
+    data = str(test_sets / name)
+    row = {"set": SETS[name]}
+    for model, args in (("checkpoint", ["--weights", str(CHECKPOINT)]), ("int8", ["--model", str(BUNDLED)]),
+                        ("oracle", ["--oracle"])):
+        stats = _eval(tmp_path, "--data", data, *args)
+        row[model] = {k: round(stats[k], 3) for k in ("AP", "AP50", "AP75")}
+    record(results, "bundled_ap", name, row)
+    assert all(0 <= r["AP"] <= 1 for r in row.values() if "AP" in r)
+    if timing:  # on full sets only: a handful of frames says nothing
+        assert row["oracle"]["AP"] >= row["checkpoint"]["AP"] - 0.05  # the ceiling is a ceiling
+        assert abs(row["int8"]["AP"] - row["checkpoint"]["AP"]) <= 0.05
+
+
+def test_people_cut_by_the_border(results, timing, test_sets, tmp_path):
+    """The anywhere set: how many people lose their neck to the border, and the ceiling per skeleton."""
+    dataset = load_dataset(test_sets / "top_any")
+    kp = np.array([a["keypoints"] for a in dataset["annotations"]], np.float32).reshape(-1, 18, 3)
+    seen = kp[(kp[..., 2] > 0).sum(1) >= MIN_KEYPOINTS]
+    record(results, "border", "set", SETS["top_any"])
+    record(results, "border", "min_keypoints", MIN_KEYPOINTS)
+    record(results, "border", "people_3plus_keypoints", int(len(seen)))
+    record(results, "border", "neck_outside_frame", int((seen[:, 1, 2] == 0).sum()))
+    for skeleton in ("openpose18", "topview23"):
+        stats = _eval(tmp_path, "--data", str(test_sets / "top_any"), "--oracle", "--skeleton", skeleton)
+        record(results, "border", f"oracle_ap_{skeleton}", round(stats["AP"], 3))
+    assert not timing or results["border"]["oracle_ap_topview23"] > results["border"]["oracle_ap_openpose18"]
