@@ -167,8 +167,8 @@ def _decoder_table(r: dict) -> list[str]:
     ms, found = r.get("decoder_ms") or {}, r.get("decoder_people_found") or {}
     keys = sorted({k.split("_", 1)[1] for k in ms}, key=lambda k: (int(k.split("p_")[0]), k))
     out = [f"### Decoder, ms per frame (median, warm; {_stamp({'bench': r}, 'decoder_ms')})", "",
-           "| people | size | reference | numba | sparse | people found (sparse) |", "|---|---|---|---|---|---|"]
-    out += [f"| {k.replace('p_', ' | ')} | {_num(ms.get(f'reference_{k}'), '.2f')} | {_num(ms.get(f'numba_{k}'), '.3f')} "
+           "| people | size | reference | fine | sparse | people found (sparse) |", "|---|---|---|---|---|---|"]
+    out += [f"| {k.replace('p_', ' | ')} | {_num(ms.get(f'reference_{k}'), '.2f')} | {_num(ms.get(f'fine_{k}'), '.3f')} "
             f"| {_num(ms.get(f'sparse_{k}'), '.3f')} | {found.get(f'sparse_{k}', DASH)} |" for k in keys]
     return out + [""]
 

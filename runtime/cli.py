@@ -74,7 +74,7 @@ def stream(camera: Annotated[Optional[int], typer.Option(help="live camera index
            openpose_json: Annotated[Optional[Path], typer.Option(help="folder for CMU OpenPose JSON files")] = None,
            frames: Annotated[Optional[int], typer.Option(help="stop after N frames")] = None,
            duration: Annotated[Optional[float], typer.Option(help="stop after S seconds")] = None,
-           decoder: Annotated[str, typer.Option(help="sparse or numba")] = "sparse",
+           decoder: Annotated[str, typer.Option(help="sparse or fine (numba: deprecated name of fine)")] = "sparse",
            threads: Annotated[int, typer.Option(help="onnxruntime CPU threads (0 = one per core)")] = 0,
            seed: Annotated[int, typer.Option(help="demo scene seed")] = 0,
            force: Force = False) -> None:

@@ -66,3 +66,21 @@ def init(out: Annotated[Path, typer.Argument(help="checkpoint to write")],
         raise ConfigError(f"--arch {arch} / --preprocess {preprocess}: {e}") from None
     save_checkpoint(out, model, spec, {"init": "random", "seed": seed})
     typer.echo(f"wrote {out}")
+
+
+@app.command()
+def graft(src: Annotated[Path, typer.Argument(help="weights in any known layout (19 limbs)")],
+          out: Annotated[Path, typer.Argument(help="toppose checkpoint to write")],
+          skeleton: Annotated[str, typer.Option(help="target skeleton with extra limbs")] = "topview23",
+          force: Annotated[bool, typer.Option(help="overwrite OUT")] = False) -> None:
+    """Add a skeleton's extra PAF channels to trained weights; original outputs stay unchanged."""
+    require_extra("train", "toppose graft", "torch")
+    from toppose.graft import GraftError, graft as graft_weights
+    from toppose.skeleton import get_skeleton
+    from toppose.weights import WeightsError
+
+    try:
+        spec = graft_weights(src, out, get_skeleton(skeleton), force)
+    except (GraftError, WeightsError, ValueError, OSError) as e:
+        fail(str(e))
+    typer.echo(f"wrote {out} ({spec.arch}, {spec.skeleton.name}: {spec.skeleton.num_pafs} PAF channels)")

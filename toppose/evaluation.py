@@ -28,23 +28,35 @@ class EvalResult:
     images: int
     people: int
     detections: int
+    min_keypoints: int = 0             # > 0: stats_min_keypoints ignores GT with fewer labelled keypoints
+    stats_min_keypoints: dict[str, float] | None = None
 
     def table(self) -> str:
-        lines = ["  ".join(f"{n:>6}" for n in STAT_NAMES),
-                 "  ".join(f"{self.stats[n]:6.3f}" for n in STAT_NAMES), "",
+        lines = ["  ".join(f"{n:>6}" for n in STAT_NAMES) + "  ground truth",
+                 "  ".join(f"{self.stats[n]:6.3f}" for n in STAT_NAMES) + "  all (standard)"]
+        if self.stats_min_keypoints is not None:
+            lines.append("  ".join(f"{self.stats_min_keypoints[n]:6.3f}" for n in STAT_NAMES)
+                         + f"  >= {self.min_keypoints} keypoints")
+        lines += ["",
                  f"{'keypoint':16} {'labelled':>8} {'OKS':>6} {'PCK@0.2':>8}"]
         for row in self.per_joint:
             lines.append(f"{row['keypoint']:16} {row['labelled']:8d} {row['oks']:6.3f} {row['pck']:8.3f}")
         return "\n".join(lines)
 
 
-def to_coco17_dataset(dataset: dict) -> dict:
-    """Training-format COCO JSON (18 keypoints) -> standard COCO-17 keypoints dataset."""
+def to_coco17_dataset(dataset: dict, min_keypoints: int = 0) -> dict:
+    """Training-format COCO JSON (18 keypoints) -> standard COCO-17 keypoints dataset.
+
+    People with fewer than ``min_keypoints`` labelled COCO keypoints get num_keypoints 0,
+    which pycocotools ignores (neither missed nor a false positive when matched), as COCO
+    does for people without keypoints.
+    """
     anns = []
     for a in dataset["annotations"]:
         kp = np.asarray(a["keypoints"], np.float32).reshape(-1, 3)[list(COCO17_FROM_OPENPOSE)]
+        labelled = int((kp[:, 2] > 0).sum())
         anns.append({"id": a["id"], "image_id": a["image_id"], "category_id": 1,
-                     "keypoints": kp.ravel().tolist(), "num_keypoints": int((kp[:, 2] > 0).sum()),
+                     "keypoints": kp.ravel().tolist(), "num_keypoints": labelled if labelled >= min_keypoints else 0,
                      "bbox": a["bbox"], "area": a["area"], "iscrowd": a.get("iscrowd", 0)})
     return {"images": [{"id": im["id"], "width": im["width"], "height": im["height"]} for im in dataset["images"]],
             "annotations": anns,
@@ -56,14 +68,15 @@ def _quiet():
     return contextlib.redirect_stdout(io.StringIO())
 
 
-def coco_stats(dataset: dict, predictions: dict[int, Poses]) -> dict[str, float]:
-    """pycocotools keypoint AP/AR of ``predictions`` (image id -> Poses in image pixels)."""
+def coco_stats(dataset: dict, predictions: dict[int, Poses], min_keypoints: int = 0) -> dict[str, float]:
+    """pycocotools keypoint AP/AR of ``predictions`` (image id -> Poses in image pixels);
+    ``min_keypoints``: see ``to_coco17_dataset``."""
     results = [r for image_id, poses in predictions.items() for r in poses.coco_results(image_id)]
     if not results:
         return {n: 0.0 for n in STAT_NAMES}
     with _quiet():
         gt = COCO()
-        gt.dataset = to_coco17_dataset(dataset)
+        gt.dataset = to_coco17_dataset(dataset, min_keypoints)
         gt.createIndex()
         dt = gt.loadRes(results)
         ev = COCOeval(gt, dt, "keypoints")
@@ -116,7 +129,11 @@ def per_joint(dataset: dict, predictions: dict[int, Poses], pck_fraction: float 
              "pck": float(hits[j] / labelled[j]) if labelled[j] else 0.0} for j in range(J)]
 
 
-def evaluate(dataset: dict, predictions: dict[int, Poses]) -> EvalResult:
+def evaluate(dataset: dict, predictions: dict[int, Poses], min_keypoints: int = 0) -> EvalResult:
+    """Standard evaluation; with ``min_keypoints`` > 0 also the figure that ignores people
+    with fewer labelled keypoints (reported beside the standard one, never instead)."""
+    extra = coco_stats(dataset, predictions, min_keypoints) if min_keypoints > 0 else None
     return EvalResult(coco_stats(dataset, predictions), per_joint(dataset, predictions),
                       images=len(dataset["images"]), people=len(dataset["annotations"]),
-                      detections=sum(len(p) for p in predictions.values()))
+                      detections=sum(len(p) for p in predictions.values()),
+                      min_keypoints=min_keypoints, stats_min_keypoints=extra)

@@ -21,6 +21,8 @@ def main(data: Annotated[Path, typer.Option(help="training-format folder with gr
          oracle: Annotated[bool, typer.Option(help="decode ground-truth maps: the decoder's ceiling")] = False,
          skeleton: Annotated[str, typer.Option(help="skeleton for --oracle (openpose18, topview23)")] = "openpose18",
          limit: Annotated[Optional[int], typer.Option(help="first N images only")] = None,
+         min_keypoints: Annotated[int, typer.Option(
+             help="also report AP ignoring ground truth with fewer labelled keypoints (beside the standard figure)")] = 0,
          out: Annotated[Optional[Path], typer.Option(help="write metrics and detections as JSON")] = None,
          force: Annotated[bool, typer.Option(help="replace an existing --out file")] = False) -> None:
     """Decode with the shared decoder, convert to COCO-17, print AP/AR and per-joint accuracy."""
@@ -33,18 +35,21 @@ def main(data: Annotated[Path, typer.Option(help="training-format folder with gr
         raise ConfigError("give exactly one of --weights, --model or --oracle")
     if limit is not None and limit < 1:
         raise ConfigError(f"--limit must be at least 1, got {limit}")
+    if min_keypoints < 0:
+        raise ConfigError(f"--min-keypoints must be >= 0, got {min_keypoints}")
     if out is not None:
         check_output(out, force, "--out")
     _check_dataset(data)
     if oracle:
-        result, predictions = oracle_folder(data, _skeleton(skeleton), limit=limit), {}
+        result, predictions = oracle_folder(data, _skeleton(skeleton), limit=limit,
+                                            min_keypoints=min_keypoints), {}
     else:
         spec, infer, input_hw, config = _model(weights, model)
         result, predictions = evaluate_folder(data, infer, spec, limit=limit, tta=tta, input_hw=input_hw,
-                                              config=config)
+                                              config=config, min_keypoints=min_keypoints)
     typer.echo(result.table())
     if out is not None:
-        write_json(out, {"stats": result.stats, "per_joint": result.per_joint,
+        write_json(out, {**_metrics(result),
                          "detections": [r for i, p in predictions.items() for r in p.coco_results(i)]}, indent=1)
 
 
@@ -83,6 +88,12 @@ def _model(weights: Optional[Path], model: Optional[Path]):
 
     session = PoseSession(model, device="cpu")
     return session.spec, session.infer_maps, session.input_hw, session.decoder_config
+
+
+def _metrics(result) -> dict:
+    extra = {} if result.stats_min_keypoints is None else {
+        "min_keypoints": result.min_keypoints, "stats_min_keypoints": result.stats_min_keypoints}
+    return {"stats": result.stats, **extra, "per_joint": result.per_joint}
 
 
 if __name__ == "__main__":

@@ -36,11 +36,12 @@ def first_images(dataset: dict, limit: int | None) -> dict:
 
 def evaluate_folder(folder: str | Path, infer: Infer, spec: ModelSpec, limit: int | None = None,
                     tta: bool = False, input_hw: tuple[int, int] | None = None,
-                    config: DecoderConfig | None = None) -> tuple[EvalResult, dict]:
+                    config: DecoderConfig | None = None, min_keypoints: int = 0) -> tuple[EvalResult, dict]:
     """pycocotools AP and per-joint table of ``infer`` on (the first ``limit`` images of) a folder.
 
     ``config``: the decoder settings (an exported model's own: ``PoseSession.decoder_config``);
     defaults when None. Frames take the same path as ``toppose-infer`` and the stream.
+    ``min_keypoints``: see ``toppose.evaluation.evaluate``.
     """
     folder = Path(folder)
     dataset = first_images(load_dataset(folder), limit)
@@ -53,10 +54,11 @@ def evaluate_folder(folder: str | Path, infer: Infer, spec: ModelSpec, limit: in
             raise
         except ValueError as e:  # an unsupported frame, or maps that do not fit the skeleton
             raise DataError(f"{folder / im['file_name']}: {e}") from None
-    return evaluate(dataset, predictions), predictions
+    return evaluate(dataset, predictions, min_keypoints), predictions
 
 
-def oracle_folder(folder: str | Path, skeleton: Skeleton, stride: int = 8, limit: int | None = None) -> EvalResult:
+def oracle_folder(folder: str | Path, skeleton: Skeleton, stride: int = 8, limit: int | None = None,
+                  min_keypoints: int = 0) -> EvalResult:
     """The decoder's ceiling: ground truth encoded to maps (``skeleton``, ``stride``), decoded, evaluated."""
     from toppose.codec.encoder import encode
     from toppose.data.format import people_by_image
@@ -71,4 +73,4 @@ def oracle_folder(folder: str | Path, skeleton: Skeleton, stride: int = 8, limit
         box = plan_letterbox((im["height"], im["width"]), stride)
         paf, heat, _ = encode(people.get(im["id"], np.zeros((0, NUM_OPENPOSE, 3))), box.input_hw, skeleton, stride)
         predictions[im["id"]] = decoder(paf, heat)
-    return evaluate(dataset, predictions)
+    return evaluate(dataset, predictions, min_keypoints)

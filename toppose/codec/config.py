@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass
 
 from toppose.records import known_fields
+
+METHODS = ("sparse", "fine", "reference")
+# Old method names still found in scripts, configs and model metadata -> today's name.
+# Accepted with a DeprecationWarning until toppose 0.3, then refused.
+DEPRECATED_METHODS = {"numba": "fine"}
+
+
+def resolve_method(name: str) -> str:
+    """A decoder method name, old names mapped (with a DeprecationWarning); ValueError if unknown."""
+    if name in DEPRECATED_METHODS:
+        new = DEPRECATED_METHODS[name]
+        warnings.warn(f"decoder method {name!r} is deprecated (both fast decoders are Numba); use {new!r}",
+                      DeprecationWarning, stacklevel=3)
+        return new
+    if name not in METHODS:
+        raise ValueError(f"unknown decoder method {name!r}; expected one of {METHODS}")
+    return name
 
 
 @dataclass(frozen=True)

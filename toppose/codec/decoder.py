@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from toppose.codec import grouping, peaks
-from toppose.codec.config import DecoderConfig
+from toppose.codec import assembly, grouping, peaks, sparse
+from toppose.codec.config import METHODS, DecoderConfig, resolve_method
 from toppose.codec.poses import Poses
 from toppose.codec.reference import decode_reference
 from toppose.skeleton import OPENPOSE18, Skeleton
 
-METHODS = ("sparse", "numba", "reference")
+__all__ = ["METHODS", "PoseDecoder"]
 
 
 class PoseDecoder:
     """Greedy PAF grouping. ``method``: ``sparse`` (grid peaks, sub-pixel, fastest),
-    ``numba`` (the textbook algorithm at input resolution, compiled) or ``reference``
-    (the textbook algorithm in NumPy).
+    ``fine`` (the textbook algorithm at input resolution, compiled; formerly ``numba``) or
+    ``reference`` (the textbook algorithm in NumPy). Skeletons with more limbs than a tree
+    are assembled as a graph (see ``toppose.codec.grouping``).
 
     ``decoder(paf, heat)`` takes paf (2K, h, w) and heat (J+1, h, w) float32 and returns
     Poses in network-input pixels.
@@ -24,9 +25,9 @@ class PoseDecoder:
 
     def __init__(self, skeleton: Skeleton = OPENPOSE18, stride: int = 8,
                  config: DecoderConfig = DecoderConfig(), method: str = "sparse") -> None:
-        if method not in METHODS:
-            raise ValueError(f"unknown decoder method {method!r}; expected one of {METHODS}")
-        self.skeleton, self.stride, self.config, self.method = skeleton, stride, config, method
+        self.skeleton, self.stride, self.config = skeleton, stride, config
+        self.method = resolve_method(method)
+        self.graph = not assembly.is_tree(skeleton)
         self._limbs = skeleton.limb_array()
         self._redundant = skeleton.redundant_array()
         self._grow(peaks_per_part=32)
@@ -35,13 +36,8 @@ class PoseDecoder:
         J, K, M = self.skeleton.num_keypoints, len(self.skeleton.limbs), peaks_per_part
         self._peaks = np.zeros((J, M, 3), np.float64)
         self._counts = np.zeros(J, np.int64)
-        self._candidates = np.zeros((M * M, 3), np.float64)
-        self._used_a = np.zeros(M, np.bool_)
-        self._used_b = np.zeros(M, np.bool_)
-        self._conns = np.zeros((K, M, 3), np.float64)
-        self._conn_counts = np.zeros(K, np.int64)
-        self._subset = np.zeros((J * M + 1, J + 2), np.float64)
-        self._fine_grid, self._fine_scratch = None, ()
+        self._scratch = grouping.group_scratch(J, K, M)
+        self._fine_grid, self._fine_scratch = None, None
 
     def _check(self, paf: np.ndarray, heat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         sk = self.skeleton
@@ -72,29 +68,33 @@ class PoseDecoder:
 
     def _find_peaks(self, heat: np.ndarray) -> None:
         cfg, J = self.config, self.skeleton.num_keypoints
-        if self.method == "numba":
+        if self.method == "fine":
             h, w = heat.shape[1:]
             if self._fine_grid != (h, w):
                 self._fine_grid, self._fine_scratch = (h, w), peaks.fine_scratch(h, w, self.stride)
-            peaks.find_peaks_fine(heat, J, self.stride, cfg.peak_threshold,
-                                    *self._fine_scratch, self._peaks, self._counts)
+            peaks.find_peaks_fine(heat, J, cfg.peak_threshold, peaks.band(self.stride), self._fine_scratch,
+                                  self._peaks, self._counts)
         else:
-            peaks.find_peaks_sparse(heat, J, self.stride, cfg.peak_threshold, self._peaks, self._counts)
+            sparse.find_peaks_sparse(heat, J, self.stride, cfg.peak_threshold, self._peaks, self._counts)
 
     def _group(self, paf: np.ndarray, height: int) -> Poses:
-        cfg, J = self.config, self.skeleton.num_keypoints
-        mode = grouping.FINE if self.method == "numba" else grouping.SPARSE
+        cfg, J, s = self.config, self.skeleton.num_keypoints, self._scratch
+        mode = grouping.FINE if self.method == "fine" else grouping.SPARSE
         grouping.score_limbs(paf, self._peaks, self._counts, self._limbs, self.stride, float(height),
-                            cfg.samples, cfg.paf_threshold, cfg.min_sample_fraction, mode,
-                            self._candidates, self._used_a, self._used_b, self._conns, self._conn_counts)
-        offsets = np.concatenate([[0], np.cumsum(self._counts[:-1])]).astype(np.int64)
-        total = int(self._counts.sum())
-        flat = np.concatenate([self._peaks[j, :self._counts[j]] for j in range(J)]) if total else np.zeros((0, 3))
-        n = grouping.assemble(self._conns, self._conn_counts, self._limbs, self._redundant, offsets,
-                             np.ascontiguousarray(flat[:, 2]), cfg.min_parts, cfg.min_mean_score, self._subset)
+                             cfg.samples, cfg.paf_threshold, cfg.min_sample_fraction, mode, s)
+        total = grouping.flatten(self._peaks, self._counts, s.offsets, s.flat)
+        flat = s.flat[:total]
+        if self.graph:
+            kinds = np.repeat(np.arange(J, dtype=np.int64), self._counts)
+            n_edges = assembly.graph_edges(s.conns, s.conn_counts, self._limbs, self._redundant, s.offsets, s.edges)
+            n = assembly.assemble_graph(s.edges, n_edges, kinds, flat[:, 2], cfg.min_parts, cfg.min_mean_score,
+                                        s.owner[:total], s.subset)
+        else:
+            n = assembly.assemble_tree(s.conns, s.conn_counts, self._limbs, self._redundant, s.offsets, flat[:, 2],
+                                       cfg.min_parts, cfg.min_mean_score, s.subset)
         if n < 0:
             raise RuntimeError("people capacity exceeded")  # cannot happen: capacity = all peaks
-        rows = self._subset[:n]
+        rows = s.subset[:n]
         keypoints = np.zeros((n, J, 3), np.float32)
         ids = rows[:, :J].astype(np.int64)
         has = ids >= 0

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
+
+from toppose.codec._jit import jit
 
 from toppose.camera import (ITOP, ITOP_CX as CX, ITOP_CY as CY, ITOP_HEIGHT as HEIGHT, ITOP_K_INV_F as K_INV_F,
                             ITOP_WIDTH as WIDTH)
@@ -56,14 +57,14 @@ def project(p_cam: np.ndarray) -> np.ndarray:
     return np.stack([CX + p_cam[..., 0] / (K_INV_F * z), CY - p_cam[..., 1] / (K_INV_F * z)], axis=-1)
 
 
-@njit(cache=True, nogil=True)
+@jit
 def _ray(u, v):
     dx, dy = (u - CX) * K_INV_F, -(v - CY) * K_INV_F
     n = np.sqrt(dx * dx + dy * dy + 1.0)
     return dx / n, dy / n, 1.0 / n
 
 
-@njit(cache=True, nogil=True)
+@jit
 def _capsule_t(dx, dy, dz, ax, ay, az, bx, by, bz, r):
     """Distance along the unit ray from the origin to the capsule A-B of radius r (inf = miss)."""
     bax, bay, baz = bx - ax, by - ay, bz - az
@@ -96,7 +97,7 @@ def _capsule_t(dx, dy, dz, ax, ay, az, bx, by, bz, r):
     return best
 
 
-@njit(cache=True, nogil=True)
+@jit
 def render_scene(capsules, boxes, floor, depth, label):
     """Z-buffer render. capsules (N, 8): A xyz, B xyz, radius, label (camera metres);
     boxes (B, 7): min xyz, max xyz, label (camera frame, axis-aligned); floor (4,): n, d.
@@ -159,7 +160,7 @@ def render_scene(capsules, boxes, floor, depth, label):
                         label[v, u] = lab
 
 
-@njit(cache=True, nogil=True)
+@jit
 def sensor_effects(depth, noise, drop, max_range, edge_jump):
     """In place: add noise (H, W) scaled by z^2, drop readings at depth edges where
     drop (H, W) uniform < 0.5, drop beyond max_range."""
