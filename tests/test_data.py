@@ -145,5 +145,41 @@ def test_textbook_coco_json_with_masks(tmp_path):
     assert ignore[2, 2] == 255 and ignore[30, 30] == 0
 
 
+def test_synth_sensor_clutter_and_mounting_options(tmp_path):
+    args = ["synth", "--out", str(tmp_path / "s"), "--people", "1:3", "--frames", "3", "--sensor", "d435",
+            "--clutter", "2", "--camera-height", "2.4:3.5", "--tilt", "0:20", "--fov", "58:90"]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    ds = load_dataset(tmp_path / "s")
+    assert ds["info"]["scene"]["sensor"] == "d435" and ds["info"]["camera"] == "per image"
+    fxs = {round(im["camera"]["fx"], 2) for im in ds["images"]}
+    assert len(fxs) == 3 and all(160 / np.tan(np.radians(45)) <= fx <= 160 / np.tan(np.radians(29)) for fx in fxs)
+    res = runner.invoke(app, ["synth", "--out", str(tmp_path / "i"), "--frames", "2", "--sensor", "xtion", "--clutter", "1"])
+    assert res.exit_code == 0, res.output
+    with h5py.File(tmp_path / "i" / "ITOP_top_train_depth_map.h5") as h:
+        assert (h["data"][:] == 0).any()
+
+
+@pytest.mark.parametrize("option, value, message", [("--sensor", "kinect9", "unknown sensor 'kinect9'"),
+                                                     ("--tilt", "30:10", "tilt range"),
+                                                     ("--camera-height", "high", "--camera-height must look like A:B"),
+                                                     ("--clutter", "-1", "clutter must be at least 0")])
+def test_synth_bad_scene_options(tmp_path, option, value, message):
+    res = runner.invoke(app, ["synth", "--out", str(tmp_path / "s"), "--people", "1:2", option, value])
+    assert res.exit_code == 1 and message in res.output and len(res.output.strip().splitlines()) == 1
+    assert not (tmp_path / "s").exists()
+
+
+def test_sheet_shows_every_sensor_and_refuses_to_overwrite(tmp_path):
+    out = tmp_path / "sheet.png"
+    assert runner.invoke(app, ["sheet", "--out", str(out), "--frames", "2"]).exit_code == 0
+    image = cv2.imread(str(out))
+    assert image.shape == (4 * (22 + 240), 2 * 320, 3)
+    rows = [image[r * 262 + 22:(r + 1) * 262] for r in range(4)]
+    assert not np.array_equal(rows[0], rows[3])  # d435 differs from the clean render
+    res = runner.invoke(app, ["sheet", "--out", str(out)])
+    assert res.exit_code == 1 and "--force" in res.output
+
+
 def test_the_data_package_does_not_import_the_renderer(fresh_python):
     fresh_python("import toppose.data.itop, toppose.data.coco, toppose.data.format", absent=("toppose.synth",))

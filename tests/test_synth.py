@@ -56,9 +56,9 @@ def _captured_scene(monkeypatch, rng, view, **kw):
     seen = {}
     real = scenes.render
 
-    def spy(camera, people, boxes, rng_, families=None):
+    def spy(camera, people, boxes, rng_, families=None, sensor="generic"):
         seen.update(camera=camera, people=people, boxes=boxes)
-        return real(camera, people, boxes, rng_, families)
+        return real(camera, people, boxes, rng_, families, sensor)
     monkeypatch.setattr(scenes, "render", spy)
     frame = random_scene(rng, view, **kw)
     monkeypatch.setattr(scenes, "render", real)
@@ -131,6 +131,42 @@ def test_rendered_sets_record_their_recipe(tmp_path):
     assert (rendered["view"], rendered["frames"], rendered["seed"], rendered["split"]) == ("top", 4, 9, "test")
     convert_itop(labels, depth, tmp_path / "converted")  # the recipe travels through the converter
     assert load_dataset(tmp_path / "converted")["info"]["recipe"] == rendered
+
+
+def test_tilt_gives_the_floor_a_depth_gradient_along_the_image_rows():
+    flat = render(Camera.top(3.0), [], [], None)
+    tilted = render(Camera.top(3.0, tilt_deg=15.0, azimuth=0.7), [], [], None)
+    assert np.ptp(flat.depth) < 1e-6
+    gv, gu = np.gradient(tilted.depth.astype(np.float64))
+    # a plane pitched by t: dz/dv ~ z * (1/fx) * tan(t) per row, and nothing along the rows
+    assert np.abs(gv).mean() == pytest.approx(3.1 * 0.0035 * np.tan(np.radians(15)), rel=0.2)
+    assert np.abs(gu).max() < 1e-6
+    # at the image centre the optical axis meets the floor 3 / cos(15 deg) away
+    assert tilted.depth[HEIGHT // 2, WIDTH // 2] == pytest.approx(3.0 / np.cos(np.radians(15)), abs=0.02)
+
+
+def test_scene_options_draw_heights_tilts_and_fields_of_view():
+    from toppose.synth.scenes import SceneOptions, random_camera
+    rng = np.random.default_rng(0)
+    cams = [random_camera(rng, "top", SceneOptions(height=(2.4, 2.6), tilt=(5, 20), fov=(58, 90))) for _ in range(20)]
+    fx = np.array([1 / c.intr[2] for c in cams])
+    hfov = np.degrees(2 * np.arctan(WIDTH / 2 / fx))
+    assert hfov.min() >= 58 - 1e-6 and hfov.max() <= 90 + 1e-6 and np.ptp(hfov) > 10
+    assert all(2.4 <= c.position[2] <= 2.6 for c in cams)
+    tilts = [np.degrees(np.arccos(-(c.rotation.T @ [0, 0, 1.0])[2])) for c in cams]
+    assert min(tilts) >= 5 - 1e-6 and max(tilts) <= 20 + 1e-6
+    with pytest.raises(ValueError, match="unknown sensor"):
+        SceneOptions(sensor="lidar")
+
+
+def test_tilted_wide_scenes_label_people_at_their_projected_joints():
+    from toppose.synth.scenes import SceneOptions
+    rng = np.random.default_rng(4)
+    for _ in range(4):
+        f = random_scene(rng, "top", (1, 2), fully_in_view=True, options=SceneOptions(tilt=(10, 20), fov=(70, 90)))
+        for p in range(len(f.joints_uv)):
+            u, v = np.rint(f.joints_uv[p][f.visible[p]]).astype(int).T
+            assert (f.person[v, u] == p).mean() > 0.6
 
 
 def test_the_demo_scene_renders_without_ground_truth_or_hdf5(fresh_python):

@@ -1,4 +1,5 @@
 import json
+import math
 import os
 import subprocess
 import sys
@@ -174,3 +175,17 @@ def test_eval_cli_oracle_and_argument_errors(data, tmp_path):
     assert res.exit_code == 1 and "exactly one of --weights, --model or --oracle" in res.output
     res = runner.invoke(eval_app, ["--data", str(tmp_path / "nowhere"), "--weights", str(tmp_path / "w.pth")])
     assert res.exit_code == 1 and "nowhere/annotations.json: no such file" in res.output
+
+
+
+def test_gpu_augment_on_cpu_tensors_trains_on_the_loaders_crops(data, tmp_path):
+    cpu = loop.Trainer(_cfg(data, tmp_path / "a"))
+    gpu = loop.Trainer(_cfg(data, tmp_path / "b", gpu_augment=True))
+    assert type(gpu.loader).__name__ == "GpuBatches" and len(gpu.loader) == len(cpu.loader)
+    (x0, *targets0), (x1, *targets1) = next(iter(cpu.loader)), next(iter(gpu.loader))
+    assert x1.device.type == "cpu" and x1.shape == x0.shape
+    for a, b in zip(targets0, targets1):  # same samples, same crops: the same targets
+        assert (a - b).abs().max() < 1e-4
+    summary = gpu.run()
+    history = [l.split(",") for l in (tmp_path / "b" / "history.csv").read_text().splitlines()]
+    assert summary["epochs"] == 2 and math.isfinite(float(history[1][history[0].index("train_loss")]))

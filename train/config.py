@@ -54,6 +54,7 @@ class TrainConfig:
     patience: int = 0                            # early stopping on val AP, 0 = off
     time_limit_min: float = 0.0                  # stop after the epoch that passes this, 0 = off
     channels_last: bool = False
+    gpu_augment: bool = False                    # cached frames, augmentation and targets on the device
 
     def __post_init__(self) -> None:
         for ok, message in self._checks():

@@ -74,35 +74,52 @@ class PoseDataset(Dataset):
         return tuple(torch.from_numpy(a) for a in (x, paf, heat, mask))
 
     def _augment(self, image, people, ignore, rng):
-        h, w = image.shape[:2]
         H, W = self.input_hw
-        fit = min(H / h, W / w)
-        s = fit * rng.uniform(*self.scale)
-        angle = rng.uniform(-self.rotation, self.rotation)
-        labelled = people[..., 2] > 0
-        if labelled.any() and rng.random() < 0.7:
-            p = rng.choice(np.nonzero(labelled.any(1))[0])
-            centre = people[p, labelled[p], :2].mean(0)
-        else:
-            centre = np.array([w / 2, h / 2])
-        centre = centre + rng.uniform(-40, 40, 2) / s
-        m = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), angle, s)
-        m[:, 2] += np.array([W / 2, H / 2]) - centre
+        m, flip = draw_affine(rng, people, image.shape[:2], self.input_hw, self.scale, self.rotation, self.flip)
         border = 0 if self.spec.encoding.kind == "depth" else PAD_VALUE
         out = cv2.warpAffine(image, m, (W, H), flags=cv2.INTER_LINEAR, borderValue=(border,) * 3)
         if ignore is not None:
             ignore = cv2.warpAffine(ignore.astype(np.uint8), m, (W, H), flags=cv2.INTER_NEAREST) > 0
-        xy = people[..., :2] @ m[:, :2].T + m[:, 2]
-        people = np.concatenate([xy, people[..., 2:]], axis=-1).astype(np.float32)
-        outside = (xy[..., 0] < 0) | (xy[..., 0] > W - 1) | (xy[..., 1] < 0) | (xy[..., 1] > H - 1)
-        people[outside, 2] = 0
-        if self.flip and rng.random() < 0.5:
+        people = transform_people(people, m, self.input_hw)
+        if flip:
             out = np.ascontiguousarray(out[:, ::-1])
             if ignore is not None:
                 ignore = np.ascontiguousarray(ignore[:, ::-1])
             people[..., 0] = W - 1 - people[..., 0]
             people = people[:, list(self.spec.skeleton.flip)]
         return out, people, ignore
+
+
+def draw_affine(rng: np.random.Generator, people: np.ndarray, src_hw: tuple[int, int], input_hw: tuple[int, int],
+                scale: tuple[float, float], rotation: float, flip: bool) -> tuple[np.ndarray, bool]:
+    """One crop's random scale, rotation and centre -> ((2, 3) source -> input pixel matrix, flip).
+
+    Shared by the CPU loader and the batched torch augmentation, so a seed means the same crop.
+    """
+    h, w = src_hw
+    H, W = input_hw
+    s = min(H / h, W / w) * rng.uniform(*scale)
+    angle = rng.uniform(-rotation, rotation)
+    labelled = people[..., 2] > 0
+    if labelled.any() and rng.random() < 0.7:
+        p = rng.choice(np.nonzero(labelled.any(1))[0])
+        centre = people[p, labelled[p], :2].mean(0)
+    else:
+        centre = np.array([w / 2, h / 2])
+    centre = centre + rng.uniform(-40, 40, 2) / s
+    m = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), angle, s)
+    m[:, 2] += np.array([W / 2, H / 2]) - centre
+    return m, bool(flip and rng.random() < 0.5)
+
+
+def transform_people(people: np.ndarray, m: np.ndarray, input_hw: tuple[int, int]) -> np.ndarray:
+    """(P, J, 3) keypoints through the (2, 3) matrix; those leaving the input get v = 0."""
+    H, W = input_hw
+    xy = people[..., :2] @ m[:, :2].T + m[:, 2]
+    people = np.concatenate([xy, people[..., 2:]], axis=-1).astype(np.float32)
+    outside = (xy[..., 0] < 0) | (xy[..., 0] > W - 1) | (xy[..., 1] < 0) | (xy[..., 1] > H - 1)
+    people[outside, 2] = 0
+    return people
 
 
 class MixedSampler(Sampler):

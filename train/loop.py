@@ -52,9 +52,9 @@ class Trainer:
         groups = freeze.apply(model, self.mask, cfg.lr, cfg.stem_lr_mult)
         log(freeze.table(model, self.mask))
         self.validation = Validation(cfg, self.spec) if self.rank == 0 else None
-        self.sampler, self.loader = build_loader(cfg, self.spec, self.device, self.rank, self.world)
+        self.sampler, self.loader, datasets = build_loader(cfg, self.spec, self.device, self.rank, self.world)
         self.steps = len(self.loader)
-        self.provenance.update(data_provenance(cfg, self.loader.dataset.datasets))
+        self.provenance.update(data_provenance(cfg, datasets))
         self.model = model.to(self.device)
         if cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)

@@ -84,19 +84,23 @@ def setup_distributed(cfg: TrainConfig) -> tuple[torch.device, bool, int, int]:
 
 
 def build_loader(cfg: TrainConfig, spec: ModelSpec, device: torch.device, rank: int, world: int):
-    """The mixed, sharded training sampler and its DataLoader; refuses an epoch of zero steps."""
+    """(sampler, loader, datasets) of the mixed, sharded training data; refuses an epoch of zero steps."""
     datasets = [PoseDataset(d, spec, cfg.input_size, cfg.rotation, cfg.scale, cfg.flip, cfg.depth_jitter)
                 for d, _ in cfg.data]
     epoch_size = cfg.epoch_size or sum(len(d) for d in datasets)
     sampler = MixedSampler([len(d) for d in datasets], [w for _, w in cfg.data], epoch_size, cfg.seed, rank, world)
-    loader = DataLoader(IndexedConcat(datasets), batch_size=cfg.batch_size, sampler=sampler,
-                        num_workers=cfg.workers, pin_memory=device.type == "cuda", drop_last=True,
-                        persistent_workers=cfg.workers > 0, worker_init_fn=_single_threaded)
+    if cfg.gpu_augment:  # same (x, paf, heat, mask) batches, built on the training device
+        from toppose.train.gpu_augment import GpuBatches
+        loader = GpuBatches(datasets, sampler, cfg.batch_size, device)
+    else:
+        loader = DataLoader(IndexedConcat(datasets), batch_size=cfg.batch_size, sampler=sampler,
+                            num_workers=cfg.workers, pin_memory=device.type == "cuda", drop_last=True,
+                            persistent_workers=cfg.workers > 0, worker_init_fn=_single_threaded)
     if len(loader) == 0:
         source = f"--epoch-size {epoch_size}" if cfg.epoch_size else f"the data's {epoch_size} images (the epoch size)"
         raise ConfigError(f"{source} with --batch-size {cfg.batch_size}" + (f" on {world} processes" if world > 1 else "")
                           + f" gives no training step: an epoch needs at least {cfg.batch_size * world} samples")
-    return sampler, loader
+    return sampler, loader, datasets
 
 
 def build_optimizer(cfg: TrainConfig, groups: list[dict]) -> torch.optim.Optimizer:

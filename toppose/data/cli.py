@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from toppose.data.format import DataError
-from toppose.errors import App, ConfigError
+from toppose.errors import App, ConfigError, fail
 from toppose.extras import require_extra
 
 app = App(no_args_is_help=True, help="Build training-format datasets.")
@@ -100,6 +100,34 @@ def coco(annotations: Annotated[Path, typer.Option(help="person_keypoints_*.json
     typer.echo(", ".join(f"{k}: {v} images" for k, v in counts.items()))
 
 
+def _range(option: str, text: Optional[str]) -> Optional[tuple[float, float]]:
+    """'A:B' (or 'A') -> (A, B) floats; None stays None."""
+    if text is None:
+        return None
+    try:
+        a, _, b = text.partition(":")
+        return float(a), float(b or a)
+    except ValueError:
+        fail(f"{option} must look like A:B (numbers), got {text!r}")
+
+
+def _scene_options(sensor: str, clutter: Optional[int], camera_height: str, tilt: str, fov: Optional[str]):
+    from toppose.synth.scenes import SceneOptions
+
+    try:
+        return SceneOptions(sensor, clutter, _range("--camera-height", camera_height), _range("--tilt", tilt),
+                            _range("--fov", fov))
+    except ValueError as e:
+        fail(f"toppose-data synth: {e}")
+
+
+Sensor = Annotated[str, typer.Option(help="sensor model: none, generic (default), xtion or d435")]
+Clutter = Annotated[Optional[int], typer.Option(help="up to N furniture pieces among the people")]
+CameraHeight = Annotated[str, typer.Option(help="A:B metres, top-view camera height range")]
+Tilt = Annotated[str, typer.Option(help="A:B degrees from straight down (top view)")]
+Fov = Annotated[Optional[str], typer.Option(help="A:B horizontal field of view in degrees (default: ITOP's 58.5)")]
+
+
 @app.command()
 def synth(out: Annotated[Path, typer.Option(help="output folder")],
           view: Annotated[str, typer.Option(help="top or side")] = "top",
@@ -110,6 +138,8 @@ def synth(out: Annotated[Path, typer.Option(help="output folder")],
           walls: Annotated[bool, typer.Option(help="a wall along one side (top) or behind people (side)")] = False,
           split: Annotated[str, typer.Option(help="ITOP file name split (train/test)")] = "train",
           workers: Annotated[int, typer.Option(help="render processes")] = 1,
+          sensor: Sensor = "generic", clutter: Clutter = None, camera_height: CameraHeight = "2.5:3.5",
+          tilt: Tilt = "0:0", fov: Fov = None,
           force: Annotated[bool, typer.Option(help="replace existing outputs")] = False) -> None:
     """Render synthetic depth scenes: ITOP files (single person) or, with --people, the training format."""
     from toppose.atomic import atomic_dir
@@ -123,10 +153,31 @@ def synth(out: Annotated[Path, typer.Option(help="output folder")],
     for name, value in (("--frames", frames), ("--workers", workers)):
         if value < 1:
             raise ConfigError(f"{name} must be at least 1, got {value}")
+    options = _scene_options(sensor, clutter, camera_height, tilt, fov)
     if span is None:
-        lp, dp = write_itop(out, view, frames, seed, split, workers, force)
+        lp, dp = write_itop(out, view, frames, seed, split, workers, options, force)
         typer.echo(f"wrote {lp} and {dp}")
         return
     with atomic_dir(out, force) as tmp:
-        dataset = write_training(tmp, view, frames, seed, span, fully_in_view, workers, _progress("frames"), walls)
+        dataset = write_training(tmp, view, frames, seed, span, fully_in_view, workers, _progress("frames"), walls,
+                                 options)
     typer.echo(f"wrote {len(dataset['images'])} frames, {len(dataset['annotations'])} people to {out}")
+
+
+@app.command()
+def sheet(out: Annotated[Path, typer.Option(help="PNG file to write")],
+          frames: Annotated[int, typer.Option(help="frames per sensor preset")] = 4,
+          seed: Annotated[int, typer.Option()] = 0,
+          clutter: Annotated[int, typer.Option(help="furniture pieces among people")] = 2,
+          tilt: Tilt = "0:20", force: Annotated[bool, typer.Option(help="overwrite OUT")] = False) -> None:
+    """A contact sheet: the same scenes through every sensor model (rows), for a person to look at."""
+    from toppose.synth.sheet import write_sheet
+
+    if frames < 1:
+        fail("--frames must be at least 1")
+    if out.exists() and not force:
+        fail(f"{out} exists; pass --force to overwrite")
+    if out.suffix.lower() != ".png":
+        fail(f"--out must name a .png file, got {out}")
+    write_sheet(out, frames, seed, clutter, _range("--tilt", tilt))
+    typer.echo(f"wrote {out}")

@@ -13,9 +13,21 @@ import numpy as np
 from toppose.codec._jit import jit
 
 from toppose.camera import (ITOP, ITOP_CX as CX, ITOP_CY as CY, ITOP_HEIGHT as HEIGHT, ITOP_K_INV_F as K_INV_F,
-                            ITOP_WIDTH as WIDTH)
+                            ITOP_WIDTH as WIDTH, Intrinsics)
 
 INTRINSICS = ITOP.to_dict()  # the rendered frames' camera, as a dict (recordings and tests write it)
+ITOP_INTR = (CX, CY, K_INV_F, K_INV_F)  # (cx, cy, 1/fx, 1/fy): the renderer's compact intrinsics
+
+
+def intrinsics_for_fov(hfov_deg: float) -> tuple[float, float, float, float]:
+    """(cx, cy, 1/fx, 1/fy) of a WIDTH x HEIGHT camera with square pixels and horizontal FOV (degrees)."""
+    k = np.tan(np.radians(hfov_deg) / 2) / CX
+    return (CX, CY, float(k), float(k))
+
+
+def intrinsics_dict(intr: tuple[float, float, float, float]) -> dict:
+    """The compact (cx, cy, 1/fx, 1/fy) as datasets record a camera."""
+    return Intrinsics(WIDTH, HEIGHT, 1.0 / intr[2], 1.0 / intr[3], intr[0], intr[1]).to_dict()
 
 
 @dataclass(frozen=True)
@@ -25,12 +37,18 @@ class Camera:
     view: str
     position: np.ndarray
     rotation: np.ndarray
+    intr: tuple[float, float, float, float] = ITOP_INTR
 
     @classmethod
-    def top(cls, height: float, xy: tuple[float, float] = (0.0, 0.0)) -> "Camera":
-        # Looking straight down: x_cam = X, y_cam = Y, z_cam = -Z (right-handed).
-        rot = np.array([[1.0, 0, 0], [0, 1.0, 0], [0, 0, -1.0]])
-        return cls("top", np.array([xy[0], xy[1], height]), rot)
+    def top(cls, height: float, xy: tuple[float, float] = (0.0, 0.0), tilt_deg: float = 0.0,
+            azimuth: float = 0.0, intr: tuple[float, float, float, float] = ITOP_INTR) -> "Camera":
+        # Looking straight down: x_cam = X, y_cam = Y, z_cam = -Z (right-handed); then pitched by
+        # ``tilt_deg`` about the camera's x axis after turning the room by ``azimuth`` (radians).
+        down = np.array([[1.0, 0, 0], [0, 1.0, 0], [0, 0, -1.0]])
+        t, a = np.radians(tilt_deg), azimuth
+        pitch = np.array([[1.0, 0, 0], [0, np.cos(t), -np.sin(t)], [0, np.sin(t), np.cos(t)]])
+        yaw = np.array([[np.cos(a), np.sin(a), 0], [-np.sin(a), np.cos(a), 0], [0, 0, 1.0]])
+        return cls("top", np.array([xy[0], xy[1], height]), pitch @ down @ yaw, tuple(intr))
 
     @classmethod
     def side(cls, height: float, distance: float) -> "Camera":
@@ -48,18 +66,30 @@ class Camera:
 
     def footprint(self, depth: float) -> tuple[float, float]:
         """Half extents (x, y) in metres of the view at ``depth``."""
-        return CX * K_INV_F * depth, CY * K_INV_F * depth
+        cx, cy, kx, ky = self.intr
+        return cx * kx * depth, cy * ky * depth
+
+    def floor_centre(self) -> np.ndarray:
+        """(2,) world XY where the optical axis meets the floor (the camera's XY when not tilted)."""
+        axis = self.rotation.T @ np.array([0, 0, 1.0])
+        if axis[2] >= -1e-6:
+            return self.position[:2].copy()
+        return self.position[:2] + axis[:2] * (self.position[2] / -axis[2])
+
+    def project(self, p_cam: np.ndarray) -> np.ndarray:
+        return project(p_cam, self.intr)
 
 
-def project(p_cam: np.ndarray) -> np.ndarray:
-    """(..., 3) camera metres -> (..., 2) pixel u, v (ITOP's equations)."""
+def project(p_cam: np.ndarray, intr: tuple[float, float, float, float] = ITOP_INTR) -> np.ndarray:
+    """(..., 3) camera metres -> (..., 2) pixel u, v (ITOP's equations; ``intr`` = cx, cy, 1/fx, 1/fy)."""
+    cx, cy, kx, ky = intr
     z = np.maximum(p_cam[..., 2], 1e-6)
-    return np.stack([CX + p_cam[..., 0] / (K_INV_F * z), CY - p_cam[..., 1] / (K_INV_F * z)], axis=-1)
+    return np.stack([cx + p_cam[..., 0] / (kx * z), cy - p_cam[..., 1] / (ky * z)], axis=-1)
 
 
 @jit
-def _ray(u, v):
-    dx, dy = (u - CX) * K_INV_F, -(v - CY) * K_INV_F
+def _ray(u, v, intr):
+    dx, dy = (u - intr[0]) * intr[2], -(v - intr[1]) * intr[3]
     n = np.sqrt(dx * dx + dy * dy + 1.0)
     return dx / n, dy / n, 1.0 / n
 
@@ -98,15 +128,18 @@ def _capsule_t(dx, dy, dz, ax, ay, az, bx, by, bz, r):
 
 
 @jit
-def render_scene(capsules, boxes, floor, depth, label):
+def render_scene(capsules, boxes, floor, depth, label, intr, rot, origin):
     """Z-buffer render. capsules (N, 8): A xyz, B xyz, radius, label (camera metres);
-    boxes (B, 7): min xyz, max xyz, label (camera frame, axis-aligned); floor (4,): n, d.
+    boxes (B, 7): min xyz, max xyz, label (world frame, axis-aligned); floor (4,): n, d;
+    intr (4,) cx, cy, 1/fx, 1/fy; rot (3, 3) world -> camera; origin (3,) camera in world.
     Out: depth (H, W) z in metres (0 = nothing), label (H, W) int32 (-1 = floor/none).
     """
     H, W = depth.shape
     for v in range(H):
         for u in range(W):
-            dx, dy, dz = _ray(u, v)
+            dx, dy, dz = _ray(u, v, intr)
+            wd = (rot[0, 0] * dx + rot[1, 0] * dy + rot[2, 0] * dz, rot[0, 1] * dx + rot[1, 1] * dy + rot[2, 1] * dz,
+                  rot[0, 2] * dx + rot[1, 2] * dy + rot[2, 2] * dz)
             best = np.inf
             lab = -1
             den = floor[0] * dx + floor[1] * dy + floor[2] * dz
@@ -118,8 +151,8 @@ def render_scene(capsules, boxes, floor, depth, label):
                 t0, t1 = 0.0, np.inf
                 hit = True
                 for ax in range(3):
-                    d = (dx, dy, dz)[ax]
-                    lo, hi = boxes[i, ax], boxes[i, 3 + ax]
+                    d = wd[ax]
+                    lo, hi = boxes[i, ax] - origin[ax], boxes[i, 3 + ax] - origin[ax]
                     if abs(d) < 1e-12:
                         if not (lo <= 0.0 <= hi):
                             hit = False
@@ -144,14 +177,14 @@ def render_scene(capsules, boxes, floor, depth, label):
             zz = max(pz - r, 0.05)
             for sx in (-1.0, 1.0):
                 for sy in (-1.0, 1.0):
-                    uu = CX + (px + sx * r) / (K_INV_F * zz)
-                    vv = CY - (py + sy * r) / (K_INV_F * zz)
+                    uu = intr[0] + (px + sx * r) / (intr[2] * zz)
+                    vv = intr[1] - (py + sy * r) / (intr[3] * zz)
                     u0, u1 = min(u0, int(uu) - 1), max(u1, int(uu) + 2)
                     v0, v1 = min(v0, int(vv) - 1), max(v1, int(vv) + 2)
         lab = int(capsules[i, 7])
         for v in range(max(v0, 0), min(v1, H)):
             for u in range(max(u0, 0), min(u1, W)):
-                dx, dy, dz = _ray(u, v)
+                dx, dy, dz = _ray(u, v, intr)
                 t = _capsule_t(dx, dy, dz, ax, ay, az, bx, by, bz, r)
                 if t < np.inf:
                     z = t * dz

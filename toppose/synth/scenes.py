@@ -8,10 +8,43 @@ import numpy as np
 
 from toppose.skeleton import NUM_ITOP, NUM_OPENPOSE, openpose_from_itop
 from toppose.synth.body import FAMILIES, JOINT_PARTS, Body, Person, place, sample_pose
-from toppose.synth.render import HEIGHT, WIDTH, Camera, project, render_scene, sensor_effects
+from toppose.synth.furniture import Spot, furnish
+from toppose.synth.render import HEIGHT, ITOP_INTR, WIDTH, Camera, intrinsics_for_fov, render_scene
+from toppose.synth.sensors import SENSORS, apply_sensor
 
 FAMILY_WEIGHTS = np.array([0.2, 0.25, 0.12, 0.1, 0.08, 0.08, 0.1, 0.07])  # FAMILIES order
 PARTS_PER_PERSON = 32  # label = person * 32 + part
+FURNITURE_LABEL = -2   # label of furniture, walls and seats; -1 is the floor
+
+
+@dataclass(frozen=True)
+class SceneOptions:
+    """Sensor model, furniture and camera mounting. Ranges are (low, high), drawn uniformly.
+
+    ``clutter`` None keeps the original furniture rule (0-2 boxes away from people, top view);
+    N places up to N pieces among people. ``fov`` None keeps ITOP's intrinsics, else the
+    horizontal field of view in degrees. ``tilt`` is degrees from straight down (top view).
+    """
+
+    sensor: str = "generic"
+    clutter: int | None = None
+    height: tuple[float, float] = (2.5, 3.5)
+    tilt: tuple[float, float] = (0.0, 0.0)
+    fov: tuple[float, float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.sensor not in SENSORS:
+            raise ValueError(f"unknown sensor {self.sensor!r}; known: {', '.join(SENSORS)}")
+        for name, (a, b), lo, hi in (("height", self.height, 0.5, 10.0), ("tilt", self.tilt, 0.0, 60.0),
+                                     ("fov", self.fov or (60.0, 60.0), 20.0, 140.0)):
+            if not lo <= a <= b <= hi:
+                raise ValueError(f"{name} range must satisfy {lo} <= A <= B <= {hi}, got {a}:{b}")
+        if self.clutter is not None and self.clutter < 0:
+            raise ValueError(f"clutter must be at least 0, got {self.clutter}")
+
+    def to_dict(self) -> dict:
+        return {"sensor": self.sensor, "clutter": self.clutter, "camera_height": list(self.height),
+                "tilt": list(self.tilt), "fov": list(self.fov) if self.fov else "itop"}
 
 
 @dataclass
@@ -34,25 +67,29 @@ class Frame:
     areas: np.ndarray
     view: str
     families: list[str] = field(default_factory=list)
+    furniture: np.ndarray | None = None  # (H, W) bool furniture, wall or seat surface
+    intrinsics: tuple[float, float, float, float] = ITOP_INTR  # cx, cy, 1/fx, 1/fy
+    clean: np.ndarray | None = None      # (H, W) float32 depth before the sensor model
 
 
 def render(camera: Camera, people: list[Person], boxes: list[np.ndarray],
-           rng: np.random.Generator | None, families: list[str] | None = None) -> Frame:
-    """Ray-cast people and boxes ((2, 3) world corners) seen by ``camera``."""
+           rng: np.random.Generator | None, families: list[str] | None = None, sensor: str = "generic") -> Frame:
+    """Ray-cast people and boxes ((2, 3) world corners) seen by ``camera``; ``rng`` None = no sensor."""
     caps = []
     for p, person in enumerate(people):
         ends = camera.to_camera(person.ends)
         for part in range(len(ends)):
             caps.append([*ends[part, 0], *ends[part, 1], person.radii[part], p * PARTS_PER_PERSON + part])
-    cam_boxes = [list(np.minimum(*camera.to_camera(b))) + list(np.maximum(*camera.to_camera(b))) + [-1]
-                 for b in boxes + [pp.seat for pp in people if pp.seat is not None]]
+    world_boxes = [list(b[0]) + list(b[1]) + [FURNITURE_LABEL]
+                   for b in boxes + [pp.seat for pp in people if pp.seat is not None]]
     capsules = np.asarray(caps, np.float64).reshape(-1, 8)
-    box_arr = np.asarray(cam_boxes, np.float64).reshape(-1, 7)
+    box_arr = np.asarray(world_boxes, np.float64).reshape(-1, 7)
     clean = np.zeros((HEIGHT, WIDTH), np.float64)
     label = np.zeros((HEIGHT, WIDTH), np.int32)
-    render_scene(capsules, box_arr, camera.floor_plane(), clean, label)
+    render_scene(capsules, box_arr, camera.floor_plane(), clean, label, np.asarray(camera.intr, np.float64),
+                 camera.rotation, camera.position.astype(np.float64))
     joints_cam = np.array([camera.to_camera(p.joints) for p in people]).reshape(-1, NUM_ITOP, 3)
-    uv = project(joints_cam)
+    uv = camera.project(joints_cam)
     ui, vi = np.rint(uv[..., 0]).astype(int), np.rint(uv[..., 1]).astype(int)
     in_frame = (ui >= 0) & (ui < WIDTH) & (vi >= 0) & (vi < HEIGHT) & (joints_cam[..., 2] > 0)
     visible = np.zeros_like(in_frame)
@@ -64,11 +101,10 @@ def render(camera: Camera, people: list[Person], boxes: list[np.ndarray],
     person_map = np.where(label >= 0, label // PARTS_PER_PERSON, -1).astype(np.int16)
     parts = np.where(label >= 0, label % PARTS_PER_PERSON, -1).astype(np.int8)
     areas = np.bincount(person_map[person_map >= 0].ravel(), minlength=len(people))[:len(people)]
-    depth = clean.copy()
-    if rng is not None:
-        sensor_effects(depth, rng.standard_normal(depth.shape), rng.random(depth.shape), 6.0, 0.15)
+    depth = clean.copy() if rng is None else apply_sensor(sensor, clean, 1.0 / camera.intr[2], rng)
     return Frame(depth.astype(np.float32), parts, person_map, joints_cam, uv, visible, in_frame,
-                 areas.astype(np.int64), camera.view, families or [])
+                 areas.astype(np.int64), camera.view, families or [], label == FURNITURE_LABEL, camera.intr,
+                 clean.astype(np.float32))
 
 
 def frame_keypoints(frame: Frame) -> np.ndarray:
@@ -78,11 +114,20 @@ def frame_keypoints(frame: Frame) -> np.ndarray:
     return np.stack(people) if people else np.zeros((0, NUM_OPENPOSE, 3), np.float32)
 
 
-def random_camera(rng: np.random.Generator, view: str) -> Camera:
+def random_camera(rng: np.random.Generator, view: str, options: SceneOptions = SceneOptions()) -> Camera:
+    """A top camera at a drawn height, tilt and field of view, or the side camera (ITOP's layout)."""
     if view == "top":
-        return Camera.top(float(rng.uniform(2.5, 3.5)))
+        height = float(rng.uniform(*options.height))
+        if options.tilt == (0.0, 0.0) and options.fov is None:  # today's draw, so old seeds reproduce
+            return Camera.top(height)
+        tilt, azimuth = float(rng.uniform(*options.tilt)), float(rng.uniform(0, 2 * np.pi))
+        intr = ITOP_INTR if options.fov is None else intrinsics_for_fov(float(rng.uniform(*options.fov)))
+        return Camera.top(height, tilt_deg=tilt, azimuth=azimuth, intr=intr)
     if view == "side":
-        return Camera.side(float(rng.uniform(0.9, 1.5)), 3.0)
+        camera = Camera.side(float(rng.uniform(0.9, 1.5)), 3.0)
+        if options.fov is None:
+            return camera
+        return Camera(camera.view, camera.position, camera.rotation, intrinsics_for_fov(float(rng.uniform(*options.fov))))
     raise ValueError(f"unknown view {view!r}; expected top or side")
 
 
@@ -90,7 +135,8 @@ def _floor_region(camera: Camera) -> tuple[np.ndarray, np.ndarray]:
     """(lo, hi) floor XY rectangle where people may stand, slightly beyond the view."""
     if camera.view == "top":
         hx, hy = camera.footprint(camera.position[2])
-        return np.array([-hx - 0.3, -hy - 0.3]), np.array([hx + 0.3, hy + 0.3])
+        c = camera.floor_centre()
+        return c + np.array([-hx - 0.3, -hy - 0.3]), c + np.array([hx + 0.3, hy + 0.3])
     return np.array([-1.5, -1.2]), np.array([1.5, 0.3])
 
 
@@ -124,47 +170,58 @@ def reaches_into(person: Person, box: np.ndarray, samples: int = 9) -> bool:
 
 def random_scene(rng: np.random.Generator, view: str = "top", people: tuple[int, int] = (1, 1),
                  furniture: bool = True, fully_in_view: bool = False, walls: bool = False,
-                 max_tries: int = 60) -> Frame:
+                 max_tries: int = 60, options: SceneOptions = SceneOptions()) -> Frame:
     """A random scene of people (count drawn from ``people``) with optional furniture boxes
     and, with ``walls``, a wall along one side (top view) or behind everyone (side view).
 
     ``fully_in_view`` keeps only placements where every joint of every person is in frame.
+    ``options`` chooses the sensor model, the clutter among people and the camera mounting.
     """
-    camera = random_camera(rng, view)
+    camera = random_camera(rng, view, options)
     lo, hi = _floor_region(camera)
     if fully_in_view:
-        lo, hi = lo * 0.55, hi * 0.55
+        mid = (lo + hi) / 2
+        lo, hi = mid + (lo - mid) * 0.55, mid + (hi - mid) * 0.55
     wall_boxes: list[np.ndarray] = []
     if walls:
         wall_boxes, lo, hi = _walls(rng, camera, lo, hi)
-    count = int(rng.integers(people[0], people[1] + 1))
-    placed, families, spots = [], [], []
-    for _ in range(max_tries * max(count, 1)):
-        if len(placed) == count:
-            break
-        family = str(rng.choice(FAMILIES, p=FAMILY_WEIGHTS))
-        xy = rng.uniform(lo, hi)
-        gap = 1.3 if family == "lying" else 0.75
-        if any(np.linalg.norm(xy - s) < gap + g for s, g in spots):
-            continue
-        person = place(Body.random(rng), sample_pose(rng, family), tuple(xy), float(rng.uniform(0, 2 * np.pi)),
-                       family, rng)
-        if any(reaches_into(person, wall) for wall in wall_boxes):
-            continue
-        if fully_in_view:
-            uv = project(camera.to_camera(person.joints))
-            if not ((uv[:, 0] >= 4) & (uv[:, 0] < WIDTH - 4) & (uv[:, 1] >= 4) & (uv[:, 1] < HEIGHT - 4)).all():
-                continue
-        placed.append(person)
-        families.append(family)
-        spots.append((xy, 0.6 if family == "lying" else 0.0))
+    spots = _place_people(rng, camera, lo, hi, int(rng.integers(people[0], people[1] + 1)), fully_in_view, max_tries,
+                          wall_boxes)
+    placed, families = [s.person for s in spots], [s.family for s in spots]
     boxes = []
-    if furniture and camera.view == "top":
+    if options.clutter is not None:
+        boxes, placed = furnish(rng, spots, options.clutter, lo, hi)
+    elif furniture and camera.view == "top":
         for _ in range(int(rng.integers(0, 3))):
             c = rng.uniform(lo, hi)
-            if any(np.linalg.norm(c - s) < 1.0 for s, _ in spots):
+            if any(np.linalg.norm(c - s.xy) < 1.0 for s in spots):
                 continue
             size = rng.uniform([0.4, 0.4, 0.4], [1.2, 0.8, 0.8])
             boxes.append(np.array([[c[0] - size[0] / 2, c[1] - size[1] / 2, 0.0],
                                    [c[0] + size[0] / 2, c[1] + size[1] / 2, size[2]]]))
-    return render(camera, placed, boxes + wall_boxes, rng, families)
+    return render(camera, placed, boxes + wall_boxes, rng, families, options.sensor)
+
+
+def _place_people(rng: np.random.Generator, camera: Camera, lo: np.ndarray, hi: np.ndarray, count: int,
+                  fully_in_view: bool, max_tries: int, walls: list[np.ndarray]) -> list[Spot]:
+    """Up to ``count`` people at least ~0.75 m apart (more when lying) inside [lo, hi], clear of ``walls``."""
+    spots: list[Spot] = []
+    for _ in range(max_tries * max(count, 1)):
+        if len(spots) == count:
+            break
+        family = str(rng.choice(FAMILIES, p=FAMILY_WEIGHTS))
+        xy = rng.uniform(lo, hi)
+        gap = 1.3 if family == "lying" else 0.75
+        if any(np.linalg.norm(xy - s.xy) < gap + (0.6 if s.family == "lying" else 0.0) for s in spots):
+            continue
+        body, pose = Body.random(rng), sample_pose(rng, family)
+        heading = float(rng.uniform(0, 2 * np.pi))
+        person = place(body, pose, tuple(xy), heading, family, rng)
+        if any(reaches_into(person, wall) for wall in walls):
+            continue
+        if fully_in_view:
+            uv = camera.project(camera.to_camera(person.joints))
+            if not ((uv[:, 0] >= 4) & (uv[:, 0] < WIDTH - 4) & (uv[:, 1] >= 4) & (uv[:, 1] < HEIGHT - 4)).all():
+                continue
+        spots.append(Spot(person, xy, heading, family))
+    return spots

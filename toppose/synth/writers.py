@@ -17,7 +17,8 @@ from toppose.data.format import DatasetWriter, mask_box, person_annotation
 from toppose.atomic import atomic_path, check_output
 from toppose.preprocess import depth_to_mm
 from toppose.skeleton import NUM_ITOP
-from toppose.synth.scenes import Frame, frame_keypoints, random_scene
+from toppose.synth.render import intrinsics_dict
+from toppose.synth.scenes import Frame, SceneOptions, frame_keypoints, random_scene
 
 __all__ = ["depth_to_mm", "frame_people", "recipe", "write_itop", "write_training"]
 FRAMES_PER_SUBJECT = 100
@@ -34,23 +35,32 @@ def frame_people(frame: Frame) -> list[dict]:
     return people
 
 
-def recipe(view: str, frames: int, seed: int, **options) -> dict:
-    """How a set was rendered, enough to render it again: stored with every set the renderer writes."""
-    return {"source": "toppose synthetic", "renderer": f"toppose {__version__}", "view": view, "frames": frames,
-            "seed": seed, **options, "sensor": "generic", "modality": "depth", "depth_unit": "mm",
-            "camera": ITOP.to_dict()}
+def recipe(view: str, frames: int, seed: int, scene: SceneOptions = SceneOptions(), **options) -> dict:
+    """How a set was rendered, enough to render it again: stored with every set the renderer writes.
+
+    ``scene`` (sensor, clutter, mounting) is recorded in full when it differs from the default.
+    """
+    out = {"source": "toppose synthetic", "renderer": f"toppose {__version__}", "view": view, "frames": frames,
+           "seed": seed, **options, "sensor": scene.sensor, "modality": "depth", "depth_unit": "mm",
+           "camera": ITOP.to_dict() if scene.fov is None else "per image"}
+    if scene != SceneOptions():
+        out["scene"] = scene.to_dict()
+    return out
 
 
 def _render_itop(args):
-    seed, index, view = args
+    seed, index, view, options = args
     rng = np.random.default_rng([seed, index])
-    return random_scene(rng, view, (1, 1), furniture=rng.random() < 0.3, fully_in_view=rng.random() < 0.7)
+    return random_scene(rng, view, (1, 1), furniture=rng.random() < 0.3, fully_in_view=rng.random() < 0.7,
+                        options=options)
 
 
 def write_itop(out: str | Path, view: str, frames: int, seed: int, split: str = "train",
-               workers: int = 1, force: bool = False) -> tuple[Path, Path]:
+               workers: int = 1, options: SceneOptions = SceneOptions(),
+               force: bool = False) -> tuple[Path, Path]:
     """Single-person frames as ``ITOP_{view}_{split}_labels.h5`` and ``..._depth_map.h5``.
 
+    ``options`` picks sensor, clutter and mounting; ITOP's intrinsics unless ``options.fov``.
     Existing files are refused unless ``force``; both are written under temporary names first.
     """
     out = Path(out)
@@ -58,7 +68,7 @@ def write_itop(out: str | Path, view: str, frames: int, seed: int, split: str = 
     depth_path = out / f"ITOP_{view}_{split}_depth_map.h5"
     for path in (labels_path, depth_path):
         check_output(path, force)
-    rendered = _map(_render_itop, [(seed, i, view) for i in range(frames)], workers)
+    rendered = _map(_render_itop, [(seed, i, view, options) for i in range(frames)], workers)
     n = len(rendered)
     ids = np.array([f"{i // FRAMES_PER_SUBJECT:02d}_{i % FRAMES_PER_SUBJECT:05d}".encode() for i in range(n)], "S8")
     invalid = np.random.default_rng([seed, 1 << 20]).random(n) < 0.03
@@ -77,7 +87,7 @@ def write_itop(out: str | Path, view: str, frames: int, seed: int, split: str = 
         seg[i] = np.where(f.person == 0, f.parts, -1)
         depth[i] = f.depth
     with atomic_path(labels_path) as ltmp, atomic_path(depth_path) as dtmp:
-        _write_itop_files(ltmp, dtmp, json.dumps(recipe(view, frames, seed, split=split, people=[1, 1])),
+        _write_itop_files(ltmp, dtmp, json.dumps(recipe(view, frames, seed, options, split=split, people=[1, 1])),
                           ids, valid, vis, coords, world, seg, depth)
     return labels_path, depth_path
 
@@ -102,22 +112,29 @@ def _write_itop_files(labels_path: Path, depth_path: Path, recipe_json: str, ids
 
 
 def _render_training(args):
-    seed, index, view, people, fully, walls = args
+    seed, index, view, people, fully, walls, options = args
     rng = np.random.default_rng([seed, index])
-    frame = random_scene(rng, view, people, furniture=True, fully_in_view=fully, walls=walls)
+    frame = random_scene(rng, view, people, furniture=True, fully_in_view=fully, walls=walls, options=options)
     ok, png = cv2.imencode(".png", depth_to_mm(frame.depth))
-    return png.tobytes(), frame_people(frame), frame.families
+    return png.tobytes(), frame_people(frame), frame.families, frame.intrinsics
 
 
 def write_training(out: str | Path, view: str, frames: int, seed: int, people: tuple[int, int] = (1, 4),
-                   fully_in_view: bool = False, workers: int = 1, progress=None, walls: bool = False) -> dict:
-    """Multi-person scenes in the training format (16-bit depth PNGs + COCO JSON)."""
-    writer = DatasetWriter(out, recipe(view, frames, seed, people=list(people), fully_in_view=fully_in_view,
+                   fully_in_view: bool = False, workers: int = 1, progress=None, walls: bool = False,
+                   options: SceneOptions = SceneOptions()) -> dict:
+    """Multi-person scenes in the training format (16-bit depth PNGs + COCO JSON).
+
+    With varied intrinsics (``options.fov``) each image's ``camera`` holds its own.
+    """
+    writer = DatasetWriter(out, recipe(view, frames, seed, options, people=list(people), fully_in_view=fully_in_view,
                                       walls=walls))
-    jobs = [(seed, i, view, people, fully_in_view, walls) for i in range(frames)]
-    for i, (png, anns, families) in enumerate(_imap(_render_training, jobs, workers)):
+    jobs = [(seed, i, view, people, fully_in_view, walls, options) for i in range(frames)]
+    for i, (png, anns, families, intr) in enumerate(_imap(_render_training, jobs, workers)):
         depth = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
-        writer.add(depth, anns, extra={"view": view, "families": families})
+        extra = {"view": view, "families": families}
+        if options.fov is not None:
+            extra["camera"] = intrinsics_dict(intr)
+        writer.add(depth, anns, extra=extra)
         if progress:
             progress(i + 1, frames)
     return writer.close()
