@@ -7,10 +7,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from toppose.cli import fail
+from toppose.errors import App, ConfigError
 from toppose.extras import require_extra
 
-app = typer.Typer(add_completion=False, help="Export weights to ONNX.")
+app = App(help="Export weights to ONNX.")
 
 
 @app.command()
@@ -34,24 +34,20 @@ def main(weights: Annotated[Path, typer.Argument(help="any known weights file or
          verify: Annotated[bool, typer.Option(help="check parity with PyTorch")] = True) -> None:
     """Export, then verify (onnx.checker, onnxruntime vs PyTorch maps and decoded poses)."""
     require_extra("train", "toppose-export")
+    from toppose.export.onnx_export import ExportOptions
     from toppose.export.pipeline import run_export
-    from toppose.export.onnx_export import ExportError, ExportOptions
-    from toppose.data.format import DataError
-    from toppose.weights import WeightsError
 
-    output = output or weights.with_suffix(".onnx")
-    try:
-        if int8 and calibration is None:
-            raise ExportError("--int8 needs --calibration DATA (a training-format folder)")
-        options = ExportOptions(height=height, width=width, batch=batch, dynamic=dynamic, dynamic_batch=dynamic_batch, opset=opset)
-        reports = run_export(weights, output, options, arch=arch, preprocess=preprocess, fp16=fp16,
-                             int8_calibration=calibration if int8 else None, calibration_frames_count=calibration_frames,
-                             calibration_method=calibration_method, quantize_heads=quantize_heads,
-                             force=force, verify=verify, echo=typer.echo)
-    except (ExportError, WeightsError, DataError, OSError) as e:
-        fail(str(e))
-    if any(not r.ok for r in reports):
-        fail("parity check failed")
+    if int8 != (calibration is not None):
+        raise ConfigError("--int8 needs --calibration DATA (a training-format folder)" if int8 else
+                          "--calibration is only used with --int8")
+    if not weights.is_file():
+        raise ConfigError(f"{weights}: no such file")
+    options = ExportOptions(height=height, width=width, batch=batch, dynamic=dynamic, dynamic_batch=dynamic_batch,
+                            opset=opset)
+    run_export(weights, output or weights.with_suffix(".onnx"), options, arch=arch, preprocess=preprocess, fp16=fp16,
+               int8_calibration=calibration, calibration_frames_count=calibration_frames,
+               calibration_method=calibration_method, quantize_heads=quantize_heads, force=force, verify=verify,
+               echo=typer.echo)
 
 
 if __name__ == "__main__":

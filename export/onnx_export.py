@@ -13,14 +13,16 @@ import onnx
 import torch
 
 from toppose import __version__
+from toppose.errors import ToposeError
 from toppose.io import atomic_path
 from toppose.model_spec import METADATA_KEY, MetadataError, ModelInput, ModelMetadata, ModelSpec, metadata_from_props
 
 INPUT, OUTPUTS = "image", ("paf", "heatmaps")
+CALIBRATION_METHODS = ("percentile", "minmax", "entropy")
 MIN_OPSET = 17  # the exporter writes opset 18 and converts down; below 17 the conversion fails
 
 
-class ExportError(ValueError):
+class ExportError(ToposeError):
     """An export that cannot be done; the message names the file and the problem."""
 
 
@@ -183,8 +185,8 @@ def to_int8(src: Path, out: Path, frames: list[np.ndarray], method: str = "perce
 
     methods = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
                "percentile": CalibrationMethod.Percentile}
-    if method not in methods:
-        raise ExportError(f"unknown calibration method {method!r}; expected one of {', '.join(methods)}")
+    if method not in CALIBRATION_METHODS:
+        raise ExportError(f"unknown calibration method {method!r}; expected one of {', '.join(CALIBRATION_METHODS)}")
     meta = read_metadata(src)
     excluded = output_convs(onnx.load(str(src))) if keep_heads else []
     with atomic_path(out) as tmp:

@@ -9,10 +9,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from toppose.cli import fail
+from toppose.errors import App, ConfigError, Interrupted
 
-stream_app = typer.Typer(add_completion=False, help="Stream frames through a pose model.")
-infer_app = typer.Typer(add_completion=False, help="Estimate poses on single images.")
+stream_app = App(help="Stream frames through a pose model.")
+infer_app = App(help="Estimate poses on single images.")
+Force = Annotated[bool, typer.Option(help="replace existing outputs")]
 
 
 def _setup_logging() -> None:
@@ -21,13 +22,37 @@ def _setup_logging() -> None:
 
 
 def _session(model: Optional[Path], device: str, trt_cache: Optional[Path], fp16: bool, threads: int = 0):
-    from toppose.runtime.session import ModelError, PoseSession
+    from toppose.runtime.session import DEVICES, PoseSession
     from toppose.runtime.stream import bundled_model
 
-    try:
-        return PoseSession(model or bundled_model(), device, str(trt_cache) if trt_cache else None, fp16, threads)
-    except (ModelError, ValueError) as e:
-        fail(str(e))
+    if device not in DEVICES:
+        raise ConfigError(f"--device must be one of {', '.join(DEVICES)}, got {device!r}")
+    return PoseSession(model or bundled_model(), device, str(trt_cache) if trt_cache else None, fp16, threads)
+
+
+def _check_stream_options(frames, duration, threads, decoder, save, json_out, openpose_json, force,
+                          several: bool = False) -> None:
+    """Every stream option checked before a model loads or an output is created."""
+    from toppose.atomic import check_output, check_output_dir
+    from toppose.codec.decoder import METHODS
+
+    for name, value, ok in (("--frames", frames, frames is None or frames >= 1),
+                            ("--duration", duration, duration is None or duration > 0),
+                            ("--threads", threads, threads >= 0)):
+        if not ok:
+            raise ConfigError(f"{name} must be positive, got {value}")
+    if decoder not in METHODS:
+        raise ConfigError(f"--decoder must be one of {', '.join(METHODS)}, got {decoder!r}")
+    if save is not None and several:  # one <source>.mp4 per source in this folder
+        check_output_dir(save, force, "--save")
+    elif save is not None:
+        if save.suffix.lower() not in (".mp4", ".avi"):
+            raise ConfigError(f"--save {save}: expected a .mp4 (or .avi) file name")
+        check_output(save, force, "--save")
+    if json_out is not None:
+        check_output(json_out, force, "--json")
+    if openpose_json is not None:
+        check_output_dir(openpose_json, force, "--openpose-json")
 
 
 def _check_analytics(zones: Optional[Path], mqtt: Optional[str]) -> None:
@@ -41,7 +66,7 @@ def _check_analytics(zones: Optional[Path], mqtt: Optional[str]) -> None:
         if mqtt is not None:
             MqttTarget.parse(mqtt)
     except (ZonesError, PublishError) as e:
-        fail(str(e))
+        raise ConfigError(str(e)) from None
 
 
 @stream_app.command()
@@ -76,37 +101,36 @@ def stream(camera: Annotated[Optional[list[int]], typer.Option(help="live camera
            seed: Annotated[int, typer.Option(help="demo scene seed")] = 0,
            track: Annotated[bool, typer.Option(help="persistent person ids across frames")] = False,
            zones: Annotated[Optional[Path], typer.Option(help="zones.json: occupancy, line crossings, dwell (implies --track)")] = None,
-           mqtt: Annotated[Optional[str], typer.Option(help="publish poses and events to mqtt://HOST:PORT/TOPIC")] = None) -> None:
+           mqtt: Annotated[Optional[str], typer.Option(help="publish poses and events to mqtt://HOST:PORT/TOPIC")] = None,
+           force: Force = False) -> None:
     """Stream frames -> poses, with overlays, pose files and a latency summary."""
     from toppose.runtime.multi import open_sources
-    from toppose.runtime.sources import SourceError, check_modality
+    from toppose.runtime.sources import check_modality
     from toppose.runtime.stream import StreamConfig, display_available, run_stream
 
     _setup_logging()
+    several = sum(len(x or ()) for x in (camera, video, images, itop, realsense_file)) + demo + realsense > 1
+    _check_stream_options(frames, duration, threads, decoder, save, json_out, openpose_json, force, several)
     _check_analytics(zones, mqtt)
     session = _session(model, device, trt_cache, fp16, threads)
-    try:
-        sources = open_sources(camera or (), video or (), images or (), itop or (), realsense_file or (), demo,
-                               realsense, serial, seed, realtime, fps, session.spec.encoding.kind == "depth")
-        if not allow_modality_mismatch:
-            for source in sources:
-                check_modality(source, session.spec.encoding, session.path.name)
-    except SourceError as e:
-        fail(str(e))
+    sources = open_sources(camera or (), video or (), images or (), itop or (), realsense_file or (), demo,
+                           realsense, serial, seed, realtime, fps, session.spec.encoding.kind == "depth")
+    if not allow_modality_mismatch:
+        for source in sources:
+            check_modality(source, session.spec.encoding, session.path.name)
     if demo and frames is None and duration is None:
         frames = 150  # the demo is bounded unless asked otherwise
     cfg = StreamConfig(save=save, jsonl=json_out, openpose_json=openpose_json,
                        show=display_available() if show is None else show and display_available(),
                        frames=frames, duration_s=duration, track=track or zones is not None, zones=zones, mqtt=mqtt)
-    try:
-        stats = run_stream(sources, session, cfg, decoder)
-    except (OSError, ValueError) as e:
-        fail(str(e))
+    stats = run_stream(sources, session, cfg, decoder)
     summary = stats.summary()
     typer.echo(f"\n{_line(summary)} on {session.device}")
     for name, s in summary.get("sources", {}).items():
         typer.echo(f"  {name}: {_line(s)}")
     typer.echo(json.dumps(summary))
+    if stats.interrupted:
+        raise Interrupted(stats.interrupted)
 
 
 def _line(s: dict) -> str:
@@ -119,25 +143,74 @@ def infer(images: Annotated[list[Path], typer.Argument(help="image files (colour
           out: Annotated[Optional[Path], typer.Option(help="write overlays and JSON here")] = None,
           model: Annotated[Optional[Path], typer.Option(help="exported .onnx (default: the bundled model)")] = None,
           device: Annotated[str, typer.Option(help="auto, cpu, cuda or tensorrt")] = "auto",
-          tta: Annotated[bool, typer.Option(help="scales 0.75/1/1.25 + flip, averaged")] = False) -> None:
+          tta: Annotated[bool, typer.Option(help="scales 0.75/1/1.25 + flip, averaged")] = False,
+          force: Force = False) -> None:
     """Poses on single images (the textbook's inference), same session and decoder as streaming."""
-    import cv2
+    import contextlib
 
-    from toppose.io import write_json
-    from toppose.preprocess import to_input_image
-    from toppose.runtime.draw import draw_poses
+    from toppose.atomic import atomic_path
     from toppose.runtime.estimator import PoseEstimator
 
+    targets = _infer_targets(images, out, force)
+    for path in images:
+        _read_frame(path)  # every input checked before any output is written
     _setup_logging()
     estimator = PoseEstimator(_session(model, device, None, False))
+    with contextlib.ExitStack() as stack:  # all outputs appear together, or none
+        for path in images:
+            tmp = [stack.enter_context(atomic_path(t)) for t in targets.get(path, ())]
+            _infer_one(estimator, path, tta, tmp)
+
+
+def _infer_targets(images: list[Path], out: Optional[Path], force: bool) -> dict:
+    """image -> (overlay PNG, keypoints JSON) under ``out``; existing ones refused unless ``force``."""
+    from toppose.atomic import check_output
+
+    if out is None:
+        return {}
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: is a file, expected a folder")
+    targets, seen = {}, {}
     for path in images:
-        frame = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-        if frame is None:
-            fail(f"{path}: missing or not an image")
-        poses, t = estimator(frame[:, :, :3] if frame.ndim == 3 else frame, tta=tta)
-        typer.echo(f"{path}: {len(poses)} people ({t.inference:.1f} ms inference, {t.decode:.2f} ms decode)")
-        if out is not None:
-            out.mkdir(parents=True, exist_ok=True)
-            overlay = draw_poses(to_input_image(frame, estimator.spec.encoding).copy(), poses, estimator.spec.skeleton)
-            cv2.imwrite(str(out / f"{path.stem}_poses.png"), overlay)
-            write_json(out / f"{path.stem}_keypoints.json", poses.openpose_json())
+        if path.stem in seen and seen[path.stem] != path:
+            raise ConfigError(f"{path} and {seen[path.stem]} would both write {out / path.stem}_poses.png")
+        seen[path.stem] = path
+        targets[path] = (out / f"{path.stem}_poses.png", out / f"{path.stem}_keypoints.json")
+        for t in targets[path]:
+            check_output(t, force, "--out")
+    return targets
+
+
+def _read_frame(path: Path):
+    """(H, W) depth or (H, W, 3) BGR frame of an image file; ConfigError naming it otherwise."""
+    import cv2
+
+    from toppose.model_spec import InputEncoding
+    from toppose.preprocess import to_input_image
+
+    frame = cv2.imread(str(path), cv2.IMREAD_UNCHANGED) if path.is_file() else None
+    if frame is None:
+        raise ConfigError(f"{path}: missing or not an image")
+    frame = frame[:, :, :3] if frame.ndim == 3 else frame
+    try:
+        to_input_image(frame, InputEncoding())
+    except ValueError as e:
+        raise ConfigError(f"{path}: {e}") from None
+    return frame
+
+
+def _infer_one(estimator, path: Path, tta: bool, tmp: list[Path]) -> None:
+    import cv2
+
+    from toppose.atomic import write_failed
+    from toppose.preprocess import to_input_image
+    from toppose.runtime.draw import draw_poses
+
+    frame = _read_frame(path)
+    poses, t = estimator(frame, tta=tta)
+    typer.echo(f"{path}: {len(poses)} people ({t.inference:.1f} ms inference, {t.decode:.2f} ms decode)")
+    if tmp:
+        overlay = draw_poses(to_input_image(frame, estimator.spec.encoding).copy(), poses, estimator.spec.skeleton)
+        if not cv2.imwrite(str(tmp[0]), overlay):
+            raise write_failed(tmp[0], "the overlay image", overlay.nbytes)
+        tmp[1].write_text(json.dumps(poses.openpose_json()))

@@ -48,6 +48,7 @@ class Result:
 class StreamStats:
     frames: int = 0
     dropped: int = 0
+    interrupted: int = 0  # the signal that ended the stream, 0 if none
     started: float = field(default_factory=time.perf_counter)
     window: int = 2000  # keep the last N samples per stage: memory stays flat on long runs
     stages: dict[str, deque] = field(default_factory=dict)

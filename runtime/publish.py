@@ -16,10 +16,12 @@ import uuid
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from toppose.errors import ToposeError
+
 log = logging.getLogger("toppose.runtime")
 
 
-class PublishError(ValueError):
+class PublishError(ToposeError):
     """A bad --mqtt URL or a missing client library; one line naming the option."""
 
 

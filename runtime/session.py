@@ -14,13 +14,14 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from toppose.errors import ToposeError
 from toppose.model_spec import MetadataError, ModelMetadata, metadata_from_props
 
 log = logging.getLogger("toppose.runtime")
 DEVICES = ("auto", "cpu", "cuda", "tensorrt")
 
 
-class ModelError(ValueError):
+class ModelError(ToposeError):
     """A model file that cannot be used; the message names the file and the problem."""
 
 
@@ -95,6 +96,7 @@ class PoseSession:
         self.input_name = self.session.get_inputs()[0].name
         self.output_names = [o.name for o in self.session.get_outputs()]
         self.input_hw = self.metadata.input_hw
+        self._check_outputs()
         self._binding = self.session.io_binding() if self.providers[0] != "CPUExecutionProvider" else None
 
     def _log_choice(self, device: str, requested: list[str], unusable: dict[str, str]) -> None:
@@ -121,6 +123,19 @@ class PoseSession:
             return metadata_from_props(session.get_modelmeta().custom_metadata_map)
         except MetadataError as e:
             raise ModelError(f"{self.path}: {e}") from None
+
+    def _check_outputs(self) -> None:
+        """The graph's (paf, heatmaps) channels must be what the recorded skeleton decodes."""
+        outputs = self.session.get_outputs()
+        skeleton = self.spec.skeleton
+        expected = {"paf": skeleton.num_pafs, "heatmaps": skeleton.num_heatmaps}
+        if len(outputs) != 2:
+            raise ModelError(f"{self.path}: {len(outputs)} outputs, expected 2 (paf, heatmaps)")
+        for out, (label, channels) in zip(outputs, expected.items()):
+            got = out.shape[1] if len(out.shape) == 4 else None
+            if isinstance(got, int) and got != channels:
+                raise ModelError(f"{self.path}: output {out.name} has {got} channels but the {skeleton.name} "
+                                 f"skeleton in its metadata needs {channels} {label} channels")
 
     @property
     def device(self) -> str:

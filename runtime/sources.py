@@ -21,13 +21,14 @@ import cv2
 import numpy as np
 
 from toppose.camera import ITOP, Intrinsics
+from toppose.errors import ToposeError
 from toppose.model_spec import InputEncoding
 
 log = logging.getLogger("toppose.runtime")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 
-class SourceError(ValueError):
+class SourceError(ToposeError):
     """A source that cannot be opened; the message names it and the problem."""
 
 
@@ -177,7 +178,8 @@ class ItopSource(Source):
         for i in range(self.file["data"].shape[0]):
             t = time.perf_counter()
             frame = self.file["data"][i].astype(np.float32)
-            name = self.ids[i].decode(errors="replace") if self.ids is not None else str(i)
+            name = str(i) if self.ids is None else \
+                self.ids[i].decode(errors="replace") if isinstance(self.ids[i], bytes) else str(self.ids[i])
             yield Captured(i, t - t0, frame, 1000 * (time.perf_counter() - t), name, intrinsics=self.intrinsics)
 
     def close(self) -> None:

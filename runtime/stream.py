@@ -94,35 +94,50 @@ class Outputs:
                 self.analytics.draw(overlay)
             draw_status(overlay, f"{fps:5.1f} FPS  {len(result.poses)} people  {self.session.device}")
             if self.video:
-                self.video.write(overlay)
+                self.video.write(overlay, result.captured.name)
             if self.cfg.show:
                 import cv2
                 cv2.imshow(f"toppose {self.name}", overlay)
                 if cv2.waitKey(1) & 0xFF in (27, ord("q")):
                     self.stop.set()
 
-    def close(self) -> dict:
-        """Close this source's sinks; returns tracking and zone totals (empty without --track)."""
+    def close(self, keep: bool = True) -> dict:
+        """Finish this source's sinks (``keep``) or discard them all; returns tracking and zone
+        totals (empty without --track); the first sink error is raised."""
         totals = self.analytics.close() if self.analytics else {}
-        for sink in (self.openpose, self.video):
-            if sink:
-                sink.close()
+        _close_all((self.openpose, self.video), keep)
         return totals
+
+
+def _close_all(sinks, keep: bool) -> None:
+    error = None
+    for sink in sinks:
+        if sink:
+            try:
+                sink.close(keep)
+            except OSError as e:  # OutputError too: a short video
+                error = error or e
+    if error is not None:
+        raise error
 
 
 def run_stream(sources: Source | list[Source], session: PoseSession, cfg: StreamConfig,
                decoder: str = "sparse") -> StreamStats:
     """Stream ``sources`` through one session until all end, a limit is reached, or SIGINT/SIGTERM.
 
-    ``stats.sources``: each source's own stats (FPS, drops, latency)."""
+    ``stats.sources``: each source's own stats (FPS, drops, latency). A signal ends the stream
+    cleanly (outputs finished) and is recorded in ``stats.interrupted``."""
     pipeline = Pipeline(sources, PoseEstimator(session, decoder))
     stats, names = pipeline.stats, pipeline.names
     jsonl = JsonlWriter(cfg.jsonl) if cfg.jsonl else None
     outputs = {n: Outputs(cfg, session, pipeline.stop, jsonl, n, len(names) > 1) for n in names}
     stats.sources, stats.queued = pipeline.source_stats, pipeline.queued
-    previous = {s: signal.signal(s, lambda *_: pipeline.stop.set()) for s in (signal.SIGINT, signal.SIGTERM)} \
-        if _main_thread() else {}
-    last_status, checked = time.perf_counter(), set()
+
+    def on_signal(signum, _frame) -> None:
+        stats.interrupted = signum
+        pipeline.stop.set()
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)} if _main_thread() else {}
+    last_status, checked, complete = time.perf_counter(), set(), False
     try:
         for result in pipeline.run():
             if result.source not in checked:
@@ -138,16 +153,32 @@ def run_stream(sources: Source | list[Source], session: PoseSession, cfg: Stream
             if (cfg.frames and stats.frames >= cfg.frames) or \
                     (cfg.duration_s and time.perf_counter() - stats.started >= cfg.duration_s):
                 pipeline.stop.set()
+        complete = True
     finally:
         pipeline.stop.set()
-        totals = {n: t for n, t in ((n, o.close()) for n, o in outputs.items()) if t}
-        if jsonl:
-            jsonl.close()
-        if totals:
-            stats.extra["tracking"] = next(iter(totals.values())) if len(names) == 1 else totals
+        _finish(outputs, jsonl, names, stats, complete)
         for s, handler in previous.items():
             signal.signal(s, handler)
     return stats
+
+
+def _finish(outputs: dict, jsonl: JsonlWriter | None, names: list, stats: StreamStats, keep: bool) -> None:
+    """Close every source's sinks and the shared JSON lines; tracking totals into the summary."""
+    totals, error = {}, None
+    for n, o in outputs.items():
+        try:
+            if t := o.close(keep):
+                totals[n] = t
+        except OSError as e:
+            error, keep = error or e, False
+    try:
+        _close_all((jsonl,), keep)
+    except OSError as e:
+        error = error or e
+    if totals:
+        stats.extra["tracking"] = next(iter(totals.values())) if len(names) == 1 else totals
+    if error is not None:
+        raise error
 
 
 def _main_thread() -> bool:

@@ -20,8 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
+from toppose.errors import ToposeError
 
-class ZonesError(ValueError):
+
+class ZonesError(ToposeError):
     """A bad zones file; the message names the file and the problem."""
 
 

@@ -95,7 +95,7 @@ def test_cli_defaults_and_refusals(tmp_path):
     assert res.exit_code == 0, res.output
     assert (tmp_path / "plain.onnx").is_file() and "fp32:" in res.output and "OK" in res.output
     res = runner.invoke(app, [str(tmp_path / "plain.pth"), "--height", "64", "--width", "96"])
-    assert res.exit_code == 1 and "exists (use --force" in res.output
+    assert res.exit_code == 1 and "exists (add --force" in res.output
     res = runner.invoke(app, [str(tmp_path / "plain.pth"), "-o", str(tmp_path / "no" / "dir" / "m.onnx")])
     assert res.exit_code == 1 and "does not exist" in res.output
     res = runner.invoke(app, [str(tmp_path / "plain.pth"), "-o", str(tmp_path / "x.onnx"), "--arch", "openpose"])

@@ -31,7 +31,8 @@ def _cfg(data, out, **kw):
 
 
 def test_a_short_run_lowers_the_loss(data, tmp_path):
-    loop.train(_cfg(data, tmp_path / "r", epochs=4))
+    summary = loop.train(_cfg(data, tmp_path / "r", epochs=4))
+    assert summary["best"]["metric"] == "train_loss"  # no validation set: best.pth by training loss
     history = [l.split(",") for l in (tmp_path / "r" / "history.csv").read_text().splitlines()]
     col = history[0].index("train_loss")
     losses = [float(row[col]) for row in history[1:]]
@@ -60,7 +61,10 @@ def test_frozen_parameters_stay_bit_identical(data, tmp_path):
     model = build_network(spec)
     save_checkpoint(tmp_path / "init.pth", model, spec)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    loop.train(_cfg(data, tmp_path / "r", init=str(tmp_path / "init.pth"), freeze="stages", epochs=1, lr=1e-2))
+    summary = loop.train(_cfg(data, tmp_path / "r", init=str(tmp_path / "init.pth"), freeze="stages", epochs=1, lr=1e-2,
+                              val=(str(data),), val_images=3))
+    row = json.loads(json.dumps(load_weights(tmp_path / "r" / "last.pth").checkpoint["history"][-1]))
+    assert summary["best"] == {"metric": "val_ap", "value": row["val_ap"], "epoch": 1} and row["val_loss"] > 0
     after = load_weights(tmp_path / "r" / "last.pth").model.state_dict()
     stem = [k for k in before if k.startswith(("backbone.", "cpm."))]
     assert stem and all(torch.equal(before[k], after[k]) for k in stem)  # BN statistics included
@@ -81,17 +85,17 @@ def test_freeze_presets():
 
 def test_resume_after_an_interruption_matches_an_uninterrupted_run(data, tmp_path, monkeypatch):
     loop.train(_cfg(data, tmp_path / "a"))
-    real = loop._write_curves
+    real = loop.write_curves
 
     def crash_once(out, history):
         real(out, history)
         if len(history) == 1:
             raise KeyboardInterrupt("killed after epoch 1")
-    monkeypatch.setattr(loop, "_write_curves", crash_once)
+    monkeypatch.setattr(loop, "write_curves", crash_once)
     with pytest.raises(KeyboardInterrupt):
         loop.train(_cfg(data, tmp_path / "b"))
-    monkeypatch.setattr(loop, "_write_curves", real)
-    loop.train(_cfg(data, tmp_path / "b"))  # resumes from last.pth
+    monkeypatch.setattr(loop, "write_curves", real)
+    loop.train(_cfg(data, tmp_path / "b"), resume=True)  # continues from last.pth
     a = load_weights(tmp_path / "a" / "last.pth").model.state_dict()
     b = load_weights(tmp_path / "b" / "last.pth").model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -106,6 +110,24 @@ def test_two_process_ddp_keeps_ranks_identical(data, tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     summary = json.loads((tmp_path / "ddp" / "summary.json").read_text())
     assert summary["world_size"] == 2 and summary["ranks_in_sync"] is True
+
+
+def test_options_build_the_config_over_its_defaults(tmp_path):
+    from toppose.errors import ConfigError
+    from toppose.train.cli import _without_gpus
+    from toppose.train.config import config_from_options
+
+    assert _without_gpus(["--gpus=2", "--data", "d", "--gpus", "3", "--out", "o"]) == ["--data", "d", "--out", "o"]
+    cfg = config_from_options({"data": ["a:2", "b"], "out": tmp_path, "input_size": "64x96", "time_limit": 3})
+    assert cfg.data == (("a", 2.0), ("b", 1.0)) and cfg.input_size == (64, 96) and cfg.time_limit_min == 3.0
+    assert cfg.epoch_size is None and cfg.lr == TrainConfig.lr  # not given: TrainConfig's default
+    (tmp_path / "c.json").write_text(json.dumps({"data": [["a", 1]], "out": "o", "lr": 0.5, "epochs": 7}))
+    assert config_from_options({"lr": 0.1}, config=tmp_path / "c.json").lr == 0.1
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.json").write_text(json.dumps({"data": [["a", 1]], "out": "elsewhere"}))
+    assert config_from_options({}, resume=tmp_path / "run").out == str(tmp_path / "run")
+    with pytest.raises(ConfigError, match="drop --batch-size"):
+        config_from_options({"batch_size": 4}, resume=tmp_path / "run")
 
 
 def test_config_and_data_argument():
@@ -150,9 +172,10 @@ def test_eval_cli_oracle_and_argument_errors(data, tmp_path):
     assert res.exit_code == 0, res.output
     assert json.loads((tmp_path / "o.json").read_text())["stats"]["AP"] >= 0.95 and "PCK@0.2" in res.output
     res = runner.invoke(eval_app, ["--data", str(data)])
-    assert res.exit_code == 1 and "exactly one of --weights or --model" in res.output
+    assert res.exit_code == 1 and "exactly one of --weights, --model or --oracle" in res.output
     res = runner.invoke(eval_app, ["--data", str(tmp_path / "nowhere"), "--weights", str(tmp_path / "w.pth")])
-    assert res.exit_code == 1 and "w.pth: no such file" in res.output
+    assert res.exit_code == 1 and "nowhere/annotations.json: no such file" in res.output
+
 
 
 def test_gpu_augment_on_cpu_tensors_trains_on_the_loaders_crops(data, tmp_path):

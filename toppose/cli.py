@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 
+from toppose.errors import App, fail
 from toppose.extras import require_extra
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="toppose utilities.")
+__all__ = ["app", "fail"]
 
-
-def fail(message: str) -> NoReturn:
-    """Every toppose command's known errors: one line on stderr, exit code 1."""
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(1) from None
+app = App(no_args_is_help=True, help="toppose utilities.")
 
 
 @app.callback()
@@ -28,12 +25,9 @@ def _main() -> None:
 def info(weights: Annotated[Path, typer.Argument(help="a .pth weights file or toppose checkpoint")]) -> None:
     """Print the detected layout, architecture, parameter count, preprocessing and provenance."""
     require_extra("train", "toppose info", "torch")
-    from toppose.weights import WeightsError, load_weights
+    from toppose.weights import load_weights
 
-    try:
-        loaded = load_weights(weights)
-    except WeightsError as e:
-        fail(str(e))
+    loaded = load_weights(weights)
     spec = loaded.spec
     params = sum(p.numel() for p in loaded.model.parameters())
     typer.echo(f"file:          {weights}")
@@ -51,21 +45,26 @@ def info(weights: Annotated[Path, typer.Argument(help="a .pth weights file or to
 def init(out: Annotated[Path, typer.Argument(help="checkpoint to write")],
          arch: Annotated[str, typer.Option(help="openpose or lite")] = "lite",
          preprocess: Annotated[str, typer.Option(help="vgg or rtpose")] = "vgg",
-         seed: Annotated[int, typer.Option(help="initialisation seed")] = 0) -> None:
+         seed: Annotated[int, typer.Option(help="initialisation seed")] = 0,
+         force: Annotated[bool, typer.Option(help="replace an existing OUT")] = False) -> None:
     """Write a freshly initialised network as a toppose checkpoint."""
     require_extra("train", "toppose init")
     import torch
 
+    from toppose.atomic import check_output
+    from toppose.errors import ConfigError
     from toppose.model_spec import ModelSpec
     from toppose.networks import build_network
     from toppose.weights import save_checkpoint
 
+    check_output(out, force)
     try:
         spec = ModelSpec(arch=arch, preprocess=preprocess)
         torch.manual_seed(seed)
-        save_checkpoint(out, build_network(spec), spec, {"init": "random", "seed": seed})
-    except (ValueError, OSError) as e:
-        fail(f"{out}: {e}")
+        model = build_network(spec)
+    except (ValueError, KeyError) as e:
+        raise ConfigError(f"--arch {arch} / --preprocess {preprocess}: {e}") from None
+    save_checkpoint(out, model, spec, {"init": "random", "seed": seed})
     typer.echo(f"wrote {out}")
 
 

@@ -12,12 +12,13 @@ Layouts detected (after stripping a DataParallel ``module.`` prefix):
 from __future__ import annotations
 
 import pickle
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from toppose.atomic import write_failed
+from toppose.errors import ToposeError
 from toppose.io import atomic_path
 from toppose.model_spec import InputEncoding, ModelSpec
 from toppose.networks import build_network
@@ -28,7 +29,7 @@ CHECKPOINT_FORMAT = "toppose-checkpoint"
 DEFAULT_PREPROCESS = {"textbook": "vgg", "tensorboy": "vgg", "caffe": "rtpose", "lite": "vgg"}
 
 
-class WeightsError(ValueError):
+class WeightsError(ToposeError):
     """A weights file that cannot be loaded; the message names the file and the problem."""
 
 
@@ -124,19 +125,40 @@ def check_and_load(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> No
 
 
 def read_file(path: str | Path) -> dict:
+    """A weights file's top-level dict, loaded with ``weights_only``; WeightsError otherwise."""
     path = Path(path)
     if not path.is_file():
-        raise WeightsError(f"{path}: no such file")
+        raise WeightsError(f"{path}: {'is a folder' if path.is_dir() else 'no such file'}")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
+        if "Unsupported global" not in str(e) and "Unsupported operand" not in str(e):
+            raise WeightsError(f"{path}: not a PyTorch weights file (unreadable pickle)") from None
         first = str(e).strip().splitlines()[0] if str(e).strip() else "unsafe pickle"
         raise WeightsError(f"{path}: refused to unpickle (only plain tensors are allowed): {first}") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as e:
+    except Exception as e:  # torch raises many types (KeyError, RuntimeError, EOFError ...) for junk files
         raise WeightsError(f"{path}: truncated or not a PyTorch weights file ({type(e).__name__})") from None
     if not isinstance(obj, dict):
         raise WeightsError(f"{path}: expected a state dict or checkpoint, found {type(obj).__name__}")
     return obj
+
+
+def check_finite(state: dict) -> None:
+    """Raise ValueError naming the first floating-point tensor holding NaN or inf."""
+    for name, value in state.items():
+        if isinstance(value, torch.Tensor) and value.is_floating_point() and not torch.isfinite(value).all():
+            bad = int((~torch.isfinite(value)).sum())
+            raise ValueError(f"tensor {name} holds {bad} NaN/inf value(s) (the first non-finite tensor)")
+
+
+def _state_dict(obj: dict) -> dict[str, torch.Tensor]:
+    state = obj.get("state_dict", obj)
+    if not isinstance(state, dict) or not state:
+        raise ValueError(f"'state_dict' is a {type(state).__name__}, not a non-empty dict of tensors")
+    if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        raise ValueError("not a state dict (keys are not all names or values not all tensors)")
+    check_finite(state)
+    return {k[len("module."):] if k.startswith("module.") else k: v for k, v in state.items()}
 
 
 def load_weights(path: str | Path, arch: str | None = None, preprocess: str | None = None,
@@ -150,10 +172,7 @@ def load_weights(path: str | Path, arch: str | None = None, preprocess: str | No
     try:
         if obj.get("format") == CHECKPOINT_FORMAT:
             return _load_checkpoint(obj, arch, preprocess, encoding)
-        state = obj.get("state_dict", obj)
-        if not all(isinstance(v, torch.Tensor) for v in state.values()):
-            raise ValueError("not a state dict (values are not all tensors)")
-        state = {k[len("module."):] if k.startswith("module.") else k: v for k, v in state.items()}
+        state = _state_dict(obj)
         layout = detect_layout(list(state))
         canonical = to_canonical(state, layout)
         detected = "lite" if layout == "lite" else "openpose"
@@ -169,14 +188,20 @@ def load_weights(path: str | Path, arch: str | None = None, preprocess: str | No
 
 
 def _load_checkpoint(obj: dict, arch, preprocess, encoding) -> LoadedWeights:
-    spec = ModelSpec.from_dict(obj["spec"])
+    if not isinstance(obj.get("spec"), dict):
+        raise ValueError("toppose checkpoint without a 'spec' (model description)")
+    try:
+        spec = ModelSpec.from_dict(obj["spec"])
+    except (KeyError, TypeError) as e:
+        raise ValueError(f"invalid 'spec' in the checkpoint ({type(e).__name__}: {e})") from None
+    state = _state_dict({"state_dict": obj.get("state_dict")})
     if arch is not None and arch != spec.arch:
         raise ValueError(f"checkpoint holds a {spec.arch} network, not {arch}")
     if preprocess or encoding:
         spec = ModelSpec(arch=spec.arch, preprocess=preprocess or spec.preprocess,
                          encoding=encoding or spec.encoding, stride=spec.stride, skeleton=spec.skeleton)
     model = build_network(spec)
-    check_and_load(model, obj["state_dict"])
+    check_and_load(model, state)
     return LoadedWeights(model.eval(), spec, "toppose", dict(obj.get("provenance", {})), obj)
 
 
@@ -188,7 +213,10 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, spec: ModelSpec,
            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
            "provenance": provenance or {}, **training_state}
     with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+        try:
+            torch.save(obj, tmp)
+        except RuntimeError:  # torch's zip writer reports a full disk as RuntimeError
+            raise write_failed(path, "the checkpoint", sum(v.nbytes for v in obj["state_dict"].values())) from None
 
 
 def export_layout(model: torch.nn.Module, layout: str) -> dict[str, torch.Tensor]:

@@ -1,86 +1,97 @@
-"""``toppose-train``: fine-tune or train from scratch; ``--gpus N`` launches torchrun."""
+"""``toppose-train``: fine-tune or train from scratch; ``--gpus N`` launches torchrun.
+
+Options left out keep TrainConfig's defaults (or the --config file's values); only the
+options given on the command line are passed on.
+"""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from dataclasses import fields
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from toppose.cli import fail
+from toppose.errors import App, ConfigError
 from toppose.extras import require_extra
+from toppose.train.config import TrainConfig
 
-app = typer.Typer(add_completion=False, help="Train an OpenPose-style model.")
+app = App(help="Train an OpenPose-style model.")
+_DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
+
+
+def _opt(help_text: str = "", field: str | None = None, **kw):
+    """An option whose shown default is TrainConfig's (the one place defaults live)."""
+    shown = "x".join(map(str, _DEFAULTS[field])) if field == "input_size" else _DEFAULTS.get(field)
+    return typer.Option(help=help_text, show_default=str(shown) if field else False, **kw)
 
 
 @app.command()
-def main(data: Annotated[Optional[list[str]], typer.Option(help="training folder, optionally DIR:WEIGHT; repeat to mix")] = None,
-         out: Annotated[Optional[Path], typer.Option(help="run folder (checkpoints, curves)")] = None,
-         val: Annotated[Optional[list[str]], typer.Option(help="validation folder; repeat for several")] = None,
-         arch: Annotated[str, typer.Option(help="openpose or lite")] = "lite",
-         init: Annotated[Optional[Path], typer.Option(help="initial weights (any known layout)")] = None,
-         epochs: Annotated[int, typer.Option()] = 10,
-         epoch_size: Annotated[int, typer.Option(help="samples per epoch, mixed by weight")] = 2000,
-         batch_size: Annotated[int, typer.Option()] = 8,
-         lr: Annotated[float, typer.Option()] = 1e-2,
-         optimizer: Annotated[str, typer.Option(help="sgd or adamw")] = "sgd",
-         input_size: Annotated[str, typer.Option(help="HxW, multiples of 8")] = "240x320",
-         freeze: Annotated[str, typer.Option(help="all, stages, late-stages or heads")] = "all",
-         train_pattern: Annotated[Optional[list[str]], typer.Option(help="also train parameters matching")] = None,
-         freeze_pattern: Annotated[Optional[list[str]], typer.Option(help="also freeze parameters matching")] = None,
-         stem_lr_mult: Annotated[float, typer.Option()] = 1.0,
-         amp: Annotated[str, typer.Option(help="none, bf16 or fp16 (CUDA)")] = "none",
-         rotation: Annotated[float, typer.Option(help="+- degrees of rotation augmentation")] = 180.0,
-         workers: Annotated[int, typer.Option()] = 2,
-         seed: Annotated[int, typer.Option()] = 0,
-         device: Annotated[str, typer.Option(help="auto, cpu, cuda")] = "auto",
-         patience: Annotated[int, typer.Option(help="early stop after N epochs without val AP gain")] = 0,
-         time_limit: Annotated[float, typer.Option(help="minutes; stop after the epoch that passes it")] = 0.0,
-         val_images: Annotated[int, typer.Option(help="validation images decoded per epoch")] = 200,
-         channels_last: Annotated[bool, typer.Option(help="channels-last memory format (faster on GPUs)")] = False,
-         gpu_augment: Annotated[bool, typer.Option(help="cache depth frames on the device; augment and encode targets there")] = False,
-         resume: Annotated[Optional[Path], typer.Option(help="resume the run in this folder")] = None,
-         config: Annotated[Optional[Path], typer.Option(help="JSON config with the same fields")] = None,
+def main(ctx: typer.Context,
+         data: Annotated[Optional[list[str]], _opt("training folder, optionally DIR:WEIGHT; repeat to mix")] = None,
+         out: Annotated[Optional[Path], _opt("run folder (checkpoints, curves)")] = None,
+         val: Annotated[Optional[list[str]], _opt("validation folder; repeat for several")] = None,
+         arch: Annotated[Optional[str], _opt("openpose or lite", "arch")] = None,
+         init: Annotated[Optional[Path], _opt("initial weights (any known layout)")] = None,
+         epochs: Annotated[Optional[int], _opt("", "epochs")] = None,
+         epoch_size: Annotated[Optional[int], _opt("samples per epoch, mixed by weight (default: all images)")] = None,
+         batch_size: Annotated[Optional[int], _opt("", "batch_size")] = None,
+         lr: Annotated[Optional[float], _opt("", "lr")] = None,
+         optimizer: Annotated[Optional[str], _opt("sgd or adamw", "optimizer")] = None,
+         input_size: Annotated[Optional[str], _opt("HxW, multiples of 8", "input_size")] = None,
+         freeze: Annotated[Optional[str], _opt("all, stages, late-stages or heads", "freeze")] = None,
+         train_pattern: Annotated[Optional[list[str]], _opt("also train parameters matching")] = None,
+         freeze_pattern: Annotated[Optional[list[str]], _opt("also freeze parameters matching")] = None,
+         stem_lr_mult: Annotated[Optional[float], _opt("", "stem_lr_mult")] = None,
+         amp: Annotated[Optional[str], _opt("none, bf16 or fp16 (CUDA)", "amp")] = None,
+         rotation: Annotated[Optional[float], _opt("+- degrees of rotation augmentation", "rotation")] = None,
+         workers: Annotated[Optional[int], _opt("", "workers")] = None,
+         seed: Annotated[Optional[int], _opt("", "seed")] = None,
+         device: Annotated[Optional[str], _opt("auto, cpu, cuda[:N]", "device")] = None,
+         patience: Annotated[Optional[int], _opt("early stop after N epochs without gain", "patience")] = None,
+         time_limit: Annotated[Optional[float], _opt("minutes; stop after the epoch that passes it", "time_limit_min")] = None,
+         val_images: Annotated[Optional[int], _opt("validation images per epoch", "val_images")] = None,
+         channels_last: Annotated[Optional[bool], _opt("channels-last memory format (GPUs)", "channels_last")] = None,
+         gpu_augment: Annotated[Optional[bool], _opt("cache depth frames on the device; augment and encode targets there",
+                                                      "gpu_augment")] = None,
+         resume: Annotated[Optional[Path], typer.Option(help="continue the run in this folder")] = None,
+         config: Annotated[Optional[Path], typer.Option(help="JSON config; given options override it")] = None,
+         force: Annotated[bool, typer.Option(help="start afresh in a folder holding a run")] = False,
          gpus: Annotated[int, typer.Option(help="launch N processes with torchrun (DDP)")] = 1) -> None:
     """Train; every epoch writes last.pth, best.pth (by val AP), history.csv and curves.png."""
     require_extra("train", "toppose-train")
-    from toppose.data.format import DataError
-    from toppose.train.config import TrainConfig, parse_data_arg
-    from toppose.weights import WeightsError
+    from toppose.train.config import config_from_options
+    from toppose.train.loop import check_inputs, train
 
+    skip = ("resume", "config", "force", "gpus")
+    given = {k: v for k, v in ctx.params.items() if k not in skip and v not in (None, [], ())}
+    cfg = config_from_options(given, config, resume)
+    if gpus < 1:
+        raise ConfigError(f"--gpus must be at least 1, got {gpus}")
+    check_inputs(cfg, resume is not None, force)
     if gpus > 1 and "WORLD_SIZE" not in os.environ:
-        args = [a for a in sys.argv[1:]]
-        i = args.index("--gpus")
-        del args[i:i + 2]
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={gpus}",
-               "-m", "toppose.train.cli", *args]
+               "-m", "toppose.train.cli", *_without_gpus(sys.argv[1:])]
         raise typer.Exit(subprocess.call(cmd))
-    try:
-        if resume is not None:
-            cfg = TrainConfig.from_file(resume / "config.json")
-        elif config is not None:
-            cfg = TrainConfig.from_file(config)
-        else:
-            if not data or out is None:
-                raise ValueError("--data and --out are required (or --config / --resume)")
-            h, _, w = input_size.lower().partition("x")
-            cfg = TrainConfig(data=tuple(parse_data_arg(d) for d in data), out=str(out), val=tuple(val or ()),
-                              arch=arch, init=str(init) if init else None, epochs=epochs, epoch_size=epoch_size,
-                              batch_size=batch_size, lr=lr, optimizer=optimizer, input_size=(int(h), int(w)),
-                              freeze=freeze, train_patterns=tuple(train_pattern or ()),
-                              freeze_patterns=tuple(freeze_pattern or ()), stem_lr_mult=stem_lr_mult, amp=amp,
-                              rotation=rotation, workers=workers, seed=seed, device=device, patience=patience,
-                              time_limit_min=time_limit, val_images=val_images, channels_last=channels_last,
-                              gpu_augment=gpu_augment)
-        from toppose.train.loop import train
-        summary = train(cfg)
-    except (ValueError, DataError, WeightsError, FileNotFoundError) as e:
-        fail(str(e))
+    summary = train(cfg, resume=resume is not None, force=force)
     if int(os.environ.get("RANK", 0)) == 0:
         typer.echo(f"done: {summary}")
+
+
+def _without_gpus(args: list[str]) -> list[str]:
+    """The command line minus ``--gpus N`` / ``--gpus=N`` (the launched processes are the GPUs)."""
+    out, skip = [], False
+    for a in args:
+        if skip or a.startswith("--gpus="):
+            skip = False
+            continue
+        skip = a == "--gpus"
+        if not skip:
+            out.append(a)
+    return out
 
 
 if __name__ == "__main__":

@@ -54,22 +54,24 @@ class PoseDataset(Dataset):
 
     def __getitem__(self, item):
         i, seed = item
-        rng = np.random.default_rng(seed) if seed >= 0 else None
-        image, people, ignore = self.load(i, rng)
-        if rng is None:
-            image, people, ignore = self._fit(image, people, ignore)
-        else:
-            image, people, ignore = self._augment(image, people, ignore, rng)
-        paf, heat, mask = encode(people, self.input_hw, self.spec.skeleton, self.spec.stride, ignore)
-        x = normalize(image, self.spec.preprocess)
-        return tuple(torch.from_numpy(a) for a in (x, paf, heat, mask))
+        if seed < 0:
+            return self.fitted(i)[0]
+        rng = np.random.default_rng(seed)
+        return self._tensors(*self._augment(*self.load(i, rng), rng))
 
-    def _fit(self, image, people, ignore):
+    def fitted(self, i: int) -> tuple[tuple[torch.Tensor, ...], float]:
+        """Image ``i`` letterboxed into the input size, unaugmented: (the four tensors, scale)."""
+        image, people, ignore = self.load(i, None)
         box = plan_letterbox(image.shape[:2], self.spec.stride, self.input_hw)
         people[..., :2] *= box.scale
         if ignore is not None:
             ignore = letterbox_image(ignore.astype(np.uint8), box) == 1
-        return letterbox_image(image, box), people, ignore
+        return self._tensors(letterbox_image(image, box), people, ignore), box.scale
+
+    def _tensors(self, image, people, ignore) -> tuple[torch.Tensor, ...]:
+        paf, heat, mask = encode(people, self.input_hw, self.spec.skeleton, self.spec.stride, ignore)
+        x = normalize(image, self.spec.preprocess)
+        return tuple(torch.from_numpy(a) for a in (x, paf, heat, mask))
 
     def _augment(self, image, people, ignore, rng):
         H, W = self.input_hw

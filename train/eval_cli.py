@@ -7,10 +7,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from toppose.cli import fail
+from toppose.errors import App, ConfigError
 from toppose.extras import require_extra
 
-app = typer.Typer(add_completion=False, help="Evaluate a model on a training-format folder.")
+app = App(help="Evaluate a model on a training-format folder.")
 
 
 @app.command()
@@ -25,58 +25,76 @@ def main(data: Annotated[Path, typer.Option(help="training-format folder with gr
              help="also report AP ignoring ground truth with fewer labelled keypoints (beside the standard figure)")] = 0,
          out: Annotated[Optional[Path], typer.Option(help="write metrics and detections as JSON")] = None,
          tracks: Annotated[Optional[Path], typer.Option(help="toppose-stream --track --json output: score tracking")] = None,
-         match: Annotated[str, typer.Option(help="with --tracks: centre (body centres within 40 px) or oks")] = "centre") -> None:
+         match: Annotated[str, typer.Option(help="with --tracks: centre (body centres within 40 px) or oks")] = "centre",
+         force: Annotated[bool, typer.Option(help="replace an existing --out file")] = False) -> None:
     """Decode with the shared decoder, convert to COCO-17, print AP/AR and per-joint accuracy.
 
     With --tracks: HOTA, IDF1, MOTA, ID switches and counting against a --sequence folder."""
     if tracks is not None:
-        _tracks(tracks, data, out, match)
+        _tracks(tracks, data, out, match, force)
         return
     require_extra("train", "toppose-eval --weights", *(() if weights else ("pycocotools",)))
-    from toppose.data.format import DataError
+    from toppose.atomic import check_output
     from toppose.io import write_json
-    from toppose.train.predict import evaluate_folder, torch_infer
-    from toppose.weights import WeightsError, load_weights
+    from toppose.train.predict import evaluate_folder, oracle_folder
 
+    if oracle == (weights is not None or model is not None) or (weights is not None and model is not None):
+        raise ConfigError("give exactly one of --weights, --model or --oracle")
+    if limit is not None and limit < 1:
+        raise ConfigError(f"--limit must be at least 1, got {limit}")
     if min_keypoints < 0:
-        fail(f"--min-keypoints must be >= 0, got {min_keypoints}")
+        raise ConfigError(f"--min-keypoints must be >= 0, got {min_keypoints}")
+    if out is not None:
+        check_output(out, force, "--out")
+    _check_dataset(data)
     if oracle:
-        from toppose.model_spec import ModelSpec
-        from toppose.skeleton import get_skeleton
-        from toppose.train.predict import oracle_folder
-        try:
-            result = oracle_folder(data, ModelSpec(arch="lite", skeleton=get_skeleton(skeleton)), limit,
-                                   min_keypoints)
-        except (DataError, ValueError) as e:
-            fail(str(e))
-        typer.echo(result.table())
-        if out is not None:
-            write_json(out, _metrics(result), indent=1)
-        return
-    if (weights is None) == (model is None):
-        fail("give exactly one of --weights or --model (or --oracle)")
-    try:
-        if weights is not None:
-            import torch
-
-            loaded = load_weights(weights)
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-            spec, infer, input_hw, config = loaded.spec, torch_infer(loaded.model.to(device), device), None, None
-        else:
-            from toppose.runtime.session import ModelError, PoseSession
-            try:
-                session = PoseSession(model, device="cpu")
-            except ModelError as e:
-                raise DataError(str(e)) from None
-            spec, infer, input_hw, config = session.spec, session.infer_maps, session.input_hw, session.decoder_config
-        result, predictions = evaluate_folder(data, infer, spec, limit=limit, tta=tta, input_hw=input_hw, config=config,
-                                              min_keypoints=min_keypoints)
-    except (DataError, WeightsError) as e:
-        fail(str(e))
+        result, predictions = oracle_folder(data, _skeleton(skeleton), limit=limit,
+                                            min_keypoints=min_keypoints), {}
+    else:
+        spec, infer, input_hw, config = _model(weights, model)
+        result, predictions = evaluate_folder(data, infer, spec, limit=limit, tta=tta, input_hw=input_hw,
+                                              config=config, min_keypoints=min_keypoints)
     typer.echo(result.table())
     if out is not None:
         write_json(out, {**_metrics(result),
                          "detections": [r for i, p in predictions.items() for r in p.coco_results(i)]}, indent=1)
+
+
+def _check_dataset(folder: Path) -> None:
+    from toppose.data.format import DataError, load_dataset
+
+    dataset = load_dataset(folder)
+    if not dataset["images"]:
+        raise DataError(f"{folder}: the dataset holds no images (nothing to evaluate)")
+    if not dataset["annotations"]:
+        raise DataError(f"{folder}: the dataset holds no labelled people (AP is undefined)")
+
+
+def _skeleton(name: str):
+    from toppose.skeleton import get_skeleton
+
+    try:
+        return get_skeleton(name)
+    except (KeyError, ValueError) as e:
+        raise ConfigError(f"--skeleton {name}: {e}") from None
+
+
+def _model(weights: Optional[Path], model: Optional[Path]):
+    """(spec, infer callable, fixed input size or None, decoder settings or None) for weights or ONNX."""
+    from toppose.train.predict import torch_infer
+
+    if weights is not None:
+        import torch
+
+        from toppose.weights import load_weights
+
+        loaded = load_weights(weights)
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        return loaded.spec, torch_infer(loaded.model.to(device), device), None, None
+    from toppose.runtime.session import PoseSession
+
+    session = PoseSession(model, device="cpu")
+    return session.spec, session.infer_maps, session.input_hw, session.decoder_config
 
 
 def _metrics(result) -> dict:
@@ -85,16 +103,17 @@ def _metrics(result) -> dict:
     return {"stats": result.stats, **extra, "per_joint": result.per_joint}
 
 
-def _tracks(tracks: Path, data: Path, out: Optional[Path], match: str) -> None:
+def _tracks(tracks: Path, data: Path, out: Optional[Path], match: str, force: bool) -> None:
     require_extra("track-eval", "toppose-eval --tracks")
-    from toppose.data.format import DataError
+    from toppose.atomic import check_output
     from toppose.io import write_json
     from toppose.track_eval import evaluate_tracks, table
 
-    try:
-        result = evaluate_tracks(tracks, data, match)
-    except DataError as e:
-        fail(str(e))
+    if match not in ("centre", "oks"):
+        raise ConfigError(f"--match must be centre or oks, got {match!r}")
+    if out is not None:
+        check_output(out, force, "--out")
+    result = evaluate_tracks(tracks, data, match)  # DataError: one line naming the file
     typer.echo(table(result))
     if out is not None:
         write_json(out, result, indent=1)

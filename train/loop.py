@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import math
 import os
 import time
@@ -12,58 +10,21 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
-from torch.utils.data import DataLoader
 
 from toppose import __version__
-from toppose.io import atomic_path, write_json
-from toppose.model_spec import InputEncoding, ModelSpec
-from toppose.networks import build_network
-from toppose.skeleton import get_skeleton
+from toppose.io import write_json
 from toppose.train import freeze
-from toppose.train.config import TrainConfig
-from toppose.train.dataset import IndexedConcat, MixedSampler, PoseDataset, data_provenance
-from toppose.train.gpu_augment import GpuBatches
-from toppose.train.predict import evaluate_folder, torch_infer
-from toppose.weights import load_weights, save_checkpoint
-
-
-def _single_threaded(_worker: int) -> None:
-    """Each loader worker is one process: OpenCV's own thread pool would oversubscribe the cores."""
-    import cv2
-
-    cv2.setNumThreads(1)
+from toppose.train.config import RUN_FILES, TrainConfig
+from toppose.train.curves import write_curves
+from toppose.train.dataset import data_provenance
+from toppose.train.setup import build_loader, build_model, build_optimizer, check_inputs, setup_distributed
+from toppose.train.validation import Validation, stage_losses
+from toppose.weights import WeightsError, read_file, save_checkpoint
 
 
 def log(msg: str) -> None:
     if int(os.environ.get("RANK", 0)) == 0:
         print(msg, flush=True)
-
-
-def stage_losses(stages, paf_t, heat_t, mask) -> list[torch.Tensor]:
-    """Per stage output: MSE(pred * mask, target * mask), as the textbook trains."""
-    m = mask[:, None]
-    return [F.mse_loss(out.float() * m, (paf_t if i % 2 == 0 else heat_t) * m) for i, out in enumerate(stages)]
-
-
-def _device(cfg: TrainConfig) -> torch.device:
-    if cfg.device != "auto":
-        return torch.device(cfg.device)
-    if torch.cuda.is_available():
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-    return torch.device("cpu")
-
-
-def _spec(cfg: TrainConfig) -> tuple[ModelSpec, torch.nn.Module, dict]:
-    if cfg.init:
-        loaded = load_weights(cfg.init, arch=cfg.arch)
-        digest = hashlib.sha256(Path(cfg.init).read_bytes()).hexdigest()
-        return loaded.spec, loaded.model, {"init": Path(cfg.init).name, "init_sha256": digest, "init_layout": loaded.layout,
-                                           "parent": loaded.provenance}
-    enc = InputEncoding(kind=cfg.encoding, near_m=cfg.depth_range[0], far_m=cfg.depth_range[1]) if cfg.encoding == "depth" else InputEncoding()
-    spec = ModelSpec(arch=cfg.arch, preprocess=cfg.preprocess, encoding=enc, skeleton=get_skeleton(cfg.skeleton))
-    torch.manual_seed(cfg.seed)
-    return spec, build_network(spec), {"init": "scratch"}
 
 
 def lr_factor(cfg: TrainConfig, progress: float, step: int, warmup_steps: int) -> float:
@@ -83,62 +44,54 @@ def _rng_state() -> dict:
 class Trainer:
     """One run: set up once, then ``run()`` epochs; all run state lives on the instance."""
 
-    def __init__(self, cfg: TrainConfig) -> None:
-        self.cfg = cfg
-        self.distributed = int(os.environ.get("WORLD_SIZE", 1)) > 1
-        self.device = _device(cfg)
-        if self.distributed:
-            dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
-            if self.device.type == "cuda":
-                torch.cuda.set_device(self.device)
-        self.rank, self.world = (dist.get_rank(), dist.get_world_size()) if self.distributed else (0, 1)
-        self.out = Path(cfg.out)
-        self.spec, model, self.provenance = _spec(cfg)
+    def __init__(self, cfg: TrainConfig, resume: bool = False) -> None:
+        self.cfg, self.out = cfg, Path(cfg.out)
+        self.device, self.distributed, self.rank, self.world = setup_distributed(cfg)
+        self.spec, model, self.provenance = build_model(cfg)
         self.mask = freeze.trainable_mask(model, cfg.freeze, cfg.train_patterns, cfg.freeze_patterns)
         groups = freeze.apply(model, self.mask, cfg.lr, cfg.stem_lr_mult)
         log(freeze.table(model, self.mask))
-        datasets = [PoseDataset(d, self.spec, cfg.input_size, cfg.rotation, cfg.scale, cfg.flip, cfg.depth_jitter)
-                    for d, _ in cfg.data]
+        self.validation = Validation(cfg, self.spec) if self.rank == 0 else None
+        self.sampler, self.loader, datasets = build_loader(cfg, self.spec, self.device, self.rank, self.world)
+        self.steps = len(self.loader)
         self.provenance.update(data_provenance(cfg, datasets))
-        self.sampler = MixedSampler([len(d) for d in datasets], [w for _, w in cfg.data], cfg.epoch_size, cfg.seed,
-                                    self.rank, self.world)
-        if cfg.gpu_augment:  # same (x, paf, heat, mask) batches, built on self.device
-            self.loader = GpuBatches(datasets, self.sampler, cfg.batch_size, self.device)
-        else:
-            self.loader = DataLoader(IndexedConcat(datasets), batch_size=cfg.batch_size, sampler=self.sampler,
-                                     num_workers=cfg.workers, pin_memory=self.device.type == "cuda", drop_last=True,
-                                     persistent_workers=cfg.workers > 0, worker_init_fn=_single_threaded)
-        self.steps = max(1, len(self.loader))
         self.model = model.to(self.device)
         if cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.opt = (torch.optim.SGD(groups, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-                    if cfg.optimizer == "sgd" else torch.optim.AdamW(groups, weight_decay=cfg.weight_decay))
-        for g in self.opt.param_groups:
-            g["base_lr"] = g["lr"]
+        self.opt = build_optimizer(cfg, groups)
         self.amp = cfg.amp != "none" and self.device.type == "cuda"
         self.amp_dtype = torch.bfloat16 if cfg.amp == "bf16" else torch.float16
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp and cfg.amp == "fp16")
-        self.start_epoch, self.best_ap, self.history, self.bad_epochs = 0, -1.0, [], 0
-        self.step_count, self.train_s = 0, 0.0
-        self._restore()
+        self.start_epoch, self.best, self.history, self.bad_epochs = 0, None, [], 0
+        self.step_count, self.train_s, self.fresh = 0, 0.0, False
+        if resume:
+            self._restore()
         self.net = torch.nn.parallel.DistributedDataParallel(
             self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None) \
             if self.distributed else self.model
 
     def _restore(self) -> None:
+        """Continue from ``out/last.pth`` (the run folder given, whatever its config recorded)."""
         last = self.out / "last.pth"
         if not last.is_file():
+            log(f"{last}: not written yet (no epoch finished): starting at epoch 1")
             return
-        state = torch.load(last, map_location="cpu", weights_only=True)
-        self.model.load_state_dict(state["state_dict"])
-        self.opt.load_state_dict(state["optimizer"])
-        self.scaler.load_state_dict(state["scaler"])
+        state = read_file(last)
+        missing = [k for k in ("state_dict", "optimizer", "scaler", "step", "train_seconds", "epoch", "history", "rng")
+                   if k not in state]
+        if missing:
+            raise WeightsError(f"{last}: not a resumable checkpoint (missing {', '.join(missing)})")
+        try:
+            self.model.load_state_dict(state["state_dict"])
+            self.opt.load_state_dict(state["optimizer"])
+            self.scaler.load_state_dict(state["scaler"])
+        except (RuntimeError, ValueError, KeyError) as e:
+            raise WeightsError(f"{last}: does not match this run's model or optimizer ({str(e).splitlines()[0]})") from None
         self.step_count, self.train_s = state["step"], state["train_seconds"]
-        self.start_epoch, self.best_ap, self.history = state["epoch"] + 1, state["best_ap"], state["history"]
-        self.bad_epochs = state.get("bad_epochs", 0)
+        self.start_epoch, self.history = state["epoch"] + 1, state["history"]
+        self.best, self.bad_epochs = state.get("best"), state.get("bad_epochs", 0)
         torch.set_rng_state(state["rng"]["torch"])
-        log(f"resumed {self.out} at epoch {self.start_epoch}")
+        log(f"resumed {self.out} at epoch {self.start_epoch + 1}")
 
     def _set_lr(self, t0: float) -> None:
         cfg = self.cfg
@@ -184,23 +137,36 @@ class Trainer:
                     for i, v in enumerate(sums)})
         return row
 
+    def _improved(self, row: dict) -> bool:
+        """Best by validation AP, or by training loss when there is no validation set."""
+        metric, value, higher = ("val_ap", row["val_ap"], True) if "val_ap" in row else ("train_loss", row["train_loss"], False)
+        better = self.best is None or self.best["metric"] != metric or \
+            (value > self.best["value"] if higher else value < self.best["value"])
+        if better:
+            self.best = {"metric": metric, "value": value, "epoch": row["epoch"]}
+        self.bad_epochs = 0 if better else self.bad_epochs + 1
+        return better
+
     def end_epoch(self, epoch: int, row: dict) -> None:
         """Rank 0: validate, write last.pth (and best.pth), history.csv and curves.png."""
         cfg = self.cfg
-        row.update(_validate(self.model, self.spec, cfg, self.device))
+        row.update(self.validation(self.model, self.device))
+        if self.fresh and epoch == self.start_epoch:  # --force: the old run goes now
+            for name in RUN_FILES:
+                (self.out / name).unlink(missing_ok=True)
         self.history.append(row)
-        ap = row.get("val_ap", -row["train_loss"])
-        improved = ap > self.best_ap
-        self.best_ap, self.bad_epochs = (ap, 0) if improved else (self.best_ap, self.bad_epochs + 1)
+        improved = self._improved(row)
         prov = {**self.provenance, "toppose": __version__, "epochs": epoch + 1, "seed": cfg.seed,
                 "input_size": list(cfg.input_size), "freeze": cfg.freeze, "val_ap": row.get("val_ap")}
         state = {"optimizer": self.opt.state_dict(), "step": self.step_count, "train_seconds": self.train_s,
-                 "scaler": self.scaler.state_dict(), "epoch": epoch, "best_ap": self.best_ap,
+                 "scaler": self.scaler.state_dict(), "epoch": epoch, "best": self.best,
                  "history": self.history, "bad_epochs": self.bad_epochs, "rng": _rng_state()}
         save_checkpoint(self.out / "last.pth", self.model, self.spec, prov, **state)
+        if epoch == self.start_epoch:  # the run folder is written only once an epoch has completed
+            write_json(self.out / "config.json", cfg.to_dict(), indent=2)
         if improved:
             save_checkpoint(self.out / "best.pth", self.model, self.spec, prov)
-        _write_curves(self.out, self.history)
+        write_curves(self.out, self.history)
         log(f"\repoch {epoch + 1}: " + ", ".join(f"{k} {v:.4g}" for k, v in row.items()
                                                  if k != "epoch" and "stage" not in k))
 
@@ -214,19 +180,19 @@ class Trainer:
             dist.broadcast(stop, 0)
         return bool(stop.item())
 
-    def run(self) -> dict:
-        if self.rank == 0:
-            self.out.mkdir(parents=True, exist_ok=True)
-            write_json(self.out / "config.json", self.cfg.to_dict(), indent=2)
+    def run(self, fresh: bool = False) -> dict:
+        """Train the remaining epochs; with ``fresh`` (``--force``) an earlier run's files are removed
+        once the first epoch has completed (a run that fails before that leaves the folder as it was)."""
+        self.fresh = fresh
         t_start = time.time()
         for epoch in range(self.start_epoch, self.cfg.epochs):
             row = self.train_epoch(epoch)
             if self.rank == 0:
                 self.end_epoch(epoch, row)
             if self.should_stop():
-                log("stopping early (time limit or no val AP improvement)")
+                log("stopping early (time limit or no improvement)")
                 break
-        summary = {"best": self.best_ap, "epochs": len(self.history), "wall_s": time.time() - t_start,
+        summary = {"best": self.best, "epochs": len(self.history), "wall_s": time.time() - t_start,
                    "world_size": self.world}
         if self.distributed:
             summary["ranks_in_sync"] = _ranks_in_sync(self.model)
@@ -236,29 +202,13 @@ class Trainer:
         return summary
 
 
-def train(cfg: TrainConfig) -> dict:
-    """Run (or resume) a training run in ``cfg.out``; returns the summary written to summary.json."""
-    return Trainer(cfg).run()
+def train(cfg: TrainConfig, resume: bool = False, force: bool = False) -> dict:
+    """Run a training run in ``cfg.out`` (or continue it: ``resume``); returns the summary.
 
-
-def _validate(model, spec, cfg, device) -> dict:
-    if not cfg.val:
-        return {}
-    model.eval()
-    row, losses = {}, []
-    for folder in cfg.val:
-        ds = PoseDataset(folder, spec, cfg.input_size)
-        with torch.no_grad():
-            for i in range(min(len(ds), cfg.val_images)):
-                x, paf_t, heat_t, m = (t[None].to(device) for t in ds[(i, -1)])
-                _, _, stages = model(x)
-                losses.append(sum(l.item() for l in stage_losses(stages, paf_t, heat_t, m)))
-        result, _ = evaluate_folder(folder, torch_infer(model, device), spec, limit=cfg.val_images,
-                                    input_hw=tuple(cfg.input_size))
-        row[f"val_ap_{Path(folder).name}"] = result.stats["AP"]
-    row["val_loss"] = float(np.mean(losses))
-    row["val_ap"] = float(np.mean([v for k, v in row.items() if k.startswith("val_ap_")]))
-    return row
+    A folder holding a run is refused unless ``resume`` or ``force`` (start afresh).
+    """
+    check_inputs(cfg, resume, force)
+    return Trainer(cfg, resume).run(fresh=force and not resume)
 
 
 def _ranks_in_sync(model) -> bool:
@@ -267,33 +217,3 @@ def _ranks_in_sync(model) -> bool:
     gathered = [torch.zeros_like(digest) for _ in range(dist.get_world_size())]
     dist.all_gather(gathered, digest)
     return all(torch.equal(g, gathered[0]) for g in gathered)
-
-
-def _write_curves(out: Path, history: list[dict]) -> None:
-    keys = sorted({k for row in history for k in row}, key=lambda k: (k != "epoch", k))
-    with atomic_path(out / "history.csv") as tmp:
-        with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, keys)
-            writer.writeheader()
-            writer.writerows(history)
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
-    ep = [r["epoch"] for r in history]
-    a.plot(ep, [r["train_loss"] for r in history], label="train")
-    if "val_loss" in history[-1]:
-        a.plot(ep, [r.get("val_loss", np.nan) for r in history], label="val")
-        b.plot(ep, [r.get("val_ap", np.nan) for r in history], label="val AP")
-    a.set_xlabel("epoch")
-    a.set_ylabel("loss")
-    a.legend()
-    b.set_xlabel("epoch")
-    b.set_ylabel("val AP")
-    fig.tight_layout()
-    with atomic_path(out / "curves.png") as tmp:
-        fig.savefig(tmp, format="png", dpi=80)
-    plt.close(fig)

@@ -8,11 +8,11 @@ import numpy as np
 
 from toppose.codec.config import DecoderConfig
 from toppose.codec.decoder import PoseDecoder
-from toppose.data.format import load_dataset, read_image
+from toppose.data.format import DataError, load_dataset, read_image
 from toppose.evaluation import EvalResult, evaluate
 from toppose.inference import Infer, PosePredictor
 from toppose.model_spec import ModelSpec
-from toppose.skeleton import NUM_OPENPOSE
+from toppose.skeleton import NUM_OPENPOSE, Skeleton
 
 
 def torch_infer(model, device="cpu") -> Infer:
@@ -46,13 +46,20 @@ def evaluate_folder(folder: str | Path, infer: Infer, spec: ModelSpec, limit: in
     folder = Path(folder)
     dataset = first_images(load_dataset(folder), limit)
     predictor = PosePredictor(infer, spec, config or DecoderConfig(), input_hw=input_hw)
-    predictions = {im["id"]: predictor(read_image(folder, im), tta)[0] for im in dataset["images"]}
+    predictions = {}
+    for im in dataset["images"]:
+        try:
+            predictions[im["id"]] = predictor(read_image(folder, im), tta)[0]
+        except DataError:
+            raise
+        except ValueError as e:  # an unsupported frame, or maps that do not fit the skeleton
+            raise DataError(f"{folder / im['file_name']}: {e}") from None
     return evaluate(dataset, predictions, min_keypoints), predictions
 
 
-def oracle_folder(folder: str | Path, spec: ModelSpec, limit: int | None = None,
+def oracle_folder(folder: str | Path, skeleton: Skeleton, stride: int = 8, limit: int | None = None,
                   min_keypoints: int = 0) -> EvalResult:
-    """The decoder's ceiling: ground truth encoded to maps, decoded, and evaluated."""
+    """The decoder's ceiling: ground truth encoded to maps (``skeleton``, ``stride``), decoded, evaluated."""
     from toppose.codec.encoder import encode
     from toppose.data.format import people_by_image
     from toppose.preprocess import plan_letterbox
@@ -60,10 +67,10 @@ def oracle_folder(folder: str | Path, spec: ModelSpec, limit: int | None = None,
     folder = Path(folder)
     dataset = first_images(load_dataset(folder), limit)
     people = people_by_image(dataset)
-    decoder = PoseDecoder(spec.skeleton, spec.stride)
+    decoder = PoseDecoder(skeleton, stride)
     predictions = {}
     for im in dataset["images"]:
-        box = plan_letterbox((im["height"], im["width"]), spec.stride)
-        paf, heat, _ = encode(people.get(im["id"], np.zeros((0, NUM_OPENPOSE, 3))), box.input_hw, spec.skeleton, spec.stride)
+        box = plan_letterbox((im["height"], im["width"]), stride)
+        paf, heat, _ = encode(people.get(im["id"], np.zeros((0, NUM_OPENPOSE, 3))), box.input_hw, skeleton, stride)
         predictions[im["id"]] = decoder(paf, heat)
     return evaluate(dataset, predictions, min_keypoints)

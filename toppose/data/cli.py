@@ -8,11 +8,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from toppose.cli import fail
 from toppose.data.format import DataError
+from toppose.errors import App, ConfigError, fail
 from toppose.extras import require_extra
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Build training-format datasets.")
+app = App(no_args_is_help=True, help="Build training-format datasets.")
+Force = Annotated[bool, typer.Option(help="replace an existing output folder")]
 
 
 def _progress(label: str):
@@ -29,9 +30,25 @@ def _span(text: Optional[str]) -> tuple[int, Optional[int]]:
         return 0, None
     try:
         a, _, b = text.partition(":")
-        return int(a or 0), (int(b) if b else None)
+        start, end = int(a or 0), (int(b) if b else None)
     except ValueError:
-        fail(f"--range must look like START:END, got {text!r}")
+        raise ConfigError(f"--range must look like START:END, got {text!r}") from None
+    if start < 0 or (end is not None and end <= start):
+        raise ConfigError(f"--range must satisfy 0 <= START < END, got {text!r}")
+    return start, end
+
+
+def _people(text: Optional[str]) -> Optional[tuple[int, int]]:
+    if text is None:
+        return None
+    try:
+        lo, _, hi = text.partition(":")
+        span = (int(lo), int(hi or lo))
+    except ValueError:
+        raise ConfigError(f"--people must look like MIN:MAX, got {text!r}") from None
+    if not 0 <= span[0] <= span[1]:
+        raise ConfigError(f"--people must satisfy 0 <= MIN <= MAX, got {text!r}")
+    return span
 
 
 @app.command()
@@ -40,20 +57,22 @@ def itop(labels: Annotated[Path, typer.Option(help="ITOP_*_labels.h5")],
          out: Annotated[Path, typer.Option(help="output folder")],
          range_: Annotated[Optional[str], typer.Option("--range", help="START:END frame indices")] = None,
          every: Annotated[int, typer.Option(help="keep every N-th frame")] = 1,
-         persons: Annotated[Optional[str], typer.Option(help="comma-separated person ids, e.g. 04,05")] = None) -> None:
+         persons: Annotated[Optional[str], typer.Option(help="comma-separated person ids, e.g. 04,05")] = None,
+         force: Force = False) -> None:
     """Convert ITOP HDF5 labels and depth maps, keeping valid frames; prints the drop report."""
+    from toppose.atomic import atomic_dir
     from toppose.data.itop import convert_itop
     from toppose.io import write_json
 
     start, end = _span(range_)
     if every < 1:
-        fail("--every must be at least 1")
-    try:
-        report = convert_itop(labels, depth, out, start, end, every,
+        raise ConfigError(f"--every must be at least 1, got {every}")
+    with atomic_dir(out, force) as tmp:
+        report = convert_itop(labels, depth, tmp, start, end, every,
                               set(persons.split(",")) if persons else None, _progress("frames"))
-    except DataError as e:
-        fail(str(e))
-    write_json(out / "report.json", report.to_dict(), indent=2)
+        if report.frames_kept == 0:
+            raise DataError(f"{labels}: no valid frame to keep ({report.summary()})")
+        write_json(tmp / "report.json", report.to_dict(), indent=2)
     typer.echo(report.summary())
 
 
@@ -63,18 +82,22 @@ def coco(annotations: Annotated[Path, typer.Option(help="person_keypoints_*.json
          out: Annotated[Path, typer.Option(help="output folder")],
          sample: Annotated[Optional[int], typer.Option(help="keep N random images")] = None,
          val_fraction: Annotated[float, typer.Option(help="fraction written to OUT/val")] = 0.0,
-         seed: Annotated[int, typer.Option()] = 0) -> None:
+         seed: Annotated[int, typer.Option()] = 0,
+         force: Force = False) -> None:
     """Convert COCO person keypoints (neck added, ignore masks from crowds and unlabelled people)."""
     require_extra("train", "toppose-data coco", "pycocotools")
+    from toppose.atomic import atomic_dir
     from toppose.data.coco import convert_coco
 
     if not 0.0 <= val_fraction < 1.0:
-        fail("--val-fraction must be in [0, 1)")
-    try:
-        counts = convert_coco(annotations, images, out, sample, val_fraction, seed)
-    except DataError as e:
-        fail(str(e))
-    typer.echo(", ".join(f"{k}: {v} images" for k, v in counts.items()) or "no images with keypoints")
+        raise ConfigError(f"--val-fraction must be in [0, 1), got {val_fraction}")
+    if sample is not None and sample < 1:
+        raise ConfigError(f"--sample must be at least 1, got {sample}")
+    with atomic_dir(out, force) as tmp:
+        counts = convert_coco(annotations, images, tmp, sample, val_fraction, seed)
+        if not counts:
+            raise DataError(f"{annotations}: no image with labelled (non-crowd) people")
+    typer.echo(", ".join(f"{k}: {v} images" for k, v in counts.items()))
 
 
 def _range(option: str, text: Optional[str]) -> Optional[tuple[float, float]]:
@@ -118,49 +141,48 @@ def synth(out: Annotated[Path, typer.Option(help="output folder")],
           sensor: Sensor = "generic", clutter: Clutter = None, camera_height: CameraHeight = "2.5:3.5",
           tilt: Tilt = "0:0", fov: Fov = None,
           sequence: Annotated[bool, typer.Option(help="one continuous scene with track ids (needs --people)")] = False,
-          zones: Annotated[Optional[Path], typer.Option(help="with --sequence: write true counts for this zones.json")] = None) -> None:
+          zones: Annotated[Optional[Path], typer.Option(help="with --sequence: write true counts for this zones.json")] = None,
+          force: Annotated[bool, typer.Option(help="replace existing outputs")] = False) -> None:
     """Render synthetic depth scenes: ITOP files (single person) or, with --people, the training format."""
+    from toppose.atomic import atomic_dir
     from toppose.synth.writers import write_itop, write_training
 
+    span = _people(people)
     if view not in ("top", "side"):
-        fail(f"--view must be top or side, got {view!r}")
-    if frames < 1:
-        fail("--frames must be at least 1")
+        raise ConfigError(f"--view must be top or side, got {view!r}")
+    if not split.isidentifier():
+        raise ConfigError(f"--split must be a plain word such as train or test, got {split!r}")
+    for name, value in (("--frames", frames), ("--workers", workers)):
+        if value < 1:
+            raise ConfigError(f"{name} must be at least 1, got {value}")
     options = _scene_options(sensor, clutter, camera_height, tilt, fov)
-    if sequence and people is None:
-        fail("--sequence needs --people MIN:MAX")
+    if sequence and span is None:
+        raise ConfigError("--sequence needs --people MIN:MAX")
     if zones is not None and not sequence:
-        fail("--zones needs --sequence")
-    if people is None:
-        lp, dp = write_itop(out, view, frames, seed, split, workers, options)
+        raise ConfigError("--zones needs --sequence")
+    if sequence and view != "top":
+        raise ConfigError("--sequence renders the top view only")
+    if span is None:
+        lp, dp = write_itop(out, view, frames, seed, split, workers, options, force)
         typer.echo(f"wrote {lp} and {dp}")
         return
-    try:
-        lo, _, hi = people.partition(":")
-        span = (int(lo), int(hi or lo))
-    except ValueError:
-        fail(f"--people must look like MIN:MAX, got {people!r}")
-    if not 0 <= span[0] <= span[1]:
-        fail(f"--people must satisfy 0 <= MIN <= MAX, got {people!r}")
     if sequence:
-        _sequence(out, view, frames, seed, span, zones)
+        _sequence(out, frames, seed, span, zones, force)
         return
-    dataset = write_training(out, view, frames, seed, span, fully_in_view, workers, _progress("frames"), walls,
-                             options)
+    with atomic_dir(out, force) as tmp:
+        dataset = write_training(tmp, view, frames, seed, span, fully_in_view, workers, _progress("frames"), walls,
+                                 options)
     typer.echo(f"wrote {len(dataset['images'])} frames, {len(dataset['annotations'])} people to {out}")
 
 
-def _sequence(out: Path, view: str, frames: int, seed: int, span: tuple[int, int], zones: Optional[Path]) -> None:
-    from toppose.runtime.zones import ZonesError, load_zones
+def _sequence(out: Path, frames: int, seed: int, span: tuple[int, int], zones: Optional[Path], force: bool) -> None:
+    from toppose.atomic import atomic_dir
+    from toppose.runtime.zones import load_zones
     from toppose.synth.sequence import write_sequence
 
-    if view != "top":
-        fail("--sequence renders the top view only")
-    try:
-        parsed = load_zones(zones) if zones is not None else None
-    except ZonesError as e:
-        fail(str(e))
-    dataset = write_sequence(out, frames, seed, span, parsed, _progress("frames"))
+    parsed = load_zones(zones) if zones is not None else None  # ZonesError: one line naming the file
+    with atomic_dir(out, force) as tmp:
+        dataset = write_sequence(tmp, frames, seed, span, parsed, _progress("frames"))
     ids = {a["track_id"] for a in dataset["annotations"]}
     typer.echo(f"wrote {len(dataset['images'])} frames, {len(dataset['annotations'])} people, {len(ids)} tracks to {out}")
 

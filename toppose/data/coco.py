@@ -58,9 +58,27 @@ def _check_coco(data: dict, path: Path) -> None:
     person = [c for c in data["categories"] if len(c.get("keypoints", [])) == NUM_COCO17]
     if not person:
         raise DataError(f"{path}: no category with {NUM_COCO17} COCO keypoints (not a person-keypoints file)")
-    for a in data["annotations"][:50]:
-        if len(a.get("keypoints", [])) != 3 * NUM_COCO17:
-            raise DataError(f"{path}: annotation {a.get('id')} does not hold {NUM_COCO17} x 3 keypoint values")
+    for im in data["images"]:
+        if not isinstance(im, dict) or not all(k in im for k in ("id", "file_name", "height", "width")):
+            raise DataError(f"{path}: an image entry lacks id, file_name, height or width ({str(im)[:60]})")
+    for n, a in enumerate(data["annotations"]):
+        _check_annotation(a, n, path)
+
+
+def _check_annotation(a, n: int, path: Path) -> None:
+    """Every annotation (not a sample): image_id, 17 x 3 numeric keypoints, bbox and area."""
+    name = f"annotation {a.get('id', n) if isinstance(a, dict) else n}"
+    if not isinstance(a, dict) or "image_id" not in a:
+        raise DataError(f"{path}: {name} has no image_id")
+    kp = a.get("keypoints")
+    if not isinstance(kp, list) or len(kp) != 3 * NUM_COCO17 or not all(isinstance(v, (int, float)) for v in kp):
+        raise DataError(f"{path}: {name} does not hold {NUM_COCO17} x 3 numeric keypoint values")
+    if not np.isfinite(np.asarray(kp, np.float64)).all():
+        raise DataError(f"{path}: {name} has NaN or infinite keypoint values")
+    if a.get("num_keypoints", 0) > 0 and not a.get("iscrowd"):
+        bbox = a.get("bbox")
+        if not isinstance(bbox, list) or len(bbox) != 4 or not isinstance(a.get("area"), (int, float)):
+            raise DataError(f"{path}: {name} needs a 4-number bbox and a numeric area")
 
 
 def _split(ids: list, sample: int | None, val_fraction: float, seed: int) -> tuple[list, list]:

@@ -9,13 +9,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from toppose.atomic import write_failed
+from toppose.errors import ToposeError
 from toppose.io import atomic_path, write_json
 from toppose.skeleton import COCO17_SKELETON, NUM_OPENPOSE, OPENPOSE18
 
 ANNOTATIONS = "annotations.json"
 
 
-class DataError(ValueError):
+class DataError(ToposeError):
     """Bad input data; the message names the file and the problem."""
 
 
@@ -100,8 +102,8 @@ class DatasetWriter:
     @staticmethod
     def _imwrite(path: Path, image: np.ndarray) -> None:
         with atomic_path(path) as tmp:
-            if not cv2.imwrite(str(tmp), image):
-                raise OSError(f"{path}: could not write image")
+            if not cv2.imwrite(str(tmp), image):  # OpenCV says only False
+                raise write_failed(path, "the image", image.nbytes)
 
     def close(self) -> dict:
         dataset = {"info": self.info, "images": self.images, "annotations": self.annotations,

@@ -52,6 +52,10 @@ def _open(path: Path, required: tuple[str, ...]) -> h5py.File:
 
 
 def _validate(labels: h5py.File, depth: h5py.File, lpath: Path, dpath: Path) -> int:
+    for f, path in ((labels, lpath), (depth, dpath)):
+        if f["id"].dtype.kind != "S" or f["id"].ndim != 1:
+            raise DataError(f"{path}: dataset id holds {f['id'].dtype} values, expected ITOP's byte-string "
+                            f"ids such as b'04_00001'")
     n = labels["id"].shape[0]
     shapes = {"is_valid": (n,), "visible_joints": (n, NUM_ITOP), "image_coordinates": (n, NUM_ITOP, 2),
               "real_world_coordinates": (n, NUM_ITOP, 3)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -13,7 +14,7 @@ import numpy as np
 from toppose import __version__
 from toppose.camera import ITOP
 from toppose.data.format import DatasetWriter, mask_box, person_annotation
-from toppose.io import atomic_path
+from toppose.atomic import atomic_path, check_output
 from toppose.preprocess import depth_to_mm
 from toppose.skeleton import NUM_ITOP
 from toppose.synth.render import intrinsics_dict
@@ -55,13 +56,18 @@ def _render_itop(args):
 
 
 def write_itop(out: str | Path, view: str, frames: int, seed: int, split: str = "train",
-               workers: int = 1, options: SceneOptions = SceneOptions()) -> tuple[Path, Path]:
+               workers: int = 1, options: SceneOptions = SceneOptions(),
+               force: bool = False) -> tuple[Path, Path]:
     """Single-person frames as ``ITOP_{view}_{split}_labels.h5`` and ``..._depth_map.h5``.
 
     ``options`` picks sensor, clutter and mounting; ITOP's intrinsics unless ``options.fov``.
+    Existing files are refused unless ``force``; both are written under temporary names first.
     """
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    labels_path = out / f"ITOP_{view}_{split}_labels.h5"
+    depth_path = out / f"ITOP_{view}_{split}_depth_map.h5"
+    for path in (labels_path, depth_path):
+        check_output(path, force)
     rendered = _map(_render_itop, [(seed, i, view, options) for i in range(frames)], workers)
     n = len(rendered)
     ids = np.array([f"{i // FRAMES_PER_SUBJECT:02d}_{i % FRAMES_PER_SUBJECT:05d}".encode() for i in range(n)], "S8")
@@ -80,20 +86,29 @@ def write_itop(out: str | Path, view: str, frames: int, seed: int, split: str = 
             valid[i] = int(f.in_frame[0].sum() >= 8 and not invalid[i])
         seg[i] = np.where(f.person == 0, f.parts, -1)
         depth[i] = f.depth
-    labels_path = out / f"ITOP_{view}_{split}_labels.h5"
-    depth_path = out / f"ITOP_{view}_{split}_depth_map.h5"
-    with atomic_path(labels_path) as tmp, h5py.File(tmp, "w") as h:
-        h.attrs["toppose_recipe"] = json.dumps(recipe(view, frames, seed, options, split=split, people=[1, 1]))
+    with atomic_path(labels_path) as ltmp, atomic_path(depth_path) as dtmp:
+        _write_itop_files(ltmp, dtmp, json.dumps(recipe(view, frames, seed, options, split=split, people=[1, 1])),
+                          ids, valid, vis, coords, world, seg, depth)
+    return labels_path, depth_path
+
+
+def _write_itop_files(labels_path: Path, depth_path: Path, recipe_json: str, ids, valid, vis, coords, world, seg, depth) -> None:
+    """Both files built in memory, then written as plain bytes: a full disk is a clean OSError
+    (HDF5's own writer reports it from a destructor, after the fact)."""
+    labels, frames = io.BytesIO(), io.BytesIO()
+    with h5py.File(labels, "w") as h:
+        h.attrs["toppose_recipe"] = recipe_json
         h["id"] = ids
         h["is_valid"] = valid
         h["visible_joints"] = vis
         h["image_coordinates"] = coords
         h["real_world_coordinates"] = world
         h.create_dataset("segmentation", data=seg, compression="gzip", compression_opts=1)
-    with atomic_path(depth_path) as tmp, h5py.File(tmp, "w") as h:
+    with h5py.File(frames, "w") as h:
         h["id"] = ids
         h.create_dataset("data", data=depth, compression="gzip", compression_opts=1)
-    return labels_path, depth_path
+    labels_path.write_bytes(labels.getvalue())
+    depth_path.write_bytes(frames.getvalue())
 
 
 def _render_training(args):
