@@ -44,6 +44,8 @@ def _check_stream_options(frames, duration, threads, decoder, save, json_out, op
     if decoder not in METHODS:
         raise ConfigError(f"--decoder must be one of {', '.join(METHODS)}, got {decoder!r}")
     if save is not None and several:  # one <source>.mp4 per source in this folder
+        if save.suffix:
+            raise ConfigError(f"--save {save}: with several sources, name a folder (one <source>.mp4 each)")
         check_output_dir(save, force, "--save")
     elif save is not None:
         if save.suffix.lower() not in (".mp4", ".avi"):
