@@ -86,7 +86,7 @@ STREAM = [
     ("images-none", "--images {ws}/noimages --device cpu", "noimages: no images found"),
     ("itop-text", "--itop {ws}/text.h5 --device cpu", "text.h5: not a readable HDF5 file"),
     ("itop-no-data", "--itop {ws}/nodata.h5 --device cpu", "nodata.h5: no 'data' dataset"),
-    ("no-source", "--device cpu", "choose exactly one source"),
+    ("no-source", "--device cpu", "choose a source"),
     ("two-sources", S + " --demo", "choose exactly one source"),
     ("frames-text", S + " --frames many", "'--frames'"),
     ("unknown-option", S + " --colour", "No such option: --colour"),
