@@ -10,7 +10,8 @@ import pytest
 from benchmarks.conftest import ROOT, bare_fps, median_ms, record
 from toppose.preprocess import prepare
 from toppose.runtime.pipeline import StreamStats
-from toppose.runtime.sources import DemoSource, ImageSource, Paced
+from toppose.runtime.replay import DemoSource
+from toppose.runtime.sources import ImageSource, Paced
 from toppose.runtime.session import PoseSession
 from toppose.runtime.stream import StreamConfig, bundled_model, run_stream
 from toppose.synth.player import ScenePlayer
@@ -23,12 +24,16 @@ SOURCES = 4
 LONG = 240       # frames of a paced clip
 
 
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("clip")
-    for i, (frame, _) in enumerate(ScenePlayer(7, 3).frames(FRAMES)):
+def write_clip(folder, seed: int, count: int):
+    """``count`` frames of the demo scene (3 people, ``seed``) as uint16 mm PNGs in ``folder``."""
+    for i, (frame, _) in enumerate(ScenePlayer(seed, 3).frames(count)):
         cv2.imwrite(str(folder / f"{i:05d}.png"), depth_to_mm(frame.depth))
     return folder
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    return write_clip(tmp_path_factory.mktemp("clip"), seed=7, count=FRAMES)
 
 
 def batched_fps(session: PoseSession, frames: list, batch: int = 1) -> float:
@@ -45,10 +50,7 @@ def read(folder):
 @pytest.fixture(scope="module")
 def long_clip(tmp_path_factory):
     """Eight seconds at 30 FPS: enough network calls for latency percentiles on a slow, busy machine."""
-    folder = tmp_path_factory.mktemp("long_clip")
-    for i, (frame, _) in enumerate(ScenePlayer(11, 3).frames(LONG)):
-        cv2.imwrite(str(folder / f"{i:05d}.png"), depth_to_mm(frame.depth))
-    return folder
+    return write_clip(tmp_path_factory.mktemp("long_clip"), seed=11, count=LONG)
 
 
 @pytest.mark.parametrize("precision", ["fp32", "int8"])

@@ -1,4 +1,5 @@
-"""Frame sources: live cameras and streams, video files, image folders, ITOP replays, the demo scene.
+"""Frame sources: live cameras and streams, video files, image folders, ITOP replays and the demo scene
+(``replay.py``).
 
 Each source is an iterator of ``Captured`` frames. ``live`` sources may drop frames (only the
 newest is processed); file sources deliver every frame. Every source declares its ``modality``
@@ -20,7 +21,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from toppose.camera import ITOP, Intrinsics
+from toppose.camera import Intrinsics
 from toppose.errors import ToposeError
 from toppose.model_spec import InputEncoding
 
@@ -154,60 +155,6 @@ def image_modality(path: Path) -> str:
     return "depth" if frame is not None and frame.ndim == 2 and frame.dtype == np.uint16 else "rgb"
 
 
-class ItopSource(Source):
-    """Replay an ITOP ``*_depth_map.h5`` (float16 metres) frame by frame, with ITOP's intrinsics."""
-
-    modality = "depth"
-
-    def __init__(self, path: str) -> None:
-        import h5py
-
-        self.path, self.label = Path(path), path
-        self.intrinsics = ITOP
-        try:
-            self.file = h5py.File(self.path, "r")
-        except (OSError, FileNotFoundError):
-            raise SourceError(f"{path}: not a readable HDF5 file") from None
-        if "data" not in self.file:
-            self.file.close()
-            raise SourceError(f"{path}: no 'data' dataset (not an ITOP depth_map file)")
-        self.ids = self.file["id"][:] if "id" in self.file else None
-
-    def __iter__(self) -> Iterator[Captured]:
-        t0 = time.perf_counter()
-        for i in range(self.file["data"].shape[0]):
-            t = time.perf_counter()
-            frame = self.file["data"][i].astype(np.float32)
-            name = str(i) if self.ids is None else \
-                self.ids[i].decode(errors="replace") if isinstance(self.ids[i], bytes) else str(self.ids[i])
-            yield Captured(i, t - t0, frame, 1000 * (time.perf_counter() - t), name, intrinsics=self.intrinsics)
-
-    def close(self) -> None:
-        self.file.close()
-
-
-class DemoSource(Source):
-    """The synthetic ceiling scene (depth) as a camera would deliver it."""
-
-    modality, label = "depth", "the demo scene"
-
-    def __init__(self, seed: int = 0, people: int = 3, fps: float = 15.0) -> None:
-        from toppose.synth.player import ScenePlayer
-
-        self.player = ScenePlayer(seed, people, fps=fps)
-        self.fps = fps
-        self.intrinsics = ITOP  # the renderer's camera
-
-    def __iter__(self) -> Iterator[Captured]:
-        frames = self.player.scenes()
-        i = 0
-        while True:
-            t = time.perf_counter()
-            frame = next(frames)  # rendering is this source's capture time
-            yield Captured(i, i / self.fps, frame.depth, 1000 * (time.perf_counter() - t), intrinsics=self.intrinsics)
-            i += 1
-
-
 class Paced(Source):
     """A file source released like a camera: each frame at its recorded time (``fps``: at index / fps).
 
@@ -288,9 +235,8 @@ def _open(camera, video, images, itop, demo, seed, realsense, serial, realsense_
         return OpenCVSource(video, live=live)
     if images is not None:
         return ImageSource(images)
-    if itop is not None:
-        return ItopSource(itop)
-    return DemoSource(seed)
+    from toppose.runtime.replay import DemoSource, ItopSource
+    return ItopSource(itop) if itop is not None else DemoSource(seed)
 
 
 def check_modality(source: Source, encoding: InputEncoding, model_name: str) -> None:

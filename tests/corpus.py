@@ -14,14 +14,19 @@ import sys
 import tempfile
 from pathlib import Path
 
+import json
 import pickle
 
+import onnx
 import pytest
 import torch
+from onnx import TensorProto, helper
 from typer.testing import CliRunner
 
 from toppose.model_spec import ModelSpec
 from toppose.networks import build_network
+from toppose.runtime.stream import bundled_model
+from toppose.skeleton import SKELETONS
 from toppose.weights import CHECKPOINT_FORMAT, save_checkpoint
 
 runner = CliRunner()
@@ -116,3 +121,17 @@ def make_weights(ws: Path) -> None:
     with open(ws / "evil.pth", "wb") as f:
         pickle.dump({"w": _Evil()}, f)
     (ws / "folder.pth").mkdir()
+
+
+def make_models(ws: Path) -> None:
+    """A text file, a plain (non-toppose) ONNX model and a toppose model with the wrong skeleton in ``ws``."""
+    (ws / "text.onnx").write_text("not a model")
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8), str(ws / "plain.onnx"))
+    proto = onnx.load(str(bundled_model()))
+    meta = json.loads(proto.metadata_props[0].value)
+    meta["spec"]["skeleton"] = SKELETONS["topview23"].to_dict()
+    proto.metadata_props[0].value = json.dumps(meta)
+    onnx.save(proto, str(ws / "wrongskeleton.onnx"))

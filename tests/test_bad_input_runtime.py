@@ -10,15 +10,11 @@ import time
 import cv2
 import h5py
 import numpy as np
-import onnx
 import pytest
-from onnx import TensorProto, helper
 
-from corpus import check, default_sigint, make_weights, mounted, runner, snapshot
+from corpus import check, default_sigint, make_models, make_weights, mounted, runner, snapshot
 from toppose.export.cli import app as export_app
 from toppose.runtime.cli import infer_app, stream_app
-from toppose.runtime.stream import bundled_model
-from toppose.skeleton import SKELETONS
 from toppose.synth.writers import write_training
 
 
@@ -45,16 +41,7 @@ def _images(ws):
 
 
 def _models(ws):
-    (ws / "text.onnx").write_text("not a model")
-    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8), str(ws / "plain.onnx"))
-    proto = onnx.load(str(bundled_model()))
-    meta = json.loads(proto.metadata_props[0].value)
-    meta["spec"]["skeleton"] = SKELETONS["topview23"].to_dict()
-    proto.metadata_props[0].value = json.dumps(meta)
-    onnx.save(proto, str(ws / "wrongskeleton.onnx"))
+    make_models(ws)
     (ws / "text.h5").write_text("not hdf5")
     with h5py.File(ws / "nodata.h5", "w") as h:
         h["id"] = np.arange(3)
@@ -101,6 +88,7 @@ STREAM = [
     ("itop-no-data", "--itop {ws}/nodata.h5 --device cpu", "nodata.h5: no 'data' dataset"),
     ("no-source", "--device cpu", "choose a source"),
     ("two-sources-save-file", S + " --demo --save {ws}/new.mp4", "--save"),
+    ("serial-without-realsense", S + " --serial 123", "--serial"),
     ("frames-text", S + " --frames many", "'--frames'"),
     ("unknown-option", S + " --colour", "No such option: --colour"),
     ("mixed-frame-sizes", "--images {ws}/mixed --device cpu --no-show --save {ws}/new.mp4 --json {ws}/new.jsonl",

@@ -8,13 +8,10 @@ import time
 
 import cv2
 import numpy as np
-import onnx
 import pytest
-from onnx import TensorProto, helper
 
-from corpus import check, default_sigint, make_weights, mounted, run_cli, runner, snapshot
+from corpus import check, default_sigint, make_models, make_weights, mounted, run_cli, runner, snapshot
 from toppose.runtime.stream import bundled_model
-from toppose.skeleton import SKELETONS
 from toppose.synth.writers import write_training
 from toppose.train.cli import app as train_app
 from toppose.train.eval_cli import app as eval_app
@@ -41,19 +38,6 @@ def _dataset_variants(ws):
          "annotations": [a for a in ds["annotations"] if a["image_id"] == ds["images"][0]["id"]]}))
 
 
-def _models(ws):
-    (ws / "text.onnx").write_text("not a model")
-    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8), str(ws / "plain.onnx"))
-    proto = onnx.load(str(bundled_model()))
-    meta = json.loads(proto.metadata_props[0].value)
-    meta["spec"]["skeleton"] = SKELETONS["topview23"].to_dict()
-    proto.metadata_props[0].value = json.dumps(meta)
-    onnx.save(proto, str(ws / "wrongskeleton.onnx"))
-
-
 def _runs(ws):
     res = runner.invoke(train_app, ["--data", ws / "d", "--out", ws / "run", *TINY.split()])
     assert res.exit_code == 0, res.output
@@ -70,7 +54,7 @@ def ws(tmp_path_factory):
     ws = tmp_path_factory.mktemp("corpus_train")
     make_weights(ws)
     _dataset_variants(ws)
-    _models(ws)
+    make_models(ws)
     _runs(ws)
     (ws / "afile").write_text("a file")
     (ws / "existing.json").write_text("{}")

@@ -14,7 +14,8 @@ from toppose.runtime.estimator import PoseEstimator
 from toppose.runtime.multi import dynamic_batch, source_names
 from toppose.runtime.pipeline import Pipeline
 from toppose.runtime.session import PoseSession
-from toppose.runtime.sources import ImageSource, ItopSource
+from toppose.runtime.replay import ItopSource
+from toppose.runtime.sources import ImageSource
 from toppose.runtime.stream import StreamConfig, bundled_model, run_stream
 from toppose.synth.player import ScenePlayer
 from toppose.synth.writers import depth_to_mm, write_itop

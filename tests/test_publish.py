@@ -12,7 +12,8 @@ import pytest
 
 from toppose.runtime.publish import MqttTarget, PublishError
 from toppose.runtime.session import PoseSession
-from toppose.runtime.sources import Captured, DemoSource, Source
+from toppose.runtime.replay import DemoSource
+from toppose.runtime.sources import Captured, Source
 from toppose.runtime.stream import StreamConfig, bundled_model, run_stream
 
 MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)

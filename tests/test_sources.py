@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from toppose.model_spec import METADATA_KEY
 from toppose.runtime.cli import stream_app
-from toppose.runtime.sources import DemoSource, ImageSource, Intrinsics, ItopSource, Paced, SourceError, open_source
+from toppose.runtime.replay import DemoSource, ItopSource
+from toppose.runtime.sources import ImageSource, Intrinsics, Paced, SourceError, open_source
 from toppose.runtime.stream import bundled_model
 from toppose.synth.player import ScenePlayer
 from toppose.synth.render import INTRINSICS

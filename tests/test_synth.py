@@ -170,7 +170,7 @@ def test_tilted_wide_scenes_label_people_at_their_projected_joints():
 
 
 def test_the_demo_scene_renders_without_ground_truth_or_hdf5(fresh_python):
-    fresh_python("from toppose.runtime.sources import DemoSource; "
+    fresh_python("from toppose.runtime.replay import DemoSource; "
                  "frames = [c for _, c in zip(range(2), DemoSource(seed=1))]; "
                  "assert frames[1].frame.shape == (240, 320) and frames[1].frame.dtype.name == 'float32'",
                  absent=("h5py", "toppose.data"))

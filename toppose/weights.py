@@ -80,17 +80,24 @@ def detect_layout(keys: list[str]) -> str:
 
 def to_canonical(state: dict[str, torch.Tensor], layout: str) -> dict[str, torch.Tensor]:
     """Rename a foreign state dict's keys to toppose's module names (by name, not order)."""
+    return _rename(state, layout, to_toppose=True)
+
+
+def _rename(state: dict[str, torch.Tensor], layout: str, to_toppose: bool) -> dict[str, torch.Tensor]:
+    """Rename keys between ``layout`` and toppose's names, either way. A caffe key missing from the
+    table is kept as it is on the way in and is an error (KeyError) on the way out."""
     if layout in ("textbook", "lite"):
         return dict(state)
     if layout == "tensorboy":
-        return {("model0.model." + k[len("model0."):]) if k.startswith("model0.") else k: v
-                for k, v in state.items()}
+        old, new = ("model0.", "model0.model.") if to_toppose else ("model0.model.", "model0.")
+        return {(new + k[len(old):]) if k.startswith(old) else k: v for k, v in state.items()}
     if layout == "caffe":
         table = caffe_to_textbook()
+        table = table if to_toppose else {v: k for k, v in table.items()}
         out = {}
         for k, v in state.items():
             layer, _, kind = k.rpartition(".")
-            out[f"{table[layer]}.{kind}" if layer in table else k] = v
+            out[f"{table[layer]}.{kind}" if layer in table or not to_toppose else k] = v
         return out
     raise ValueError(f"unknown layout {layout!r}")
 
@@ -221,17 +228,4 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, spec: ModelSpec,
 
 def export_layout(model: torch.nn.Module, layout: str) -> dict[str, torch.Tensor]:
     """The model's state dict in a foreign layout (for interoperability and tests)."""
-    state = model.state_dict()
-    if layout in ("textbook", "lite"):
-        return dict(state)
-    if layout == "tensorboy":
-        return {("model0." + k[len("model0.model."):]) if k.startswith("model0.model.") else k: v
-                for k, v in state.items()}
-    if layout == "caffe":
-        back = {v: k for k, v in caffe_to_textbook().items()}
-        out = {}
-        for k, v in state.items():
-            prefix, _, kind = k.rpartition(".")
-            out[f"{back[prefix]}.{kind}"] = v
-        return out
-    raise ValueError(f"unknown layout {layout!r}")
+    return _rename(model.state_dict(), layout, to_toppose=False)

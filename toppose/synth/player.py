@@ -36,6 +36,27 @@ class _Walker:
     action_left: float = 0.0
     blend: float = 0.0
 
+    def act(self, rng: np.random.Generator, dt: float, rate: float, span: tuple[float, float]) -> bool:
+        """Advance the walker's action by ``dt`` s: start one at ``rate`` per s lasting ``span`` s,
+        blending in and out over 0.6 s. Returns True when walking (no action blended in)."""
+        if self.action is None and rng.random() < rate * dt:
+            self.action = str(rng.choice(ACTIONS))
+            self.action_pose = sample_pose(rng, self.action)
+            self.action_left = float(rng.uniform(*span))
+        if self.action is not None:
+            self.action_left -= dt
+            fade = dt / 0.6
+            self.blend = min(1.0, self.blend + fade) if self.action_left > 0 else max(0.0, self.blend - fade)
+            if self.action_left <= 0 and self.blend == 0.0:
+                self.action = None
+        return self.blend == 0.0
+
+    def pose(self, walking: bool) -> np.ndarray:
+        """The pose vector: walking gait or standing, blended with the current action's pose."""
+        style = np.random.default_rng(self.style)
+        base = sample_pose(style, "walking", phase=self.phase) if walking else sample_pose(style, "standing")
+        return base if self.action_pose is None else (1 - self.blend) * base + self.blend * self.action_pose
+
 
 class ScenePlayer:
     """Deterministic for a seed. ``fps`` sets the time step; ``view`` top or side."""
@@ -57,16 +78,7 @@ class ScenePlayer:
 
     def _step(self, w: _Walker, others: list[_Walker]) -> np.ndarray:
         """Advance one walker by dt; return its pose vector."""
-        if w.action is None and self.rng.random() < 0.15 * self.dt:
-            w.action = str(self.rng.choice(ACTIONS))
-            w.action_pose = sample_pose(self.rng, w.action)
-            w.action_left = float(self.rng.uniform(1.5, 3.5))
-        if w.action is not None:
-            w.action_left -= self.dt
-            w.blend = min(1.0, w.blend + self.dt / 0.6) if w.action_left > 0 else max(0.0, w.blend - self.dt / 0.6)
-            if w.action_left <= 0 and w.blend == 0.0:
-                w.action = None
-        walking = w.blend == 0.0
+        walking = w.act(self.rng, self.dt, 0.15, (1.5, 3.5))
         if walking:
             to = w.target - w.xy
             if np.linalg.norm(to) < 0.3:
@@ -79,11 +91,7 @@ class ScenePlayer:
             if all(np.linalg.norm(w.xy + step - o.xy) > 0.7 for o in others if o is not w):
                 w.xy = w.xy + step
                 w.phase += 2 * np.pi * 0.9 * w.speed * self.dt
-        style = np.random.default_rng(w.style)
-        walk_pose = sample_pose(style, "walking", phase=w.phase) if walking else sample_pose(style, "standing")
-        if w.action_pose is None:
-            return walk_pose
-        return (1 - w.blend) * walk_pose + w.blend * w.action_pose
+        return w.pose(walking)
 
     def scenes(self, count: int | None = None) -> Iterator[Frame]:
         """Yield ``count`` rendered frames (endless when None)."""

@@ -128,6 +128,25 @@ def _capsule_t(dx, dy, dz, ax, ay, az, bx, by, bz, r):
 
 
 @jit
+def _box_t(box, wd, origin):
+    """Ray parameter where the world-frame ray ``wd`` (3,) from ``origin`` (3,) enters the
+    axis-aligned ``box`` (7,): min xyz, max xyz, label (metres); inf when it misses."""
+    t0, t1 = 0.0, np.inf
+    for ax in range(3):
+        d = wd[ax]
+        lo, hi = box[ax] - origin[ax], box[3 + ax] - origin[ax]
+        if abs(d) < 1e-12:
+            if not (lo <= 0.0 <= hi):
+                return np.inf
+        else:
+            ta, tb = lo / d, hi / d
+            if ta > tb:
+                ta, tb = tb, ta
+            t0, t1 = max(t0, ta), min(t1, tb)
+    return t0 if t0 <= t1 and t0 > 0 else np.inf
+
+
+@jit
 def render_scene(capsules, boxes, floor, depth, label, intr, rot, origin):
     """Z-buffer render. capsules (N, 8): A xyz, B xyz, radius, label (camera metres);
     boxes (B, 7): min xyz, max xyz, label (world frame, axis-aligned); floor (4,): n, d;
@@ -148,21 +167,9 @@ def render_scene(capsules, boxes, floor, depth, label, intr, rot, origin):
                 if t > 0:
                     best = t
             for i in range(boxes.shape[0]):
-                t0, t1 = 0.0, np.inf
-                hit = True
-                for ax in range(3):
-                    d = wd[ax]
-                    lo, hi = boxes[i, ax] - origin[ax], boxes[i, 3 + ax] - origin[ax]
-                    if abs(d) < 1e-12:
-                        if not (lo <= 0.0 <= hi):
-                            hit = False
-                    else:
-                        ta, tb = lo / d, hi / d
-                        if ta > tb:
-                            ta, tb = tb, ta
-                        t0, t1 = max(t0, ta), min(t1, tb)
-                if hit and t0 <= t1 and t0 > 0 and t0 < best:
-                    best = t0
+                t = _box_t(boxes[i], wd, origin)
+                if t < best:
+                    best = t
                     lab = int(boxes[i, 6])
             depth[v, u] = best * dz if best < np.inf else 0.0
             label[v, u] = lab

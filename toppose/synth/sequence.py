@@ -19,8 +19,8 @@ import numpy as np
 from toppose.data.format import DatasetWriter, mask_box, person_annotation
 from toppose.io import write_json
 from toppose.skeleton import OPENPOSE_FROM_ITOP
-from toppose.synth.body import Body, place, sample_pose
-from toppose.synth.player import ACTIONS, ScenePlayer, _Walker
+from toppose.synth.body import Body, place
+from toppose.synth.player import ScenePlayer, _Walker
 from toppose.synth.render import INTRINSICS
 from toppose.synth.scenes import Frame, frame_keypoints, render
 
@@ -108,16 +108,7 @@ class SequencePlayer(ScenePlayer):
     def _step(self, w: _Walker, others: list[_Walker]) -> np.ndarray:
         """ScenePlayer's step (actions, gait), but a walker about to come within GAP m of
         someone steers round them instead of stopping."""
-        if w.action is None and self.rng.random() < 0.1 * self.dt:
-            w.action = str(self.rng.choice(ACTIONS))
-            w.action_pose = sample_pose(self.rng, w.action)
-            w.action_left = float(self.rng.uniform(1.0, 3.0))
-        if w.action is not None:
-            w.action_left -= self.dt
-            w.blend = min(1.0, w.blend + self.dt / 0.6) if w.action_left > 0 else max(0.0, w.blend - self.dt / 0.6)
-            if w.action_left <= 0 and w.blend == 0.0:
-                w.action = None
-        walking = w.blend == 0.0
+        walking = w.act(self.rng, self.dt, 0.1, (1.0, 3.0))
         if walking:
             to = w.target - w.xy
             turn = (np.arctan2(to[1], to[0]) - w.heading + np.pi) % (2 * np.pi) - np.pi
@@ -129,9 +120,7 @@ class SequencePlayer(ScenePlayer):
                     w.xy, w.heading = w.xy + step, h if dev == 0.0 else w.heading + 0.3 * dev
                     w.phase += 2 * np.pi * 0.9 * w.speed * self.dt
                     break
-        style = np.random.default_rng(w.style)
-        pose = sample_pose(style, "walking", phase=w.phase) if walking else sample_pose(style, "standing")
-        return pose if w.action_pose is None else (1 - w.blend) * pose + w.blend * w.action_pose
+        return w.pose(walking)
 
     def frames(self, count: int | None = None) -> Iterator[SequenceFrame]:
         i = 0
