@@ -83,33 +83,24 @@ def test_images_and_itop_sources(tmp_path):
     assert len((tmp_path / "i.jsonl").read_text().splitlines()) == 4
 
 
-class _FlakyCapture:
-    reads = 0
-
-    def __init__(self, *args):
-        pass
-
-    def isOpened(self):
-        return True
-
-    def read(self):
-        _FlakyCapture.reads += 1
-        if _FlakyCapture.reads == 3 or _FlakyCapture.reads >= 8:
-            return False, None  # the camera drops once, comes back, then is gone for good
-        return True, np.zeros((48, 64, 3), np.uint8)
-
-    def release(self):
-        pass
-
-
-def test_a_live_source_that_drops_is_reopened(monkeypatch, caplog):
-    monkeypatch.setattr(sources_mod.cv2, "VideoCapture", _FlakyCapture)
-    _FlakyCapture.reads = 0
-    src = sources_mod.OpenCVSource(0, live=True, max_retries=1, backoff_s=0.01)
+def test_a_live_source_that_drops_is_reopened(tmp_path, caplog):
+    """A real video through OpenCV's own VideoCapture, read as a live source: it ends (the stream
+    drops), is reopened, and once it is gone for good the source gives up after its retries."""
+    path = tmp_path / "live.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
+    for i in range(2):
+        writer.write(np.full((48, 64, 3), 40 * i, np.uint8))
+    writer.release()
+    src = sources_mod.OpenCVSource(str(path), live=True, max_retries=1, backoff_s=0.01)
+    got = []
     with caplog.at_level(logging.WARNING, logger="toppose.runtime"):
-        got = [c.index for c in src]
-    assert got == [0, 1, 2, 3, 4, 5]  # 2 frames, drop, reopen, 4 frames, then gives up
-    assert any("reopening" in r.getMessage() for r in caplog.records)
+        for captured in src:
+            got.append(captured.index)
+            if len(got) == 4:
+                path.unlink()  # the camera is gone: reopening fails from here on
+    assert got == [0, 1, 2, 3]  # 2 frames, drop, reopen, 2 frames, drop, reopen fails, gives up
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("reopening" in m for m in messages) and any("gave up" in m for m in messages)
 
 
 def test_sigint_leaves_a_playable_video_and_complete_jsonl(tmp_path):
