@@ -27,8 +27,9 @@ def frame_record(index: int, timestamp: float, poses: Poses, timings: Timings, a
                  source: str | None = None) -> dict:
     """One frame as JSON: index, timestamp, source (with several), people (18 x [x, y, score], score,
     parts and, when tracking, id (null until confirmed)), latency; with zones, occupancy and events."""
-    people = [{"keypoints": np.round(poses.keypoints[p].astype(np.float64), 2).tolist(), "score": round(float(poses.scores[p]), 4),
-               "parts": int(poses.parts[p])} for p in range(len(poses))]
+    keypoints = np.round(poses.keypoints.astype(np.float64), 2).tolist()  # one conversion, not one per person
+    people = [{"keypoints": k, "score": round(s, 4), "parts": n}
+              for k, s, n in zip(keypoints, poses.scores.tolist(), poses.parts.tolist())]
     line = {"index": index, "timestamp": round(timestamp, 4), "people": people,
             **({"source": source} if source else {}),
             "latency_ms": {k: round(v, 2) for k, v in timings.as_dict().items()}}

@@ -61,7 +61,10 @@ class StreamStats:
         self.frames += 1
         self.ended = time.perf_counter()
         for k, v in timings.as_dict().items():
-            self.stages.setdefault(k, deque(maxlen=self.window)).append(v)
+            samples = self.stages.get(k)
+            if samples is None:  # not setdefault: that would build a deque per stage per frame
+                samples = self.stages[k] = deque(maxlen=self.window)
+            samples.append(v)
 
     @property
     def fps(self) -> float:
