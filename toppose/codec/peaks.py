@@ -29,9 +29,9 @@ import numpy as np
 
 from toppose.codec._jit import jit as _jit
 from toppose.codec._jit import jit_inline
-from toppose.codec.bicubic import clamped_source, cubic, fine_value, tap
+from toppose.codec.bicubic import clamped_source, cubic, tap
 
-__all__ = ["FineScratch", "band", "find_peaks_fine", "fine_scratch", "fine_value"]
+__all__ = ["FineScratch", "band", "find_peaks_fine", "fine_scratch"]
 
 
 # Bicubic (A = -0.75) weights of one axis: two positive taps summing to at most 1.1875 and two
@@ -154,7 +154,7 @@ def _horizontal_pass(m, bound, s, tick):
 
 
 @_jit
-def _vertical_pass(h, bound, threshold, s, tick):
+def _vertical_pass(bound, threshold, s, tick):
     """Resize columns where the upsampled map can pass ``bound``; returns how many pixels
     exceed ``threshold`` (their flat indices in s.visit, row-major)."""
     nv = 0
@@ -243,7 +243,6 @@ def find_peaks_fine(heat, num_keypoints, threshold, edge, s, peaks, counts):
     Evaluates OpenCV's separable bicubic (horizontal pass, then vertical, in float32) only
     where the 4x4 taps can reach the threshold; unstamped pixels never beat a peak.
     """
-    h = heat.shape[1]
     bound = np.float32(threshold)
     tick = s.ticks[0]
     for j in range(num_keypoints):
@@ -251,6 +250,6 @@ def find_peaks_fine(heat, num_keypoints, threshold, edge, s, peaks, counts):
         _support_max(heat[j], s.amax)
         _active_rows(s.amax, bound, s.row_any)
         _horizontal_pass(heat[j], bound, s, tick)
-        nv = _vertical_pass(h, bound, threshold, s, tick)
+        nv = _vertical_pass(bound, threshold, s, tick)
         counts[j] = _suppress(s.fine, s.stamp, s.visit, nv, tick, threshold, edge, peaks[j])
     s.ticks[0] = tick
