@@ -38,6 +38,10 @@ class Analytics:
         if isinstance(zones, (str, Path)):
             zones = load_zones(zones)
         self.counter = ZoneCounter(zones) if zones is not None else None
+        # the overlay's pixel geometry, fixed for the stream: rounded once, not on every drawn frame
+        self._polygons = [np.rint(poly).astype(np.int32) for poly in zones.polygons] if zones is not None else []
+        self._lines = [tuple(tuple(int(v) for v in np.rint(p)) for p in line) for line in zones.lines] \
+            if zones is not None else []
         self.publisher = MqttPublisher(MqttTarget.parse(mqtt)) if mqtt else None
         self.last: FrameAnalytics | None = None
         self.frame = 0
@@ -64,12 +68,10 @@ class Analytics:
         if self.counter is not None:
             z, totals = self.counter.zones, self.counter.totals
             occ = self.last.occupancy if self.last else {}
-            for name, poly in zip(z.zone_names, z.polygons):
-                pts = np.rint(poly).astype(np.int32)
+            for name, pts in zip(z.zone_names, self._polygons):
                 cv2.polylines(image, [pts], True, (0, 200, 255), 1, cv2.LINE_AA)
                 _label(image, f"{name}: {occ.get(name, 0)}", pts.min(0))
-            for name, (a, b) in zip(z.line_names, z.lines):
-                pa, pb = tuple(int(v) for v in np.rint(a)), tuple(int(v) for v in np.rint(b))
+            for name, (pa, pb) in zip(z.line_names, self._lines):
                 cv2.arrowedLine(image, pa, pb, (255, 0, 255), 1, cv2.LINE_AA, tipLength=0.05)
                 c = totals.crossings[name]
                 _label(image, f"{name} in {c['in']} out {c['out']}", np.minimum(pa, pb))
