@@ -30,6 +30,7 @@ class PoseDecoder:
         self.graph = not assembly.is_tree(skeleton)
         self._limbs = skeleton.limb_array()
         self._redundant = skeleton.redundant_array()
+        self._fine_grid, self._fine_scratch = None, None  # per grid size, not per peak capacity
         self._grow(peaks_per_part=32)
 
     def _grow(self, peaks_per_part: int) -> None:
@@ -37,7 +38,6 @@ class PoseDecoder:
         self._peaks = np.zeros((J, M, 3), np.float64)
         self._counts = np.zeros(J, np.int64)
         self._scratch = grouping.group_scratch(J, K, M)
-        self._fine_grid, self._fine_scratch = None, None
 
     def _check(self, paf: np.ndarray, heat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         sk = self.skeleton
