@@ -16,9 +16,9 @@ row becomes a false peak. Here the tap beyond the edge mirrors the cell inside i
 (BORDER_REFLECT_101: the slope at the edge cell follows the map), and the half cell
 beyond the outermost centre holds the edge value (no extrapolation). And
 maxima are taken over 8 neighbours with ties to the first pixel in row-major order (4
-neighbours let two diagonal pixels of one ridge both win and split the person), which
-the innermost pixel of the border plateau standing for it. Every kernel writes into caller-allocated
-arrays (see ``FineScratch``).
+neighbours let two diagonal pixels of one ridge both win and split the person), and only
+inside the border band (``band``), whose innermost pixel stands for the plateau beyond it.
+Every kernel writes into caller-allocated arrays (see ``FineScratch``).
 """
 
 from __future__ import annotations
