@@ -49,9 +49,10 @@ class FrameCache:
                                 f"got {raw.shape} after {frames[0].shape}")
             frames.append(raw)
             ignores.append(read_ignore(dataset.folder, entry))
-        people = [dataset.people.get(e["id"], np.zeros((0, 18, 3), np.float32)) for e in dataset.images]
+        J = dataset.spec.skeleton.num_keypoints
+        people = [dataset.people.get(e["id"], np.zeros((0, J, 3), np.float32)) for e in dataset.images]
         pmax = max(1, max(len(p) for p in people))
-        padded = np.zeros((len(people), pmax, 18, 3), np.float32)
+        padded = np.zeros((len(people), pmax, J, 3), np.float32)
         for i, p in enumerate(people):
             padded[i, :len(p)] = p
         self.people_np = padded

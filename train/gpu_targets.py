@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from toppose.codec.config import cell_offset
-from toppose.codec.encoder import GAUSS_CUTOFF, LIMB_WIDTH, SIGMA
+from toppose.codec.encoder import GAUSS_CUTOFF, LIMB_WIDTH, SIGMA, grid_size
 from toppose.skeleton import Skeleton
 
 
@@ -20,7 +20,7 @@ def _grid(h: int, w: int, device) -> tuple[torch.Tensor, torch.Tensor]:
 
 def heatmaps(people: torch.Tensor, input_hw: tuple[int, int], stride: int = 8, sigma: float = SIGMA) -> torch.Tensor:
     """people (B, P, J, 3) x, y, v in input pixels -> (B, J+1, h, w) float32, as ``encode_heatmaps``."""
-    h, w = input_hw[0] // stride, input_hw[1] // stride
+    h, w = grid_size(input_hw, stride)
     gx, gy = _grid(h, w, people.device)
     off = cell_offset(stride)
     xs, ys = gx * stride + off, gy * stride + off
@@ -44,7 +44,7 @@ def pafs(people: torch.Tensor, input_hw: tuple[int, int], skeleton: Skeleton, st
     rounded like the reference) and within ``limb_width`` cells of the line; overlapping
     people are averaged.
     """
-    h, w = input_hw[0] // stride, input_hw[1] // stride
+    h, w = grid_size(input_hw, stride)
     B, P = people.shape[:2]
     gx, gy = _grid(h, w, people.device)
     limbs = torch.as_tensor(skeleton.limbs, device=people.device, dtype=torch.long)   # (K, 2)
@@ -78,7 +78,7 @@ def masks(ignore: torch.Tensor | None, batch: int, input_hw: tuple[int, int], st
           device=None) -> torch.Tensor:
     """ignore (B, H, W) bool (True = unannotated person) or None -> (B, h, w) loss weights,
     the area average of the usable pixels per cell, as ``encode_mask``."""
-    h, w = input_hw[0] // stride, input_hw[1] // stride
+    h, w = grid_size(input_hw, stride)
     if ignore is None:
         return torch.ones(batch, h, w, device=device)
     use = (~ignore[:, : h * stride, : w * stride]).float()[:, None]
