@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import json
@@ -70,6 +71,23 @@ def run_cli(script: str, args: list, **kw) -> subprocess.CompletedProcess:
     """A console script of this environment as a subprocess."""
     exe = Path(sys.executable).parent / script
     return subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True, timeout=300, **kw)
+
+
+def interrupt(script: str, args: list, ready, sig: int = signal.SIGINT, wait: float = 120, timeout: float = 60,
+              stderr=subprocess.PIPE) -> tuple[int, str | None]:
+    """Start a console script of this environment, wait (up to ``wait`` s) until ``ready()``, then send ``sig``.
+
+    Ctrl-C is delivered as a terminal would (``default_sigint``). Returns (exit code, stderr).
+    """
+    exe = Path(sys.executable).parent / script
+    proc = subprocess.Popen([str(exe), *map(str, args)], stdout=subprocess.DEVNULL, stderr=stderr, text=True,
+                            preexec_fn=default_sigint)
+    deadline = time.time() + wait
+    while time.time() < deadline and not ready():
+        time.sleep(0.2)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=timeout)
+    return proc.returncode, err
 
 
 @contextlib.contextmanager

@@ -7,17 +7,13 @@ traceback, no file created or changed (tests/corpus.py).
 
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
 
 import cv2
 import h5py
 import numpy as np
 import pytest
 
-from corpus import check, default_sigint, make_weights, mounted, runner, snapshot
+from corpus import check, interrupt, make_weights, mounted, runner, snapshot
 from toppose.cli import app as toppose_app
 from toppose.data.cli import app as data_app
 from toppose.synth.writers import write_itop
@@ -184,13 +180,7 @@ def test_a_second_conversion_replaces_the_first_cleanly(ws, tmp_path):
 
 
 def test_sigint_during_conversion_leaves_nothing(tmp_path):
-    exe = os.path.join(os.path.dirname(sys.executable), "toppose-data")
-    proc = subprocess.Popen([exe, "synth", "--frames", "100000", "--people", "1:2", "--out", str(tmp_path / "o")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
-    deadline = time.time() + 120
-    while time.time() < deadline and not list(tmp_path.glob(".o.*/images/*.png")):
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130 and err.strip().splitlines() == ["error: interrupted"], err[-1500:]
+    code, err = interrupt("toppose-data", ["synth", "--frames", "100000", "--people", "1:2", "--out", tmp_path / "o"],
+                          lambda: list(tmp_path.glob(".o.*/images/*.png")))
+    assert code == 130 and err.strip().splitlines() == ["error: interrupted"], err[-1500:]
     assert snapshot(tmp_path) == {}

@@ -4,15 +4,13 @@ import json
 import os
 import signal
 import subprocess
-import sys
-import time
 
 import cv2
 import h5py
 import numpy as np
 import pytest
 
-from corpus import check, default_sigint, make_models, make_weights, mounted, runner, snapshot
+from corpus import check, interrupt, make_models, make_weights, mounted, runner, snapshot
 from toppose.export.cli import app as export_app
 from toppose.runtime.cli import infer_app, stream_app
 from toppose.synth.writers import write_training
@@ -109,15 +107,10 @@ def test_stream_onto_a_full_disk_fails_and_leaves_nothing(ws, option, name):
 
 
 def test_sigkill_leaves_no_file_under_the_final_names(tmp_path):
-    exe = os.path.join(os.path.dirname(sys.executable), "toppose-stream")
-    cmd = [exe, "--demo", "--frames", "100000", "--device", "cpu", "--no-show", "--save", str(tmp_path / "v.mp4"),
-           "--json", str(tmp_path / "p.jsonl"), "--openpose-json", str(tmp_path / "op")]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=default_sigint)
-    deadline = time.time() + 120
-    while time.time() < deadline and not list(tmp_path.glob(".op.*/*.json")):
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
+    args = ["--demo", "--frames", "100000", "--device", "cpu", "--no-show", "--save", tmp_path / "v.mp4",
+            "--json", tmp_path / "p.jsonl", "--openpose-json", tmp_path / "op"]
+    interrupt("toppose-stream", args, lambda: list(tmp_path.glob(".op.*/*.json")), sig=signal.SIGKILL, timeout=30,
+              stderr=subprocess.DEVNULL)
     assert not {"v.mp4", "p.jsonl", "op"} & set(snapshot(tmp_path))
 
 

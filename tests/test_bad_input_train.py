@@ -2,15 +2,12 @@
 
 import json
 import os
-import subprocess
-import sys
-import time
 
 import cv2
 import numpy as np
 import pytest
 
-from corpus import check, default_sigint, make_models, make_weights, mounted, run_cli, runner, snapshot
+from corpus import check, interrupt, make_models, make_weights, mounted, run_cli, runner, snapshot
 from toppose.runtime.stream import bundled_model
 from toppose.synth.writers import write_training
 from toppose.train.cli import app as train_app
@@ -183,15 +180,8 @@ def test_force_starts_afresh_and_resume_uses_the_folder_given(ws, tmp_path):
 
 
 def test_sigint_stops_training_with_130_and_a_resumable_checkpoint(ws, tmp_path):
-    exe = os.path.join(os.path.dirname(sys.executable), "toppose-train")
-    cmd = [exe, "--data", ws / "d", "--out", tmp_path / "run", *TINY.replace("--epochs 1", "--epochs 1000").split()]
-    proc = subprocess.Popen(list(map(str, cmd)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=default_sigint)
-    deadline = time.time() + 240
-    while time.time() < deadline and not (tmp_path / "run" / "last.pth").exists():
-        time.sleep(0.2)
-    proc.send_signal(2)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130 and err.strip().splitlines()[-1] == "error: interrupted", err[-1500:]
+    args = ["--data", ws / "d", "--out", tmp_path / "run", *TINY.replace("--epochs 1", "--epochs 1000").split()]
+    code, err = interrupt("toppose-train", args, (tmp_path / "run" / "last.pth").exists, wait=240, timeout=120)
+    assert code == 130 and err.strip().splitlines()[-1] == "error: interrupted", err[-1500:]
     assert load_weights(tmp_path / "run" / "last.pth").checkpoint["epoch"] >= 0
     assert not [p for p in snapshot(tmp_path) if p.split("/")[-1].startswith(".")]  # no temporary file left
