@@ -1,4 +1,4 @@
-"""Atomic file writing: a reader never sees a half-written output."""
+"""JSON output, written atomically (``toppose.atomic.atomic_path``; re-exported here for older importers)."""
 
 from __future__ import annotations
 

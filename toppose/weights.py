@@ -17,9 +17,8 @@ from pathlib import Path
 
 import torch
 
-from toppose.atomic import write_failed
+from toppose.atomic import atomic_path, write_failed
 from toppose.errors import ToposeError
-from toppose.io import atomic_path
 from toppose.model_spec import InputEncoding, ModelSpec
 from toppose.networks import build_network
 from toppose.networks.openpose import NUM_STAGES, STEM, STEM_NAMES, stage_specs

@@ -13,6 +13,7 @@ from toppose.codec.encoder import encode
 from toppose.data.format import DataError, load_dataset, people_by_image, read_ignore, read_image
 from toppose.model_spec import ModelSpec
 from toppose.preprocess import PAD_VALUE, depth_from_png, encode_depth, letterbox_image, normalize, plan_letterbox
+from toppose.skeleton import NUM_OPENPOSE
 from toppose.train.config import TrainConfig
 
 
@@ -49,7 +50,7 @@ class PoseDataset(Dataset):
             image = raw if raw.ndim == 3 else cv2.cvtColor(raw, cv2.COLOR_GRAY2BGR)
             if rng is not None:
                 image = cv2.convertScaleAbs(image, alpha=rng.uniform(0.8, 1.2), beta=rng.uniform(-20, 20))
-        people = self.people.get(entry["id"], np.zeros((0, 18, 3), np.float32)).copy()
+        people = self.people.get(entry["id"], np.zeros((0, NUM_OPENPOSE, 3), np.float32)).copy()
         return image, people, read_ignore(self.folder, entry)
 
     def __getitem__(self, item):

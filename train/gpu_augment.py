@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from toppose.data.format import DataError, read_ignore, read_image
 from toppose.preprocess import _TABLES
+from toppose.skeleton import NUM_OPENPOSE
 from toppose.train import gpu_targets
 from toppose.train.dataset import MixedSampler, PoseDataset, draw_affine
 
@@ -49,10 +50,9 @@ class FrameCache:
                                 f"got {raw.shape} after {frames[0].shape}")
             frames.append(raw)
             ignores.append(read_ignore(dataset.folder, entry))
-        J = dataset.spec.skeleton.num_keypoints
-        people = [dataset.people.get(e["id"], np.zeros((0, J, 3), np.float32)) for e in dataset.images]
+        people = [dataset.people.get(e["id"], np.zeros((0, NUM_OPENPOSE, 3), np.float32)) for e in dataset.images]
         pmax = max(1, max(len(p) for p in people))
-        padded = np.zeros((len(people), pmax, J, 3), np.float32)
+        padded = np.zeros((len(people), pmax, NUM_OPENPOSE, 3), np.float32)
         for i, p in enumerate(people):
             padded[i, :len(p)] = p
         self.people_np = padded

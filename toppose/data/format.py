@@ -9,9 +9,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from toppose.atomic import write_failed
+from toppose.atomic import atomic_path, write_failed
 from toppose.errors import ToposeError
-from toppose.io import atomic_path, write_json
+from toppose.io import write_json
 from toppose.skeleton import COCO17_SKELETON, NUM_OPENPOSE, OPENPOSE18
 
 ANNOTATIONS = "annotations.json"

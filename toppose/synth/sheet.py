@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from toppose.io import atomic_path
+from toppose.atomic import atomic_path
 from toppose.model_spec import InputEncoding
 from toppose.preprocess import encode_depth
 from toppose.synth.scenes import SceneOptions, random_scene
