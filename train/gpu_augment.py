@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from toppose.data.format import DataError, read_ignore, read_image
 from toppose.preprocess import _TABLES
 from toppose.skeleton import NUM_OPENPOSE
+from toppose.synth.render import GENERIC_NOISE
 from toppose.train import gpu_targets
 from toppose.train.dataset import MixedSampler, PoseDataset, draw_affine
 
@@ -151,7 +152,8 @@ class GpuAugment:
             return depth
         z = depth[on]
         scale, rate = torch.rand(2, len(on), 1, 1, generator=gen, device=dev)
-        noisy = z + torch.randn(z.shape, generator=gen, device=dev) * (0.0012 + 0.0019 * (z - 0.4) ** 2) * scale
+        a, b, z0 = GENERIC_NOISE
+        noisy = z + torch.randn(z.shape, generator=gen, device=dev) * (a + b * (z - z0) ** 2) * scale
         drop = torch.rand(z.shape, generator=gen, device=dev) < rate * self.noise.max_dropout
         depth = depth.clone()
         depth[on] = torch.where((z > 0) & ~drop, noisy, torch.zeros_like(z))

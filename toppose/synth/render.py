@@ -17,6 +17,8 @@ from toppose.camera import (ITOP, ITOP_CX as CX, ITOP_CY as CY, ITOP_HEIGHT as H
 
 INTRINSICS = ITOP.to_dict()  # the rendered frames' camera, as a dict (recordings and tests write it)
 ITOP_INTR = (CX, CY, K_INV_F, K_INV_F)  # (cx, cy, 1/fx, 1/fy): the renderer's compact intrinsics
+# the generic sensor's noise sigma in metres: a + b (z - z0)^2 (also gpu_augment's on-the-fly noise)
+GENERIC_NOISE = (0.0012, 0.0019, 0.4)
 
 
 def intrinsics_for_fov(hfov_deg: float) -> tuple[float, float, float, float]:
@@ -205,6 +207,7 @@ def sensor_effects(depth, noise, drop, max_range, edge_jump):
     """In place: add noise (H, W) scaled by z^2, drop readings at depth edges where
     drop (H, W) uniform < 0.5, drop beyond max_range."""
     H, W = depth.shape
+    a, b, z0 = GENERIC_NOISE
     src = depth.copy()
     for v in range(H):
         for u in range(W):
@@ -220,4 +223,4 @@ def sensor_effects(depth, noise, drop, max_range, edge_jump):
             if (edge and drop[v, u] < 0.5) or drop[v, u] < 0.002:
                 depth[v, u] = 0.0
             else:
-                depth[v, u] = z + noise[v, u] * (0.0012 + 0.0019 * (z - 0.4) ** 2)
+                depth[v, u] = z + noise[v, u] * (a + b * (z - z0) ** 2)
