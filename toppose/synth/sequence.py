@@ -18,7 +18,7 @@ import numpy as np
 
 from toppose.data.format import DatasetWriter, mask_box, person_annotation
 from toppose.io import write_json
-from toppose.skeleton import OPENPOSE_FROM_ITOP
+from toppose.skeleton import NUM_OPENPOSE, OPENPOSE_FROM_ITOP
 from toppose.synth.body import Body, place
 from toppose.synth.player import ScenePlayer, _Walker
 from toppose.synth.render import INTRINSICS
@@ -149,7 +149,7 @@ def _truth(frame: Frame, ids: np.ndarray) -> SequenceFrame:
 
     n = len(ids)
     kp = frame_keypoints(frame)
-    full = np.zeros((n, 18, 3), np.float32)     # every joint, in frame or not: the true centre
+    full = np.zeros((n, NUM_OPENPOSE, 3), np.float32)     # every joint, in frame or not: the true centre
     mapped = [k for k, j in enumerate(OPENPOSE_FROM_ITOP) if j >= 0]
     full[:, mapped, :2] = frame.joints_uv[:, [OPENPOSE_FROM_ITOP[k] for k in mapped]]
     full[:, mapped, 2] = 2
