@@ -5,9 +5,14 @@ instance (centre and velocity (T, 4), covariance (T, 4, 4), last keypoints (T, J
 is a few Numba kernels (``track_kernels``: Kalman steps, costs, merging) and SciPy's
 ``linear_sum_assignment``.
 
-Cost: 1 - an OKS-style keypoint similarity between the detection and the track's last pose
-shifted by its predicted motion; with fewer than ``min_shared`` shared keypoints, the body
-centres are compared instead. A track is tentative until ``min_hits`` consecutive matches,
+Cost: 1 - an OKS-style similarity of the detection to the track's last pose shifted by its
+predicted motion, summed over the keypoints both have and divided by the number the track has
+(at least ``min_count``): a 3-keypoint fragment beside a person is a worse match for their
+track than the whole detection of them, and one lucky keypoint is not a match. Poses with no
+keypoint in common are never matched (from above, the body centre of a person half out of view
+is one hand, and a hand of someone leaving lies beside the head of someone entering). Pieces of
+one person are merged before assignment, and pieces left over after it are merged into the
+tracked person beside them (``merge_fragments``). A track is tentative until ``min_hits`` consecutive matches,
 then gets the next id (ids are never reused); unmatched, it is lost (kept and predicted) for
 ``max_lost`` frames; a lost track whose prediction leaves the image is dropped before the next
 assignment, so a person who left at a border does not hand their id to someone entering there.
@@ -21,11 +26,13 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from toppose.codec.poses import Poses
+from toppose.skeleton import TOPVIEW
 from toppose.runtime.track_kernels import centres_kernel, correct_kernel, cost_kernel, merge_kernel, predict_kernel
 
 TORSO = (1, 2, 5, 8, 11)  # neck, shoulders, hips: the body centre when any of them is found
 _BIG = 1e6
 _TORSO_MASK = np.isin(np.arange(64), TORSO)
+_LIMBS = np.asarray(TOPVIEW.limbs, np.int64)   # (K, 2) keypoint pairs a split piece may be missing
 
 
 @dataclass(frozen=True)
@@ -33,19 +40,22 @@ class TrackerConfig:
     min_hits: int = 3           # consecutive matches before a track gets an id
     max_lost: int = 30          # frames a confirmed track survives unmatched
     max_cost: float = 0.75      # assignments costing more (1 - similarity) are refused
-    min_shared: int = 6         # fewer shared keypoints: compare body centres
+    min_count: int = 2          # keypoint similarity is averaged over at least this many keypoints
     kappa: float = 0.25         # keypoint tolerance as a fraction of the person's size
-    centre_tol: float = 0.3     # body-centre tolerance as a fraction of the person's size
+    centre_tol: float = 0.3     # body-centre gate as a fraction of the person's size
     min_size: float = 120.0     # px; a person's size at least (merge and spawn radii scale with it)
     accel_std: float = 1.0      # px / frame^2, the Kalman process noise
     meas_std: float = 2.0       # px, the measured centre's noise
     coast: int = 5              # frames a lost track still counts for zones
     merge_radius: float = 0.45  # fragments of one person closer than this x min_size are merged
     merge_agree: float = 35.0   # px; pieces whose shared keypoints differ more are two people
-    spawn_gap: float = 0.6      # no new track closer than this x min_size to a matched one
+    merge_reach: float = 80.0   # px; pieces sharing no keypoint merge only when a limb this short joins them
+    spawn_gap: float = 0.45     # no new track closer than this x min_size to a matched one
     clear_parts: int = 6        # keypoints for a centre to count as clearly seen (line crossings)
     min_parts: int = 3          # keypoints a detection needs to start a track (a hand at the border does not)
     max_var: float = 1600.0     # px^2; a lost track's search area stops growing here
+    edge: float = 0.0           # px; a track lost while its centre was this close to the border has left
+    #                             (helps on clean poses, hurts on the bundled model's flicker at the border: off)
 
 
 def body_centres(keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -67,21 +77,28 @@ def fast_centres(keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return out, ok
 
 
-def merge_fragments(poses: Poses, radius: float, centres: np.ndarray | None = None, agree: float = 35.0) -> Poses:
+def merge_fragments(poses: Poses, radius: float, centres: np.ndarray | None = None, agree: float = 35.0,
+                    reach: float = 80.0, fixed: np.ndarray | None = None) -> tuple[Poses, np.ndarray]:
     """Pieces of one person (the decoder split them, or found them twice) with centres closer
-    than ``radius`` px, whose shared keypoints agree within ``agree`` px, are put back together:
-    from above, two people are never that close. (Numba; ``merge_reference`` is the NumPy one.)"""
+    than ``radius`` px are put back together when their shared keypoints agree within ``agree``
+    px or, sharing none, a skeleton limb no longer than ``reach`` px joins them. Pieces marked
+    ``fixed`` (D,) (each matched to its own track) are never merged with each other: a hand of
+    one person at the border can lie a limb's length from another's knee. Returns the poses and
+    which of the D pieces are kept, (D,) bool. (Numba; ``merge_reference`` is the NumPy one.)"""
+    alive = np.ones(len(poses), bool)
     if len(poses) < 2:
-        return poses
+        return poses, alive
     kp = np.array(poses.keypoints, np.float32)
     centres = fast_centres(kp)[0] if centres is None else centres
-    scores, alive = poses.scores.astype(np.float32), np.ones(len(kp), bool)
-    if not merge_kernel(kp, centres, scores, float(radius), float(agree), alive):
-        return poses
-    return Poses(kp[alive], scores[alive], (kp[alive, :, 2] > 0).sum(1).astype(np.int32))
+    fixed = np.zeros(len(kp), bool) if fixed is None else fixed
+    scores = poses.scores.astype(np.float32)
+    if not merge_kernel(kp, centres, scores, float(radius), float(agree), _LIMBS, float(reach), fixed, alive):
+        return poses, alive
+    return Poses(kp[alive], scores[alive], (kp[alive, :, 2] > 0).sum(1).astype(np.int32)), alive
 
 
-def merge_reference(poses: Poses, radius: float, agree: float = 35.0) -> Poses:
+def merge_reference(poses: Poses, radius: float, agree: float = 35.0, reach: float = 80.0,
+                    fixed: np.ndarray | None = None) -> Poses:
     """NumPy reference of ``merge_fragments``."""
     keypoints = poses.keypoints
     centres = body_centres(keypoints)[0]
@@ -89,18 +106,31 @@ def merge_reference(poses: Poses, radius: float, agree: float = 35.0) -> Poses:
     kp, alive = keypoints.copy(), np.ones(len(keypoints), bool)
     scores = poses.scores.copy()
     parts = (keypoints[..., 2] > 0).sum(1)
+    fixed = np.zeros(len(keypoints), bool) if fixed is None else fixed
     for a, b in close:
-        if parts[b] > parts[a]:
-            a, b = b, a                  # keep the larger piece's keypoints, fill in from the smaller
+        if fixed[a] and fixed[b]:
+            continue                     # each has its own track
+        if (fixed[b] or parts[b] > parts[a]) and not fixed[a]:
+            a, b = b, a                  # keep the tracked or larger piece, fill in from the other
         shared = (kp[a, :, 2] > 0) & (kp[b, :, 2] > 0)
         if shared.any() and np.abs(kp[a, shared, :2] - kp[b, shared, :2]).max() > agree:
             continue                     # the same keypoint in two places: two people
+        if not shared.any() and not _bridged(kp[a], kp[b], reach):
+            continue                     # no limb joins them: two people side by side
         if alive[a] and alive[b]:
             take = (kp[b, :, 2] > 0) & ~(kp[a, :, 2] > 0)
             kp[a, take] = kp[b, take]
             scores[a] += scores[b]
             alive[b] = False
     return Poses(kp[alive], scores[alive], (kp[alive, :, 2] > 0).sum(1).astype(np.int32))
+
+
+def _bridged(a: np.ndarray, b: np.ndarray, reach: float) -> bool:
+    """(J, 3), (J, 3): a skeleton limb joins a keypoint of one to a keypoint of the other within ``reach`` px."""
+    ends = np.concatenate([_LIMBS, _LIMBS[:, ::-1]])
+    ok = (a[ends[:, 0], 2] > 0) & (b[ends[:, 1], 2] > 0)
+    d2 = ((a[ends[:, 0], :2] - b[ends[:, 1], :2]) ** 2).sum(-1)
+    return bool((ok & (d2 <= reach ** 2)).any())
 
 
 def _sizes(keypoints: np.ndarray, min_size: float) -> np.ndarray:
@@ -149,7 +179,8 @@ class Tracker:
         """poses: the frame's decoded people (P, J, 3) px; image (H, W)."""
         kp = np.ascontiguousarray(poses.keypoints, np.float32)
         centres, ok = fast_centres(kp)
-        merged = merge_fragments(poses, self.cfg.merge_radius * self.cfg.min_size, centres, self.cfg.merge_agree)
+        merged, _ = merge_fragments(poses, self.cfg.merge_radius * self.cfg.min_size, centres,
+                                    self.cfg.merge_agree, self.cfg.merge_reach)
         if merged is not poses:
             poses, kp = merged, np.ascontiguousarray(merged.keypoints, np.float32)
             centres, ok = fast_centres(kp)
@@ -158,6 +189,14 @@ class Tracker:
         self._predict()
         gone = self._drop(self._outside(image_hw) & (self.misses > 0))   # lost and predicted out: they left
         pairs = self._associate(kp, centres, ok)
+        fixed = np.zeros(len(kp), bool)
+        fixed[pairs[:, 1]] = True
+        merged, alive = merge_fragments(poses, self.cfg.merge_radius * self.cfg.min_size, centres,
+                                        self.cfg.merge_agree, self.cfg.merge_reach, fixed)
+        if merged is not poses:   # leftover pieces went into the tracked people beside them
+            poses, kp = merged, np.ascontiguousarray(merged.keypoints, np.float32)
+            centres, ok = fast_centres(kp)
+            pairs = np.stack([pairs[:, 0], (np.cumsum(alive) - 1)[pairs[:, 1]]], 1)
         det_ids = np.full(len(kp), -1, np.int64)
         matched = np.zeros(len(self.x), bool)
         free = ok.copy()
@@ -177,7 +216,7 @@ class Tracker:
         if free.any() and matched.any():   # a leftover piece right beside a tracked person is not a newcomer
             near = ((centres[:, None] - self.x[None, matched, :2]) ** 2).sum(-1).min(1)
             free &= near >= (self.cfg.spawn_gap * self.cfg.min_size) ** 2
-        ended = gone + (self._prune() if not matched.all() else [])
+        ended = gone + (self._prune(image_hw) if not matched.all() else [])
         free &= (kp[:, :, 2] > 0).sum(1) >= self.cfg.min_parts
         if free.any():
             self._spawn(kp[free], centres[free])
@@ -199,7 +238,7 @@ class Tracker:
         xy = self.x[tracks, :2]
         var = np.minimum(self.P[tracks, 0, 0] + self.P[tracks, 1, 1], cfg.max_var)
         cost_kernel(self.kp[tracks], xy - self.centre_kp[tracks], xy, var, kp, centres, ok, cfg.kappa,
-                    cfg.centre_tol, cfg.min_size, cfg.min_shared, cfg.max_cost, _BIG, out)
+                    cfg.centre_tol, cfg.min_size, cfg.min_count, cfg.max_cost, _BIG, out)
         return out
 
     def cost_reference(self, kp: np.ndarray, centres: np.ndarray, ok: np.ndarray, tracks: np.ndarray) -> np.ndarray:
@@ -213,15 +252,13 @@ class Tracker:
         size = _sizes(tk, cfg.min_size)
         tol2 = 2 * (cfg.kappa * size) ** 2
         n = shared.sum(-1)
-        sim_kp = (np.exp(-d2 / tol2[:, None, None]) * shared).sum(-1) / np.maximum(n, 1)
+        sim = (np.exp(-d2 / tol2[:, None, None]) * shared).sum(-1) / np.maximum((tk[:, None, :, 2] > 0).sum(-1), cfg.min_count)
         dc2 = ((self.x[tracks, None, :2] - centres[None]) ** 2).sum(-1)
         spread = 2 * (cfg.centre_tol * size) ** 2 + np.minimum(np.trace(self.P[tracks, :2, :2], axis1=1, axis2=2),
                                                                  cfg.max_var)
-        sim_c = np.exp(-dc2 / spread[:, None])    # widened by the track's uncertainty
-        sim = np.where(n >= cfg.min_shared, sim_kp, sim_c)
         cost = 1.0 - sim
         cost[:, ~ok] = _BIG
-        cost[(cost > cfg.max_cost) | (dc2 > 4 * spread[:, None])] = _BIG
+        cost[(n == 0) | (cost > cfg.max_cost) | (dc2 > 4 * spread[:, None])] = _BIG
         return cost
 
     def _associate(self, kp: np.ndarray, centres: np.ndarray, ok: np.ndarray) -> np.ndarray:
@@ -248,9 +285,14 @@ class Tracker:
         x, y = self.x[:, 0], self.x[:, 1]
         return (x < 0) | (y < 0) | (x >= w) | (y >= h)
 
-    def _prune(self) -> list[int]:
-        """Drop unmatched tentative tracks and tracks lost for longer than ``max_lost``."""
-        return self._drop((self.misses > 0) & ((self.ids < 0) | (self.misses > self.cfg.max_lost)))
+    def _prune(self, image_hw: tuple[int, int]) -> list[int]:
+        """Drop unmatched tentative tracks, tracks lost for longer than ``max_lost`` and tracks
+        lost while last seen within ``edge`` px of the border (they walked out)."""
+        h, w = image_hw
+        x, y = self.centre_kp[:, 0], self.centre_kp[:, 1]
+        e = self.cfg.edge
+        at_edge = (x < e) | (y < e) | (x >= w - e) | (y >= h - e)
+        return self._drop((self.misses > 0) & ((self.ids < 0) | (self.misses > self.cfg.max_lost) | at_edge))
 
     def _drop(self, drop: np.ndarray) -> list[int]:
         """Remove tracks ``drop`` (T,) bool; returns the confirmed ids among them."""
