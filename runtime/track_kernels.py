@@ -1,6 +1,7 @@
 """Numba kernels of the tracker, like the decoder's: fixed arrays the caller allocates, no
 Python objects inside. Dimensions: T tracks, D detections, J keypoints. ``tracking.py`` keeps
-the NumPy reference of each (``body_centres``, ``Tracker.cost_reference``); tests compare them.
+the NumPy reference of each (``body_centres``, ``Tracker.cost_reference``, ``merge_reference``,
+``Tracker.body_reference``); tests compare them.
 """
 
 from __future__ import annotations
@@ -116,6 +117,37 @@ def merge_kernel(kp, centres, scores, radius, agree, limbs, reach, fixed, alive)
             alive[b] = False
             merged += 1
     return merged
+
+
+@jit
+def body_kernel(rows, kp, centres, torso, whole_kp, whole_c, offset):
+    """In place, for tracks ``rows`` (M,) matched to detections kp (M, J, 3) with centres (M, 2):
+    offset[rows] (T, 2) <- body centre - centres, where the body centre is the detection's own
+    centre when its whole ``torso`` (J,) bool is found (then whole_kp (T, J, 3) and whole_c
+    (T, 2) take it), else the kept whole pose's centre moved by the mean displacement of the
+    keypoints both have (0 in common: the detection's own centre)."""
+    for m in range(rows.shape[0]):
+        t = rows[m]
+        whole = True
+        sx = sy = 0.0
+        n = 0
+        for j in range(kp.shape[1]):
+            if torso[j] and not kp[m, j, 2] > 0:
+                whole = False
+            if kp[m, j, 2] > 0 and whole_kp[t, j, 2] > 0:
+                sx += kp[m, j, 0] - whole_kp[t, j, 0]
+                sy += kp[m, j, 1] - whole_kp[t, j, 1]
+                n += 1
+        if whole or n == 0:
+            offset[t, 0], offset[t, 1] = 0.0, 0.0
+        else:
+            offset[t, 0] = whole_c[t, 0] + sx / n - centres[m, 0]
+            offset[t, 1] = whole_c[t, 1] + sy / n - centres[m, 1]
+        if whole:
+            for j in range(kp.shape[1]):
+                for c in range(3):
+                    whole_kp[t, j, c] = kp[m, j, c]
+            whole_c[t, 0], whole_c[t, 1] = centres[m, 0], centres[m, 1]
 
 
 @jit

@@ -27,7 +27,8 @@ from scipy.optimize import linear_sum_assignment
 
 from toppose.codec.poses import Poses
 from toppose.skeleton import TOPVIEW
-from toppose.runtime.track_kernels import centres_kernel, correct_kernel, cost_kernel, merge_kernel, predict_kernel
+from toppose.runtime.track_kernels import (body_kernel, centres_kernel, correct_kernel, cost_kernel, merge_kernel,
+                                           predict_kernel)
 
 TORSO = (1, 2, 5, 8, 11)  # neck, shoulders, hips: the body centre when any of them is found
 _BIG = 1e6
@@ -51,7 +52,7 @@ class TrackerConfig:
     merge_agree: float = 35.0   # px; pieces whose shared keypoints differ more are two people
     merge_reach: float = 80.0   # px; pieces sharing no keypoint merge only when a limb this short joins them
     spawn_gap: float = 0.45     # no new track closer than this x min_size to a matched one
-    clear_parts: int = 6        # keypoints for a centre to count as clearly seen (line crossings)
+    clear_parts: int = 12       # keypoints for a centre to count as clearly seen (line crossings)
     min_parts: int = 3          # keypoints a detection needs to start a track (a hand at the border does not)
     max_var: float = 1600.0     # px^2; a lost track's search area stops growing here
     edge: float = 0.0           # px; a track lost while its centre was this close to the border has left
@@ -147,8 +148,8 @@ def _sizes(keypoints: np.ndarray, min_size: float) -> np.ndarray:
 class TrackFrame:
     """One frame's result. poses: the people after merging fragments, D of them; ids (D,) int,
     -1 = not (yet) a confirmed track; tracks: confirmed tracks seen within ``coast`` frames, as
-    track_ids (N,) and centres (N, 2) px (filtered); ended: ids dropped this frame; seen (N,):
-    measured this frame (not only predicted) with ``clear_parts`` keypoints or more, so its
+    track_ids (N,) and body centres (N, 2) px (as measured, or predicted while coasting); ended:
+    ids dropped this frame; seen (N,): measured this frame (not only predicted) with ``clear_parts`` keypoints or more, so its
     centre is not that of a half-seen body at the image edge."""
 
     poses: Poses
@@ -170,6 +171,9 @@ class Tracker:
         self.P = np.zeros((0, 4, 4))
         self.kp = np.zeros((0, 18, 3), np.float32)
         self.centre_kp = np.zeros((0, 2))   # the centre of ``kp`` (its position when last seen)
+        self.whole_kp = np.zeros((0, 18, 3), np.float32)   # the last pose with the whole torso found
+        self.whole_c = np.zeros((0, 2))      # its torso centre
+        self.offset = np.zeros((0, 2))       # body centre - centre of ``kp`` (a half-seen body's centre is off)
         self.ids = np.zeros(0, np.int64)     # -1 while tentative
         self.hits = np.zeros(0, np.int64)
         self.misses = np.zeros(0, np.int64)
@@ -185,14 +189,16 @@ class Tracker:
             poses, kp = merged, np.ascontiguousarray(merged.keypoints, np.float32)
             centres, ok = fast_centres(kp)
         if len(self.kp) == 0 and self.kp.shape[1] != kp.shape[1]:
-            self.kp = np.zeros((0, kp.shape[1], 3), np.float32)
+            self.kp = self.whole_kp = np.zeros((0, kp.shape[1], 3), np.float32)
         self._predict()
         gone = self._drop(self._outside(image_hw) & (self.misses > 0))   # lost and predicted out: they left
         pairs = self._associate(kp, centres, ok)
         fixed = np.zeros(len(kp), bool)
         fixed[pairs[:, 1]] = True
-        merged, alive = merge_fragments(poses, self.cfg.merge_radius * self.cfg.min_size, centres,
-                                        self.cfg.merge_agree, self.cfg.merge_reach, fixed)
+        merged = poses
+        if len(pairs) and not fixed.all():
+            merged, alive = merge_fragments(poses, self.cfg.merge_radius * self.cfg.min_size, centres,
+                                            self.cfg.merge_agree, self.cfg.merge_reach, fixed)
         if merged is not poses:   # leftover pieces went into the tracked people beside them
             poses, kp = merged, np.ascontiguousarray(merged.keypoints, np.float32)
             centres, ok = fast_centres(kp)
@@ -204,6 +210,7 @@ class Tracker:
             t, d = pairs[:, 0], pairs[:, 1]
             self._correct(t, centres[d])
             self.kp[t], self.centre_kp[t] = kp[d], centres[d]
+            body_kernel(t, kp[d], centres[d], _TORSO_MASK[:kp.shape[1]], self.whole_kp, self.whole_c, self.offset)
             self.hits[t] += 1
             self.misses[t] = 0
             matched[t], free[d] = True, False
@@ -222,7 +229,24 @@ class Tracker:
             self._spawn(kp[free], centres[free])
         live = (self.ids >= 0) & (self.misses <= self.cfg.coast)
         clear = (self.misses[live] == 0) & ((self.kp[live, :, 2] > 0).sum(1) >= self.cfg.clear_parts)
-        return TrackFrame(poses, det_ids, self.ids[live], self.x[live, :2], ended, clear)
+        seen = (self.misses[live] == 0)[:, None]   # measured: the body centre itself; coasting: predicted
+        centres = np.where(seen, self.centre_kp[live], self.x[live, :2]) + self.offset[live]
+        return TrackFrame(poses, det_ids, self.ids[live], centres, ended, clear)
+
+    def body_reference(self, t: np.ndarray, kp: np.ndarray, centres: np.ndarray) -> None:
+        """NumPy reference of ``body_kernel``: tracks t (M,) matched detections (M, J, 3) with
+        centres (M, 2). With the whole torso found, its centre is the body's and the pose is kept;
+        otherwise the body centre is the kept pose's centre moved as the keypoints both have
+        moved, so the centre of someone half out of view (or whose hip comes and goes) does not
+        jump to the part in view (and count line crossings nobody made)."""
+        torso = _TORSO_MASK[:kp.shape[1]]
+        whole = (kp[:, torso, 2] > 0).all(1)
+        shared = (kp[..., 2] > 0) & (self.whole_kp[t, :, 2] > 0)                    # (M, J)
+        n = shared.sum(1)
+        moved = ((kp[..., :2] - self.whole_kp[t, :, :2]) * shared[..., None]).sum(1) / np.maximum(n, 1)[:, None]
+        body = np.where((whole | (n == 0))[:, None], centres, self.whole_c[t] + moved)
+        self.offset[t] = body - centres
+        self.whole_kp[t[whole]], self.whole_c[t[whole]] = kp[whole], centres[whole]
 
     def _predict(self) -> None:
         predict_kernel(self.x, self.P, self._q)
@@ -252,7 +276,8 @@ class Tracker:
         size = _sizes(tk, cfg.min_size)
         tol2 = 2 * (cfg.kappa * size) ** 2
         n = shared.sum(-1)
-        sim = (np.exp(-d2 / tol2[:, None, None]) * shared).sum(-1) / np.maximum((tk[:, None, :, 2] > 0).sum(-1), cfg.min_count)
+        own = (tk[:, None, :, 2] > 0).sum(-1)                        # (T, 1) keypoints the track has
+        sim = (np.exp(-d2 / tol2[:, None, None]) * shared).sum(-1) / np.maximum(own, cfg.min_count)
         dc2 = ((self.x[tracks, None, :2] - centres[None]) ** 2).sum(-1)
         spread = 2 * (cfg.centre_tol * size) ** 2 + np.minimum(np.trace(self.P[tracks, :2, :2], axis1=1, axis2=2),
                                                                  cfg.max_var)
@@ -300,7 +325,7 @@ class Tracker:
             return []
         ended = [int(i) for i in self.ids[drop & (self.ids >= 0)]]
         keep = ~drop
-        for name in ("x", "P", "kp", "centre_kp", "ids", "hits", "misses"):
+        for name in ("x", "P", "kp", "centre_kp", "whole_kp", "whole_c", "offset", "ids", "hits", "misses"):
             setattr(self, name, getattr(self, name)[keep])
         return ended
 
@@ -314,6 +339,9 @@ class Tracker:
         self.x, self.P = np.concatenate([self.x, x]), np.concatenate([self.P, P])
         self.kp = np.concatenate([self.kp, kp.astype(np.float32)])
         self.centre_kp = np.concatenate([self.centre_kp, centres])
+        self.whole_kp = np.concatenate([self.whole_kp, kp.astype(np.float32)])
+        self.whole_c = np.concatenate([self.whole_c, centres])
+        self.offset = np.concatenate([self.offset, np.zeros((n, 2))])
         self.ids = np.concatenate([self.ids, np.full(n, -1, np.int64)])
         self.hits = np.concatenate([self.hits, np.ones(n, np.int64)])
         self.misses = np.concatenate([self.misses, np.zeros(n, np.int64)])

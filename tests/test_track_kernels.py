@@ -74,3 +74,23 @@ def test_kalman_kernels_match_the_textbook_equations(rng):
         P_ref[t] = (np.eye(4) - K @ H) @ P_ref[t]
     correct_kernel(x, P, rows, z, r)
     assert np.allclose(x, x_ref) and np.allclose(P, P_ref)
+
+
+def test_body_kernel_matches_the_reference(rng):
+    from toppose.runtime.track_kernels import body_kernel
+    from toppose.runtime.tracking import _TORSO_MASK
+
+    a, b = Tracker(), Tracker()
+    kept = random_people(rng, 10, drop=0.2)
+    for tr in (a, b):
+        tr._spawn(kept, fast_centres(kept)[0])
+    dets = random_people(rng, 6, drop=0.3)
+    dets[:3, [1, 2, 5, 8, 11], 2] = 1                 # three with the whole torso, the rest maybe not
+    dets[5] = 0
+    dets[5, 13] = [50, 60, 1]                         # one ankle the kept pose may lack
+    rows = np.array([0, 2, 4, 6, 8, 9])
+    centres = fast_centres(dets)[0]
+    body_kernel(rows, dets, centres, _TORSO_MASK[:18], a.whole_kp, a.whole_c, a.offset)
+    b.body_reference(rows, dets, centres)
+    assert np.allclose(a.offset, b.offset, atol=1e-4) and np.allclose(a.whole_kp, b.whole_kp)
+    assert (a.offset[rows[:3]] == 0).all() and (np.abs(a.offset[rows[3:5]]).sum(1) > 0).all()

@@ -148,3 +148,17 @@ def test_a_track_prefers_the_whole_person_to_a_fragment_and_refuses_disjoint_key
     cost = tracker._cost(kp, centres, ok, np.arange(1))[0]
     assert cost[0] < 0.2 and cost[1] == 1e6 and cost[2] == 1e6   # 3 of 17 keypoints: refused
     assert np.allclose(cost, tracker.cost_reference(kp, centres, ok, np.arange(1))[0], atol=1e-6)
+
+
+def test_the_reported_centre_does_not_jump_when_the_hips_vanish():
+    """Lines count the reported centres: a torso keypoint that comes and goes must not move them."""
+    tracker = Tracker()
+    for t in range(6):
+        out = tracker.update(frame((100 + 2 * t, 100)), (240, 320))
+    torso = TEMPLATE[[1, 2, 5, 8, 11]].mean(0)
+    assert np.allclose(out.centres[0], torso + [110, 100], atol=0.5)
+    half = frame((112, 100))
+    half.keypoints[0, [8, 11]] = 0                   # hips missed: the seen centre moves 5.6 px up
+    assert abs(body_centres(half.keypoints)[0][0, 1] - (torso[1] + 100)) > 5
+    out = tracker.update(half, (240, 320))
+    assert np.allclose(out.centres[0], torso + [112, 100], atol=0.5)
