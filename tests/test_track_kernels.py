@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from toppose.runtime.tracking import Tracker, TrackerConfig, body_centres, fast_centres
+from toppose.runtime.track_pieces import body_centres, fast_centres
+from toppose.runtime.tracking import Tracker, TrackerConfig
 
 
 def random_people(rng, n, drop=0.4):
@@ -42,7 +43,7 @@ def test_cost_kernel_matches_the_reference(rng):
 
 def test_merge_kernel_matches_the_reference(rng):
     from toppose.codec.poses import Poses
-    from toppose.runtime.tracking import merge_fragments, merge_reference
+    from toppose.runtime.track_pieces import merge_fragments, merge_reference
 
     for _ in range(20):
         kp = random_people(rng, 8, drop=0.6)
@@ -78,7 +79,7 @@ def test_kalman_kernels_match_the_textbook_equations(rng):
 
 def test_body_kernel_matches_the_reference(rng):
     from toppose.runtime.track_kernels import body_kernel
-    from toppose.runtime.tracking import _TORSO_MASK
+    from toppose.runtime.track_pieces import TORSO_MASK
 
     a, b = Tracker(), Tracker()
     kept = random_people(rng, 10, drop=0.2)
@@ -90,7 +91,7 @@ def test_body_kernel_matches_the_reference(rng):
     dets[5, 13] = [50, 60, 1]                         # one ankle the kept pose may lack
     rows = np.array([0, 2, 4, 6, 8, 9])
     centres = fast_centres(dets)[0]
-    body_kernel(rows, dets, centres, _TORSO_MASK[:18], a.whole_kp, a.whole_c, a.offset)
+    body_kernel(rows, dets, centres, TORSO_MASK[:18], a.whole_kp, a.whole_c, a.offset)
     b.body_reference(rows, dets, centres)
     assert np.allclose(a.offset, b.offset, atol=1e-4) and np.allclose(a.whole_kp, b.whole_kp)
     assert (a.offset[rows[:3]] == 0).all() and (np.abs(a.offset[rows[3:5]]).sum(1) > 0).all()
