@@ -43,11 +43,12 @@ def cost_kernel(track_kp, shift, track_xy, track_var, det_kp, det_xy, det_ok, ka
 
     track_kp (T, J, 3) last matched keypoints; shift (T, 2) px predicted motion since then;
     track_xy (T, 2) predicted centres; track_var (T,) px^2 their variance (trace); det_kp
-    (D, J, 3); det_xy (D, 2) centres; det_ok (D,). Similarity: the sum over the keypoints both
-    have of exp(-d^2 / (2 (kappa size)^2)), divided by their number but at least ``min_count``
-    (one lucky keypoint is not a whole match); size: sqrt of the track's keypoint box area, at
-    least ``min_size``. Refused: no keypoint in common, or centres further apart than twice
-    sqrt(2 (centre_tol size)^2 + var).
+    (D, J, 3); det_xy (D, 2) centres; det_ok (D,). With s the sum over the keypoints both have
+    of exp(-d^2 / (2 (kappa size)^2)) (size: sqrt of the track's keypoint box area, at least
+    ``min_size``): cost 1 - s / (keypoints the track has), so the whole person beats a piece of
+    them; refused when 1 - s / (keypoints in common, at least ``min_count``) exceeds
+    ``max_cost``, when they have no keypoint in common, or when the centres are further apart
+    than twice sqrt(2 (centre_tol size)^2 + var).
     """
     for t in range(track_kp.shape[0]):
         x0 = y0 = np.inf
@@ -77,7 +78,7 @@ def cost_kernel(track_kp, shift, track_xy, track_var, det_kp, det_xy, det_ok, ka
                     s += np.exp(-(dx * dx + dy * dy) / tol2)
                     n += 1
             c = 1.0 - s / max(m, min_count)
-            out[t, d] = big if n == 0 or c > max_cost else c
+            out[t, d] = big if n == 0 or 1.0 - s / max(n, min_count) > max_cost else c
 
 
 @jit

@@ -8,7 +8,8 @@ is a few Numba kernels (``track_kernels``: Kalman steps, costs, merging) and Sci
 Cost: 1 - an OKS-style similarity of the detection to the track's last pose shifted by its
 predicted motion, summed over the keypoints both have and divided by the number the track has
 (at least ``min_count``): a 3-keypoint fragment beside a person is a worse match for their
-track than the whole detection of them, and one lucky keypoint is not a match. Poses with no
+track than the whole detection of them. A pair is allowed when its shared keypoints agree
+(their mean similarity, over at least ``min_count``: one lucky keypoint is not a match). Poses with no
 keypoint in common are never matched (from above, the body centre of a person half out of view
 is one hand, and a hand of someone leaving lies beside the head of someone entering). Pieces of
 one person are merged before assignment, and pieces left over after it are merged into the
@@ -36,7 +37,7 @@ _BIG = 1e6
 class TrackerConfig:
     min_hits: int = 3           # consecutive matches before a track gets an id
     max_lost: int = 30          # frames a confirmed track survives unmatched
-    max_cost: float = 0.75      # assignments costing more (1 - similarity) are refused
+    max_cost: float = 0.75      # pairs whose shared keypoints agree less (1 - mean similarity) are refused
     min_count: int = 2          # keypoint similarity is averaged over at least this many keypoints
     kappa: float = 0.25         # keypoint tolerance as a fraction of the person's size
     centre_tol: float = 0.3     # body-centre gate as a fraction of the person's size
@@ -202,9 +203,10 @@ class Tracker:
         dc2 = ((self.x[tracks, None, :2] - centres[None]) ** 2).sum(-1)
         spread = 2 * (cfg.centre_tol * size) ** 2 + np.minimum(np.trace(self.P[tracks, :2, :2], axis1=1, axis2=2),
                                                                  cfg.max_var)
+        agree = (np.exp(-d2 / tol2[:, None, None]) * shared).sum(-1) / np.maximum(n, cfg.min_count)
         cost = 1.0 - sim
         cost[:, ~ok] = _BIG
-        cost[(n == 0) | (cost > cfg.max_cost) | (dc2 > 4 * spread[:, None])] = _BIG
+        cost[(n == 0) | (1.0 - agree > cfg.max_cost) | (dc2 > 4 * spread[:, None])] = _BIG
         return cost
 
     def _associate(self, kp: np.ndarray, centres: np.ndarray, ok: np.ndarray) -> np.ndarray:
