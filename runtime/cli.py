@@ -100,6 +100,8 @@ def stream(camera: Annotated[Optional[list[int]], typer.Option(help="live camera
            duration: Annotated[Optional[float], typer.Option(help="stop after S seconds")] = None,
            decoder: Annotated[str, typer.Option(help="sparse or fine (numba: deprecated name of fine)")] = "sparse",
            threads: Annotated[int, typer.Option(help="onnxruntime CPU threads (0 = one per core)")] = 0,
+           batch: Annotated[Optional[bool], typer.Option(help="several sources' frames in one network call "
+                                                         "(default: on GPU providers, where it pays)")] = None,
            seed: Annotated[int, typer.Option(help="demo scene seed")] = 0,
            track: Annotated[bool, typer.Option(help="persistent person ids across frames")] = False,
            zones: Annotated[Optional[Path], typer.Option(help="zones.json: occupancy, line crossings, dwell (implies --track)")] = None,
@@ -124,7 +126,8 @@ def stream(camera: Annotated[Optional[list[int]], typer.Option(help="live camera
         frames = 150  # the demo is bounded unless asked otherwise
     cfg = StreamConfig(save=save, jsonl=json_out, openpose_json=openpose_json,
                        show=display_available() if show is None else show and display_available(),
-                       frames=frames, duration_s=duration, track=track or zones is not None, zones=zones, mqtt=mqtt)
+                       frames=frames, duration_s=duration, track=track or zones is not None, zones=zones, mqtt=mqtt,
+                       batch=batch)
     stats = run_stream(sources, session, cfg, decoder)
     summary = stats.summary()
     typer.echo(f"\n{_line(summary)} on {session.device}")
