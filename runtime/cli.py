@@ -149,18 +149,27 @@ def infer(images: Annotated[list[Path], typer.Argument(help="image files (colour
           model: Annotated[Optional[Path], typer.Option(help="exported .onnx (default: the bundled model)")] = None,
           device: Annotated[str, typer.Option(help="auto, cpu, cuda or tensorrt")] = "auto",
           tta: Annotated[bool, typer.Option(help="scales 0.75/1/1.25 + flip, averaged")] = False,
+          allow_modality_mismatch: Annotated[bool, typer.Option(help="run colour images through a depth model "
+                                                                "or depth through a colour model")] = False,
           force: Force = False) -> None:
     """Poses on single images (the textbook's inference), same session and decoder as streaming."""
     import contextlib
+    import glob
 
     from toppose.atomic import atomic_path
     from toppose.runtime.estimator import PoseEstimator
+    from toppose.runtime.sources import ImageSource, check_modality
 
     targets = _infer_targets(images, out, force)
     for path in images:
         _read_frame(path)  # every input checked before any output is written
     _setup_logging()
     estimator = PoseEstimator(_session(model, device, None, False))
+    if not allow_modality_mismatch:
+        for path in images:
+            source = ImageSource(glob.escape(str(path)))
+            source.label = str(path)
+            check_modality(source, estimator.spec.encoding, estimator.session.path.name)
     with contextlib.ExitStack() as stack:  # all outputs appear together, or none
         for path in images:
             tmp = [stack.enter_context(atomic_path(t)) for t in targets.get(path, ())]
