@@ -82,13 +82,11 @@ def cost_kernel(track_kp, shift, track_xy, track_var, det_kp, det_xy, det_ok, ka
 
 
 @jit
-def merge_kernel(kp, centres, scores, radius, agree, limbs, reach, fixed, alive):
-    """In place: pieces a, b (a < b in order) with centres closer than ``radius`` px merge into
-    the fixed one, else the one with more keypoints (missing keypoints filled in, scores added)
-    when they are one body: their shared keypoints agree within ``agree`` px, or, sharing none,
-    a limb of ``limbs`` (K, 2) joins a keypoint of one to a keypoint of the other within
-    ``reach`` px. Two fixed (D,) pieces never merge; alive (D,) bool marks who is left.
-    kp (D, J, 3); centres (D, 2); scores (D,). Returns the number merged."""
+def merge_kernel(kp, centres, scores, radius, agree, fixed, alive):
+    """In place: pieces a, b (a < b in order) with centres closer than ``radius`` px and shared
+    keypoints within ``agree`` px merge into the fixed one, else the one with more keypoints
+    (missing keypoints filled in, scores added). Two fixed (D,) pieces never merge; alive (D,)
+    bool marks who is left. kp (D, J, 3); centres (D, 2); scores (D,). Returns the number merged."""
     n = kp.shape[0]
     merged = 0
     parts = np.zeros(n, np.int64)
@@ -102,14 +100,10 @@ def merge_kernel(kp, centres, scores, radius, agree, limbs, reach, fixed, alive)
                 continue
             a, b = (k, i) if (fixed[k] or parts[k] > parts[i]) and not fixed[i] else (i, k)
             worst = 0.0
-            shared = 0
             for j in range(kp.shape[1]):
                 if kp[a, j, 2] > 0 and kp[b, j, 2] > 0:
                     worst = max(worst, abs(kp[a, j, 0] - kp[b, j, 0]), abs(kp[a, j, 1] - kp[b, j, 1]))
-                    shared += 1
             if worst > agree or not (alive[a] and alive[b]):
-                continue
-            if shared == 0 and not _bridged(kp, a, b, limbs, reach):
                 continue
             for j in range(kp.shape[1]):
                 if kp[b, j, 2] > 0 and not kp[a, j, 2] > 0:
@@ -149,19 +143,6 @@ def body_kernel(rows, kp, centres, torso, whole_kp, whole_c, offset):
                 for c in range(3):
                     whole_kp[t, j, c] = kp[m, j, c]
             whole_c[t, 0], whole_c[t, 1] = centres[m, 0], centres[m, 1]
-
-
-@jit
-def _bridged(kp, a, b, limbs, reach):
-    """A limb of ``limbs`` (K, 2) joins a keypoint of piece a to one of piece b within ``reach`` px."""
-    for k in range(limbs.shape[0]):
-        for p, q in ((a, b), (b, a)):
-            j0, j1 = limbs[k, 0], limbs[k, 1]
-            if kp[p, j0, 2] > 0 and kp[q, j1, 2] > 0:
-                dx, dy = kp[p, j0, 0] - kp[q, j1, 0], kp[p, j0, 1] - kp[q, j1, 1]
-                if dx * dx + dy * dy <= reach * reach:
-                    return True
-    return False
 
 
 @jit

@@ -11,11 +11,9 @@ import numpy as np
 
 from toppose.codec.poses import Poses
 from toppose.runtime.track_kernels import centres_kernel, merge_kernel
-from toppose.skeleton import TOPVIEW
 
 TORSO = (1, 2, 5, 8, 11)  # neck, shoulders, hips: the body centre when any of them is found
 TORSO_MASK = np.isin(np.arange(64), TORSO)
-_LIMBS = np.asarray(TOPVIEW.limbs, np.int64)   # (K, 2) keypoint pairs a split piece may be missing
 
 
 def body_centres(keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -38,13 +36,13 @@ def fast_centres(keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def merge_fragments(poses: Poses, radius: float, centres: np.ndarray | None = None, agree: float = 35.0,
-                    reach: float = 80.0, fixed: np.ndarray | None = None) -> tuple[Poses, np.ndarray]:
+                    fixed: np.ndarray | None = None) -> tuple[Poses, np.ndarray]:
     """Pieces of one person (the decoder split them, or found them twice) with centres closer
-    than ``radius`` px are put back together when their shared keypoints agree within ``agree``
-    px or, sharing none, a skeleton limb no longer than ``reach`` px joins them. Pieces marked
-    ``fixed`` (D,) (each matched to its own track) are never merged with each other: a hand of
-    one person at the border can lie a limb's length from another's knee. Returns the poses and
-    which of the D pieces are kept, (D,) bool. (Numba; ``merge_reference`` is the NumPy one.)"""
+    than ``radius`` px whose shared keypoints agree within ``agree`` px are put back together:
+    from above, two people are never that close. Pieces marked ``fixed`` (D,) (each matched to
+    its own track) are never merged with each other: what the tracker knows to be two people
+    stays two. Returns the poses and which of the D pieces are kept, (D,) bool. (Numba;
+    ``merge_reference`` is the NumPy one.)"""
     alive = np.ones(len(poses), bool)
     if len(poses) < 2:
         return poses, alive
@@ -52,13 +50,12 @@ def merge_fragments(poses: Poses, radius: float, centres: np.ndarray | None = No
     centres = fast_centres(kp)[0] if centres is None else centres
     fixed = np.zeros(len(kp), bool) if fixed is None else fixed
     scores = poses.scores.astype(np.float32)
-    if not merge_kernel(kp, centres, scores, float(radius), float(agree), _LIMBS, float(reach), fixed, alive):
+    if not merge_kernel(kp, centres, scores, float(radius), float(agree), fixed, alive):
         return poses, alive
     return Poses(kp[alive], scores[alive], (kp[alive, :, 2] > 0).sum(1).astype(np.int32)), alive
 
 
-def merge_reference(poses: Poses, radius: float, agree: float = 35.0, reach: float = 80.0,
-                    fixed: np.ndarray | None = None) -> Poses:
+def merge_reference(poses: Poses, radius: float, agree: float = 35.0, fixed: np.ndarray | None = None) -> Poses:
     """NumPy reference of ``merge_fragments``."""
     keypoints = poses.keypoints
     centres = body_centres(keypoints)[0]
@@ -75,19 +72,9 @@ def merge_reference(poses: Poses, radius: float, agree: float = 35.0, reach: flo
         shared = (kp[a, :, 2] > 0) & (kp[b, :, 2] > 0)
         if shared.any() and np.abs(kp[a, shared, :2] - kp[b, shared, :2]).max() > agree:
             continue                     # the same keypoint in two places: two people
-        if not shared.any() and not _bridged(kp[a], kp[b], reach):
-            continue                     # no limb joins them: two people side by side
         if alive[a] and alive[b]:
             take = (kp[b, :, 2] > 0) & ~(kp[a, :, 2] > 0)
             kp[a, take] = kp[b, take]
             scores[a] += scores[b]
             alive[b] = False
     return Poses(kp[alive], scores[alive], (kp[alive, :, 2] > 0).sum(1).astype(np.int32))
-
-
-def _bridged(a: np.ndarray, b: np.ndarray, reach: float) -> bool:
-    """(J, 3), (J, 3): a skeleton limb joins a keypoint of one to a keypoint of the other within ``reach`` px."""
-    ends = np.concatenate([_LIMBS, _LIMBS[:, ::-1]])
-    ok = (a[ends[:, 0], 2] > 0) & (b[ends[:, 1], 2] > 0)
-    d2 = ((a[ends[:, 0], :2] - b[ends[:, 1], :2]) ** 2).sum(-1)
-    return bool((ok & (d2 <= reach ** 2)).any())

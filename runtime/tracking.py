@@ -13,7 +13,7 @@ track than the whole detection of them. A pair is allowed when its shared keypoi
 keypoint in common are never matched (from above, the body centre of a person half out of view
 is one hand, and a hand of someone leaving lies beside the head of someone entering). Pieces of
 one person are merged before assignment, and pieces left over after it are merged into the
-tracked person beside them (``merge_fragments``). A track is tentative until ``min_hits`` consecutive matches,
+tracked person beside them, never two pieces matched to two tracks (``merge_fragments``). A track is tentative until ``min_hits`` consecutive matches,
 then gets the next id (ids are never reused); unmatched, it is lost (kept and predicted) for
 ``max_lost`` frames; a lost track whose prediction leaves the image is dropped before the next
 assignment, so a person who left at a border does not hand their id to someone entering there.
@@ -47,7 +47,6 @@ class TrackerConfig:
     coast: int = 5              # frames a lost track still counts for zones
     merge_radius: float = 0.45  # fragments of one person closer than this x min_size are merged
     merge_agree: float = 35.0   # px; pieces whose shared keypoints differ more are two people
-    merge_reach: float = 80.0   # px; pieces sharing no keypoint merge only when a limb this short joins them
     spawn_gap: float = 0.45     # no new track closer than this x min_size to a matched one
     clear_parts: int = 12       # keypoints for a centre to count as clearly seen (line crossings)
     min_parts: int = 3          # keypoints a detection needs to start a track (a hand at the border does not)
@@ -106,7 +105,7 @@ class Tracker:
         kp = np.ascontiguousarray(poses.keypoints, np.float32)
         centres, ok = fast_centres(kp)
         merged, _ = merge_fragments(poses, self.cfg.merge_radius * self.cfg.min_size, centres,
-                                    self.cfg.merge_agree, self.cfg.merge_reach)
+                                    self.cfg.merge_agree)
         if merged is not poses:
             poses, kp = merged, np.ascontiguousarray(merged.keypoints, np.float32)
             centres, ok = fast_centres(kp)
@@ -120,7 +119,7 @@ class Tracker:
         merged = poses
         if len(pairs) and not fixed.all():
             merged, alive = merge_fragments(poses, self.cfg.merge_radius * self.cfg.min_size, centres,
-                                            self.cfg.merge_agree, self.cfg.merge_reach, fixed)
+                                            self.cfg.merge_agree, fixed)
         if merged is not poses:   # leftover pieces went into the tracked people beside them
             poses, kp = merged, np.ascontiguousarray(merged.keypoints, np.float32)
             centres, ok = fast_centres(kp)
