@@ -1,0 +1,121 @@
+"""The floor plane from a depth frame (RANSAC), refreshed slowly, and heights above it.
+
+Plane (4,) = a, b, c, d in the camera frame (``toppose.camera``): a x + b y + c z + d = 0 with
+(a, b, c) a unit normal pointing from the floor toward the camera, so a point's height above the
+floor is n . p + d and the camera's own height is d. N points, H x W frames.
+
+A small NumPy RANSAC rather than a library: scikit-learn's RANSACRegressor fits z = f(x, y)
+(vertical, not orthogonal residuals) and open3d is hundreds of MB; neither is in the edge
+install, and this one constrains the normal to face the camera (walls are planes too).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from toppose.camera import Intrinsics
+
+LYING_TORSO_M = 0.45   # neck and pelvis both below this height: lying on the floor
+
+
+def points_from_depth(depth: np.ndarray, intr: Intrinsics, step: int = 4) -> np.ndarray:
+    """(H, W) metres -> (N, 3) camera points of the valid pixels on a ``step`` grid."""
+    v, u = np.mgrid[0:depth.shape[0]:step, 0:depth.shape[1]:step]
+    z = depth[v, u]
+    ok = z > 0
+    z, u, v = z[ok], u[ok], v[ok]
+    return np.stack([(u - intr.cx) * z / intr.fx, -(v - intr.cy) * z / intr.fy, z], -1).astype(np.float64)
+
+
+def fit_plane(points: np.ndarray, rng: np.random.Generator, iterations: int = 200, tolerance: float = 0.04,
+              max_tilt_deg: float = 60.0, min_inliers: int = 200) -> np.ndarray | None:
+    """RANSAC plane through (N, 3) points facing the camera within ``max_tilt_deg`` of the optical axis,
+    refined by least squares on its inliers -> (4,) plane, or None (too few points or no plane).
+
+    Among candidates the one with most inliers wins; ``tolerance`` (m) should cover the sensor noise."""
+    if len(points) < max(3, min_inliers):
+        return None
+    tri = points[rng.integers(0, len(points), (iterations, 3))]        # (I, 3, 3)
+    n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    norm = np.linalg.norm(n, axis=1)
+    good = norm > 1e-9
+    n = n[good] / norm[good, None]
+    n *= -np.sign(n[:, 2:3] + 1e-12)                                    # face the camera (toward -z)
+    d = -(n * tri[good, 0]).sum(1)
+    facing = -n[:, 2] >= np.cos(np.radians(max_tilt_deg))
+    n, d = n[facing], d[facing]
+    if not len(n):
+        return None
+    counts = (np.abs(points @ n.T + d) <= tolerance).sum(0)            # (I,)
+    best = int(np.argmax(counts))
+    if counts[best] < min_inliers:
+        return None
+    plane = _refine(points[np.abs(points @ n[best] + d[best]) <= tolerance])
+    return plane if plane[3] > 0 else None
+
+
+def _refine(inliers: np.ndarray) -> np.ndarray:
+    """Least-squares (orthogonal) plane through (N, 3) inliers, normal facing the camera."""
+    centre = inliers.mean(0)
+    normal = np.linalg.svd(inliers - centre, full_matrices=False)[2][-1]
+    if normal[2] > 0:
+        normal = -normal
+    return np.append(normal, -normal @ centre)
+
+
+def heights(points: np.ndarray, plane: np.ndarray) -> np.ndarray:
+    """(..., 3) camera points -> (...) metres above the floor (NaN stays NaN)."""
+    return points @ plane[:3] + plane[3]
+
+
+@dataclass
+class FloorTracker:
+    """The floor of one camera: fitted on the first frames until found, then refitted every
+    ``refresh`` frames and blended in slowly (``blend`` of the new fit), so people passing by
+    and sensor noise do not shake it."""
+
+    intrinsics: Intrinsics | None = None
+    refresh: int = 150
+    blend: float = 0.2
+    seed: int = 0
+    plane: np.ndarray | None = None
+    frames: int = 0
+
+    def __post_init__(self) -> None:
+        self.rng = np.random.default_rng(self.seed)
+
+    def update(self, depth: np.ndarray, intr: Intrinsics) -> np.ndarray | None:
+        """One (H, W) depth frame in metres -> the current plane (4,) or None while unknown."""
+        due = self.plane is None or self.frames % self.refresh == 0
+        self.frames += 1
+        if not due:
+            return self.plane
+        fitted = fit_plane(points_from_depth(depth, intr), self.rng)
+        if fitted is None:
+            return self.plane
+        if self.plane is None:
+            self.plane = fitted
+        else:
+            mixed = (1 - self.blend) * self.plane + self.blend * fitted
+            self.plane = mixed / np.linalg.norm(mixed[:3])
+        return self.plane
+
+
+def person_heights(points: np.ndarray, plane: np.ndarray) -> dict:
+    """(K, 3) one person's OpenPose-order camera points (NaN = unknown) -> {"head", "pelvis": metres
+    above the floor or None, "lying": bool or None}. Head: the nose; pelvis: the hips' midpoint."""
+    h = heights(points, plane)
+    head = h[0]
+    pelvis = np.nanmean(h[[8, 11]]) if np.isfinite(h[[8, 11]]).any() else np.nan
+    neck = h[1]
+    lying = None
+    if np.isfinite(pelvis) and (np.isfinite(neck) or np.isfinite(head)):
+        upper = neck if np.isfinite(neck) else head
+        lying = bool(pelvis < LYING_TORSO_M and upper < LYING_TORSO_M)
+    return {"head": _metres(head), "pelvis": _metres(pelvis), "lying": lying}
+
+
+def _metres(v: float) -> float | None:
+    return round(float(v), 3) if np.isfinite(v) else None
