@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from benchmarks.conftest import file_id, median_ms, record
 from toppose.camera import ITOP
 from toppose.codec.poses import Poses
-from toppose.floor import fit_plane, points_from_depth
+from toppose.floor import FloorTracker, fit_plane, points_from_depth
 from toppose.lift import LiftModel, depth_metres
 from toppose.preprocess import depth_to_mm
 from toppose.runtime.space import Space, bundled_lifter
@@ -45,7 +45,7 @@ def scored(tmp_path_factory, timing):
 
 def test_itop_precision_at_10cm(results, scored, timing):
     s = "lift3d_itop"
-    record(results, s, "set", {**SET, "valid_frames": scored["frames"],
+    record(results, s, "set", {**SET, "valid_frames": scored["frames"], "threshold_m": scored["threshold_m"],
                                "command": "toppose-eval --model runtime/models/toppose-lite.onnx "
                                           "--itop-labels L --itop-depth D"})
     record(results, s, "lifter", {**file_id(bundled_lifter()), "recipe": scored["lift"]["recipe"],
@@ -54,13 +54,15 @@ def test_itop_precision_at_10cm(results, scored, timing):
         for method in ("learned", "constant"):
             record(results, s, f"{kind}_{method}", dict(zip(scored["joints"], scored[kind][method])))
             record(results, s, f"{kind}_{method}_mean", scored[kind][f"{method}_mean"])
-    met = {"true 2D >= 0.92": scored["gt2d"]["learned_mean"] >= TARGETS["gt2d"],
-           "bundled model >= 0.85": scored["model"]["learned_mean"] >= TARGETS["model"]}
-    record(results, "lift3d_targets", "met", {k: bool(v) for k, v in met.items()})
+    met = {"true_2d": scored["gt2d"]["learned_mean"] >= TARGETS["gt2d"],
+           "bundled_model": scored["model"]["learned_mean"] >= TARGETS["model"]}
+    for kind, ok in met.items():
+        record(results, "lift3d_targets", f"target_{kind}", TARGETS["gt2d" if kind == "true_2d" else "model"])
+        record(results, "lift3d_targets", f"{kind}_met", bool(ok))
     learned, constant = np.array(scored["gt2d"]["learned"]), np.array(scored["gt2d"]["constant"])
     assert (learned >= constant).all()
     if timing:
-        assert met["true 2D >= 0.92"]
+        assert met["true_2d"]
 
 
 @pytest.mark.xfail(strict=True, reason="open: the bundled 2-D model misses ankles and wrists and swaps knees "
@@ -91,7 +93,8 @@ def test_lifting_speed(results, timing):
     mm = depth_to_mm(frame.depth)
     record(results, s, "depth_mm_to_metres_ms_per_frame", round(median_ms(lambda: depth_metres(mm), 500, 10, timing), 4))
     points, rng = points_from_depth(frame.depth, ITOP), np.random.default_rng(0)
-    record(results, s, "floor_fit_ms_every_150_frames", round(median_ms(lambda: fit_plane(points, rng), 50, 2, timing), 3))
+    record(results, s, "floor_fit_ms", round(median_ms(lambda: fit_plane(points, rng), 50, 2, timing), 3))
+    record(results, s, "floor_refit_every_frames", FloorTracker().refresh)
     space = Space()
     poses = Poses(kp, np.ones(4, np.float32), np.full(4, 14, np.int32))
     record(results, s, "stream_3d_ms_per_frame_4_people_amortised",
