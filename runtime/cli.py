@@ -100,6 +100,8 @@ def stream(camera: Annotated[Optional[list[int]], typer.Option(help="live camera
            duration: Annotated[Optional[float], typer.Option(help="stop after S seconds")] = None,
            decoder: Annotated[str, typer.Option(help="sparse or fine (numba: deprecated name of fine)")] = "sparse",
            threads: Annotated[int, typer.Option(help="onnxruntime CPU threads (0 = one per core)")] = 0,
+           batch: Annotated[Optional[bool], typer.Option(help="several sources' frames in one network call "
+                                                         "(default: on GPU providers, where it pays)")] = None,
            seed: Annotated[int, typer.Option(help="demo scene seed")] = 0,
            track: Annotated[bool, typer.Option(help="persistent person ids across frames")] = False,
            zones: Annotated[Optional[Path], typer.Option(help="zones.json: occupancy, line crossings, dwell (implies --track)")] = None,
@@ -129,7 +131,7 @@ def stream(camera: Annotated[Optional[list[int]], typer.Option(help="live camera
     cfg = StreamConfig(save=save, jsonl=json_out, openpose_json=openpose_json,
                        show=display_available() if show is None else show and display_available(),
                        frames=frames, duration_s=duration, track=track or zones is not None, zones=zones, mqtt=mqtt,
-                       lift3d=lift3d)
+                       lift3d=lift3d, batch=batch)
     stats = run_stream(sources, session, cfg, decoder)
     summary = stats.summary()
     typer.echo(f"\n{_line(summary)} on {session.device}")
@@ -161,18 +163,27 @@ def infer(images: Annotated[list[Path], typer.Argument(help="image files (colour
           model: Annotated[Optional[Path], typer.Option(help="exported .onnx (default: the bundled model)")] = None,
           device: Annotated[str, typer.Option(help="auto, cpu, cuda or tensorrt")] = "auto",
           tta: Annotated[bool, typer.Option(help="scales 0.75/1/1.25 + flip, averaged")] = False,
+          allow_modality_mismatch: Annotated[bool, typer.Option(help="run colour images through a depth model "
+                                                                "or depth through a colour model")] = False,
           force: Force = False) -> None:
     """Poses on single images (the textbook's inference), same session and decoder as streaming."""
     import contextlib
+    import glob
 
     from toppose.atomic import atomic_path
     from toppose.runtime.estimator import PoseEstimator
+    from toppose.runtime.sources import ImageSource, check_modality
 
     targets = _infer_targets(images, out, force)
     for path in images:
         _read_frame(path)  # every input checked before any output is written
     _setup_logging()
     estimator = PoseEstimator(_session(model, device, None, False))
+    if not allow_modality_mismatch:
+        for path in images:
+            source = ImageSource(glob.escape(str(path)))
+            source.label = str(path)
+            check_modality(source, estimator.spec.encoding, estimator.session.path.name)
     with contextlib.ExitStack() as stack:  # all outputs appear together, or none
         for path in images:
             tmp = [stack.enter_context(atomic_path(t)) for t in targets.get(path, ())]

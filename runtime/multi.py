@@ -2,10 +2,17 @@
 
 Each ``Feed`` reads its source's frames on its own thread. File sources at full speed are
 preprocessed there too and queue up to ``depth`` frames (their reading waits). Live and paced
-sources keep only their newest frame (older ones are dropped and counted) and are preprocessed
-when the network takes them, so a dropped frame costs only its reading. ``gather`` takes the
-waiting frame of every source that has one; ``Batcher`` runs frames of one input size as one
+sources keep only their newest frame (older ones are dropped and counted); when the sources take
+turns, only the feed whose turn is next prepares its frames ahead (decoding a deferred frame and
+preprocessing it while the network works), the others when the network takes them, so a dropped
+frame costs little. ``gather`` takes the waiting frame of every source that has one (or of the
+next one in turn, when calls are not batched); ``Batcher`` runs frames of one input size as one
 batch (N, 3, H, W) when the model's batch is dynamic, else one call per frame.
+
+Batching pays only where a batch of n costs less than n calls: on GPU providers. On CPU,
+onnxruntime already spreads one frame over every core, so a batch of n takes about n times as
+long as one frame (benchmarks: stream_four_sources) and only adds latency; there the sources are
+served one frame per call, in turn (``auto_batch``).
 """
 
 from __future__ import annotations
@@ -51,6 +58,7 @@ class Feed:
         self.depth = 1 if source.live else depth
         self.frames: deque[Waiting] = deque()
         self.dropped, self.done, self.error = 0, False, None
+        self.eager = True  # prepare frames here, while the network works; False: only when taken
         self.thread = threading.Thread(target=self._run, daemon=True, name=f"capture {name}")
 
     @property
@@ -64,7 +72,10 @@ class Feed:
                 if self.stop.is_set():
                     break
                 item = Waiting.of(captured)
-                self._offer(item if self.source.live else self.prepare(item))
+                if self.source.live and not self.eager:
+                    self._offer(item)  # likely replaced by a newer frame before the network takes it
+                elif self.prepare(item) is not None:
+                    self._offer(item)
         except Exception as e:  # one source failing leaves the others running
             self.error = e
             log.error("%s: %s; the other sources go on", self.name, e)
@@ -84,20 +95,28 @@ class Feed:
             self.cond.notify_all()
 
 
-def prepare_with(predictor: PosePredictor) -> Callable[[Waiting], Waiting]:
-    """Preprocess a waiting frame (once) on the calling thread."""
-    def prepare(item: Waiting) -> Waiting:
+def prepare_with(predictor: PosePredictor) -> Callable[[Waiting], Waiting | None]:
+    """Decode (a deferred frame) and preprocess a waiting frame, once, on the calling thread;
+    None for a frame that turned out unreadable."""
+    def prepare(item: Waiting) -> Waiting | None:
         if item.prepared is None:
+            item.captured = item.captured.decoded()
+            item.timings.capture = item.captured.capture_ms
+            if item.captured.frame is None:
+                return None
             item.prepared = predictor.preprocess(item.captured.frame, item.timings)
         return item
     return prepare
 
 
-def gather(feeds: list[Feed], cond: threading.Condition, stop: threading.Event) -> list[tuple[Feed, Waiting]] | None:
-    """The waiting frame of each feed that has one (in feed order); None once all have ended or on stop."""
+def gather(feeds: list[Feed], cond: threading.Condition, stop: threading.Event,
+           limit: int | None = None, first: int = 0) -> list[tuple[Feed, Waiting]] | None:
+    """The waiting frame of each feed that has one, at most ``limit`` of them, looking from feed
+    ``first`` on (round robin); None once all have ended or on stop."""
+    order = feeds[first % len(feeds):] + feeds[:first % len(feeds)]
     with cond:
         while not stop.is_set():
-            ready = [(f, f.frames.popleft()) for f in feeds if f.frames]
+            ready = [(f, f.frames.popleft()) for f in [f for f in order if f.frames][:limit]]
             if ready:
                 cond.notify_all()  # file sources waiting for room
                 return ready
@@ -114,6 +133,12 @@ def dynamic_batch(predictor: PosePredictor) -> bool:
         return False
     dim = session.session.get_inputs()[0].shape[0]
     return not isinstance(dim, int)
+
+
+def auto_batch(predictor: PosePredictor) -> bool:
+    """Whether to batch the sources' frames: the model takes any batch size and runs on a GPU provider."""
+    session = getattr(predictor, "session", None)
+    return dynamic_batch(predictor) and session is not None and session.device != "CPUExecutionProvider"
 
 
 class Batcher:

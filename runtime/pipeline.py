@@ -21,8 +21,8 @@ from typing import Iterator
 import numpy as np
 
 from toppose.codec.poses import Poses
-from toppose.inference import PosePredictor, Timings
-from toppose.runtime.multi import Batcher, Feed, dynamic_batch, gather, prepare_with, source_names
+from toppose.inference import PosePredictor, Prepared, Timings
+from toppose.runtime.multi import Batcher, Feed, auto_batch, dynamic_batch, gather, prepare_with, source_names
 from toppose.runtime.sources import Captured, Source
 
 log = logging.getLogger("toppose.runtime")
@@ -32,7 +32,7 @@ _END = object()
 @dataclass
 class Result:
     captured: Captured
-    image: np.ndarray                  # the frame as the model saw it before resizing: (H, W, 3) uint8
+    prepared: Prepared                 # the frame as the network took it
     poses: Poses
     timings: Timings                   # the predictor's stages, plus capture; output and latency by the consumer
     started: float                     # perf_counter seconds when the frame was taken (glass)
@@ -42,6 +42,11 @@ class Result:
     @property
     def index(self) -> int:
         return self.captured.index
+
+    @property
+    def image(self) -> np.ndarray:
+        """(H, W, 3) uint8 BGR, the frame as the model saw it before resizing (made on first use)."""
+        return self.prepared.image
 
 
 @dataclass
@@ -107,10 +112,13 @@ class Pipeline:
     """``Pipeline(sources, predictor).run()`` yields every source's Results, each source's in order.
 
     ``sources``: one Source or several (of one modality); ``queue_size``: frames a file source
-    at full speed may queue. ``stats`` covers all sources; ``source_stats`` each one.
+    at full speed may queue. ``batch``: run the waiting frames of all sources as one call (needs a
+    model with a dynamic batch); None: only where that pays, on GPU providers (see ``multi``).
+    ``stats`` covers all sources; ``source_stats`` each one.
     """
 
-    def __init__(self, sources: Source | list[Source], predictor: PosePredictor, queue_size: int = 4) -> None:
+    def __init__(self, sources: Source | list[Source], predictor: PosePredictor, queue_size: int = 4,
+                 batch: bool | None = None) -> None:
         self.sources = [sources] if isinstance(sources, Source) else list(sources)
         self.predictor = predictor
         self.stop, self.cond = threading.Event(), threading.Condition()
@@ -118,9 +126,12 @@ class Pipeline:
         self.prepare = prepare_with(predictor)
         self.feeds = [Feed(s, n, self.prepare, self.cond, self.stop, queue_size)
                       for s, n in zip(self.sources, self.names)]
-        self.batched = dynamic_batch(predictor)
+        dynamic = dynamic_batch(predictor)
+        self.batched = auto_batch(predictor) if batch is None else batch and dynamic
         if len(self.sources) > 1 and not self.batched:
-            log.info("the model has a fixed batch size: one network call per source")
+            why = "the model has a fixed batch size" if not dynamic else \
+                "batching frames does not pay on CPU" if batch is None else "--no-batch"
+            log.info("%s: one network call per frame, the sources in turn", why)
         self.stats = StreamStats()
         self.source_stats = {n: StreamStats() for n in self.names}
         self.queued = any(not s.live for s in self.sources)  # file sources at full speed: latency includes queueing
@@ -128,10 +139,15 @@ class Pipeline:
 
     def _infer(self, out: queue.Queue) -> None:
         batcher = Batcher(self.predictor, self.batched)
+        limit, turn = (None if self.batched else 1), 0
         try:
-            while (ready := gather(self.feeds, self.cond, self.stop)) is not None:
+            while (ready := gather(self.feeds, self.cond, self.stop, limit, turn)) is not None:
                 picked = time.perf_counter()
-                maps = batcher([self.prepare(w) for _, w in ready])  # live frames: preprocessed now
+                turn = self.feeds.index(ready[-1][0]) + 1
+                for i, f in enumerate(self.feeds):  # taking turns: the next feed prepares ahead
+                    f.eager = self.batched or i == turn % len(self.feeds)
+                ready = [(f, w) for f, w in ready if self.prepare(w) is not None]  # live frames: prepared now
+                maps = batcher([w for _, w in ready]) if ready else []
                 for (feed, w), (paf, heat) in zip(ready, maps):
                     if not _put(out, (feed, w, picked, paf, heat), self.stop):
                         return
@@ -155,7 +171,7 @@ class Pipeline:
                 feed, w, picked, paf, heat = item
                 poses = self.predictor.decode(paf, heat, w.prepared.box.scale, w.timings)
                 self._count_drops()
-                yield Result(w.captured, w.prepared.image, poses, w.timings, w.started, feed.name, picked)
+                yield Result(w.captured, w.prepared, poses, w.timings, w.started, feed.name, picked)
             self._raise_if_all_failed()
         finally:
             self.stop.set()

@@ -14,9 +14,9 @@ import logging
 import sys
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -41,11 +41,22 @@ class ModalityError(SourceError):
 class Captured:
     index: int
     timestamp: float       # seconds since the source started (recordings: since their first frame)
-    frame: np.ndarray      # BGR uint8 (H, W, 3), grey uint8 (H, W), or depth (H, W): uint16 mm / float32 m
+    frame: np.ndarray | None  # BGR uint8 (H, W, 3), grey uint8 (H, W), or depth (H, W): uint16 mm / float32 m;
+    #                           None until ``decoded()`` when the source defers decoding (``decode``)
     capture_ms: float
     name: str = ""
     intrinsics: Intrinsics | None = None  # depth frames whose camera is known
     glass: float = 0.0     # perf_counter seconds when the frame was taken (paced: its due time); 0: when reading began
+    decode: Callable[[], np.ndarray | None] | None = field(default=None, repr=False, compare=False)
+
+    def decoded(self) -> "Captured":
+        """This frame with its pixels, decoding a deferred one now (``capture_ms`` grows by the decoding);
+        its ``frame`` stays None when the file turns out unreadable (warned)."""
+        if self.frame is not None or self.decode is None:
+            return self
+        t = time.perf_counter()
+        frame = self.decode()
+        return replace(self, frame=frame, decode=None, capture_ms=self.capture_ms + 1000 * (time.perf_counter() - t))
 
 
 class Source(ABC):
@@ -140,13 +151,26 @@ class ImageSource(Source):
         t0 = time.perf_counter()
         for i, f in enumerate(self.files):
             t = time.perf_counter()
-            frame = cv2.imread(str(f), cv2.IMREAD_UNCHANGED)
-            if frame is None:
-                log.warning("%s: unreadable image, skipped", f)
-                continue
-            if frame.ndim == 3 and frame.shape[2] == 4:
-                frame = frame[:, :, :3]
-            yield Captured(i, t - t0, frame, 1000 * (time.perf_counter() - t), f.name)
+            frame = read_image(f)
+            if frame is not None:
+                yield Captured(i, t - t0, frame, 1000 * (time.perf_counter() - t), f.name)
+
+    def deferred(self) -> Iterator[Captured]:
+        """The frames undecoded (``Captured.decoded()`` reads one): a paced folder, like a camera
+        whose frames are only decoded when the network takes them, pays nothing for a dropped frame."""
+        t0 = time.perf_counter()
+        for i, f in enumerate(self.files):
+            yield Captured(i, time.perf_counter() - t0, None, 0.0, f.name, decode=lambda f=f: read_image(f))
+
+
+def read_image(path: Path) -> np.ndarray | None:
+    """An image file as the sources deliver it (alpha dropped); None, warned, when unreadable."""
+    frame = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if frame is None:
+        log.warning("%s: unreadable image, skipped", path)
+    elif frame.ndim == 3 and frame.shape[2] == 4:
+        frame = frame[:, :, :3]
+    return frame
 
 
 def image_modality(path: Path) -> str:
@@ -173,7 +197,8 @@ class Paced(Source):
 
     def __iter__(self) -> Iterator[Captured]:
         t0, previous = None, 0.0
-        for c in self.source:
+        deferred = getattr(self.source, "deferred", None)  # decoded only if the network takes the frame
+        for c in deferred() if deferred else self.source:
             offset = c.index / self.fps if self.fps else c.timestamp
             t0 = time.perf_counter() - offset if t0 is None else t0
             due, period = t0 + offset, offset - previous

@@ -43,6 +43,7 @@ class StreamConfig:
     zones: Path | None = None       # zones.json: occupancy, crossings, dwell, events
     mqtt: str | None = None         # mqtt://HOST:PORT/TOPIC
     lift3d: bool = False            # --3d: keypoints in metres, the floor, heights above it
+    batch: bool | None = None       # several sources in one call; None: where it pays (GPU providers)
 
 
 class Outputs:
@@ -135,7 +136,7 @@ def run_stream(sources: Source | list[Source], session: PoseSession, cfg: Stream
 
     ``stats.sources``: each source's own stats (FPS, drops, latency). A signal ends the stream
     cleanly (outputs finished) and is recorded in ``stats.interrupted``."""
-    pipeline = Pipeline(sources, PoseEstimator(session, decoder))
+    pipeline = Pipeline(sources, PoseEstimator(session, decoder), batch=cfg.batch)
     stats, names = pipeline.stats, pipeline.names
     jsonl = JsonlWriter(cfg.jsonl) if cfg.jsonl else None
     outputs = {n: Outputs(cfg, session, pipeline.stop, jsonl, n, len(names) > 1) for n in names}

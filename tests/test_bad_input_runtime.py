@@ -144,7 +144,11 @@ def test_infer_draws_a_colour_image_with_alpha(ws, tmp_path):
     bgra = np.zeros((48, 64, 4), np.uint8)
     bgra[..., 3] = 255
     cv2.imwrite(str(tmp_path / "rgba.png"), bgra)
-    res = runner.invoke(infer_app, [str(tmp_path / "rgba.png"), "--device", "cpu", "--out", str(tmp_path / "o")])
+    args = [str(tmp_path / "rgba.png"), "--device", "cpu", "--out", str(tmp_path / "o")]
+    res = runner.invoke(infer_app, args)  # colour through the bundled depth model: refused in one line
+    assert res.exit_code == 1 and res.output.count("error:") == 1 and "rgba.png gives colour frames" in res.output
+    assert not (tmp_path / "o").exists()
+    res = runner.invoke(infer_app, args + ["--allow-modality-mismatch"])
     assert res.exit_code == 0, res.output
     assert cv2.imread(str(tmp_path / "o" / "rgba_poses.png"), cv2.IMREAD_UNCHANGED).shape == (48, 64, 3)
 

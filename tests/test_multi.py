@@ -45,7 +45,7 @@ def test_several_sources_batch_each_frame_keeps_its_own_poses_and_order(dynamic_
     real = estimator.infer_batch
     estimator.infer_batch = lambda x: (batches.append(len(x)), real(x))[1]  # counts the real calls
     assert dynamic_batch(estimator)
-    results = list(Pipeline([ImageSource(str(a)), ImageSource(str(b))], estimator).run())
+    results = list(Pipeline([ImageSource(str(a)), ImageSource(str(b))], estimator, batch=True).run())
     by_source = {n: [r for r in results if r.source == n] for n in source_names([ImageSource(str(a)),
                                                                                  ImageSource(str(b))])}
     assert [[r.index for r in rs] for rs in by_source.values()] == [list(range(5)), list(range(3))]
@@ -55,6 +55,21 @@ def test_several_sources_batch_each_frame_keeps_its_own_poses_and_order(dynamic_
             alone, _ = estimator(cv2.imread(str(root / r.captured.name), cv2.IMREAD_UNCHANGED))
             assert len(alone) == len(r.poses) > 0
             assert np.allclose(r.poses.keypoints, alone.keypoints, atol=0.05)
+
+
+def test_on_cpu_the_sources_take_turns_one_frame_per_call(dynamic_model, tmp_path, caplog):
+    a, b = folder(tmp_path / "a", 3, 4), folder(tmp_path / "b", 9, 4)
+    estimator = PoseEstimator(PoseSession(dynamic_model, "cpu"))
+    calls = []
+    real = estimator.infer_batch
+    estimator.infer_batch = lambda x: (calls.append(len(x)), real(x))[1]
+    with caplog.at_level(logging.INFO, "toppose.runtime"):
+        pipeline = Pipeline([ImageSource(str(a)), ImageSource(str(b))], estimator)
+        results = list(pipeline.run())
+    assert "does not pay on CPU" in caplog.text and set(calls) == {1} and len(calls) == len(results) == 8
+    turns = [r.source for r in results]
+    # the first call takes whichever folder is ready first; from then on both queue frames: strictly in turn
+    assert sorted(turns) == sorted(pipeline.names * 4) and all(x != y for x, y in zip(turns[1:], turns[2:]))
 
 
 def test_a_fixed_batch_model_runs_one_call_per_source(tmp_path, caplog):

@@ -1,3 +1,4 @@
+import logging
 import time
 
 import cv2
@@ -60,6 +61,30 @@ def test_a_paced_source_keeps_only_its_newest_frame_for_a_slow_consumer(estimato
     assert indices == sorted(indices) and indices[-1] == 11  # in order, and the newest frame is never lost
     assert len(results) < 12 and len(results) + pipeline.stats.dropped == 12
     assert all(r.picked >= r.started for r in results)  # glass time is the frame's due time, before the network
+
+
+def test_paced_folders_taking_turns_leave_dropped_frames_unread_and_skip_an_unreadable_one(estimator, tmp_path,
+                                                                                           caplog, monkeypatch):
+    folders = [tmp_path / "a", tmp_path / "b"]
+    for root in folders:
+        root.mkdir()
+        for i, (frame, _) in enumerate(ScenePlayer(3, 2).frames(12)):
+            cv2.imwrite(str(root / f"f{i:02d}.png"), depth_to_mm(frame.depth))
+    (folders[0] / "f11.png").write_bytes(b"not a png")      # the last frame is damaged: it is always taken
+    reads = []
+    real = cv2.imread
+    monkeypatch.setattr(cv2, "imread", lambda *a: (reads.append(a[0]), real(*a))[1])  # counts the real reads
+    with caplog.at_level(logging.WARNING, "toppose.runtime"):
+        pipeline = Pipeline([Paced(ImageSource(str(f)), fps=40) for f in folders], estimator, queue_size=4)
+        results = []
+        for r in pipeline.run():
+            results.append(r)
+            time.sleep(0.15)                                 # six frame periods per result
+    assert "f11.png: unreadable image, skipped" in caplog.text
+    assert 0 < len(results) < 23 and all(r.captured.frame is not None for r in results)
+    # each result's frame and the damaged one were read, plus the two modality probes; of the dropped
+    # frames only those of the feed next in turn (prepared ahead while the network worked)
+    assert len(results) + 3 <= len(reads) < 24 + 2
 
 
 def test_a_file_source_at_full_speed_queues_every_frame_and_says_so(estimator, depth_folder):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from toppose.model_spec import InputEncoding, ModelSpec
-from toppose.preprocess import encode_depth, letterbox_image, normalize, plan_letterbox, prepare
+from toppose.preprocess import encode_depth, letterbox_image, normalize, plan_letterbox, prepare, to_input_image
 
 
 def test_vgg_and_rtpose_conventions():
@@ -38,3 +38,20 @@ def test_prepare_depth_mm_frame():
     spec = ModelSpec(arch="lite", encoding=InputEncoding(kind="depth"))
     x, box = prepare(np.full((30, 41), 2000, np.uint16), spec)
     assert x.shape == (3, 32, 48) and x.dtype == np.float32 and box.content_hw == (30, 41)
+
+
+@pytest.mark.parametrize("convention", ["vgg", "rtpose"])
+@pytest.mark.parametrize("encoding", [InputEncoding(kind="depth", near_m=0.8, far_m=4.0),
+                                      InputEncoding(kind="depth", colormap="jet"), InputEncoding(kind="rgb")])
+def test_depth_mm_frames_take_the_table_path_with_exactly_the_general_paths_values(convention, encoding):
+    rng = np.random.default_rng(3)
+    depth = rng.integers(0, 65536, (30, 41), dtype=np.uint16)
+    depth[:4] = 0                                         # no reading
+    depth[4:8] = rng.integers(300, 5000, (4, 41))         # the range the encodings resolve
+    spec = ModelSpec(arch="lite", encoding=encoding, preprocess=convention)
+    x, box = prepare(depth, spec)                         # padded to (32, 48): no resize, table path
+    general = normalize(letterbox_image(to_input_image(depth, encoding), box), convention)
+    assert x.shape == general.shape == (3, 32, 48)
+    np.testing.assert_array_equal(x, general)             # the padding too
+    resized, _ = prepare(depth, spec, (60, 82))           # a resize takes the general path
+    assert resized.shape == (3, 64, 88)

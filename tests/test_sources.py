@@ -116,6 +116,16 @@ def test_a_paced_source_like_a_camera_does_not_wait_for_a_busy_reader(tmp_path):
     assert got == sorted(got) and len(got) + source.skipped == 12 and source.skipped > 0
 
 
+def test_a_paced_folder_decodes_a_frame_only_when_asked_with_the_eager_readings_pixels(folders):
+    eager = list(ImageSource(str(folders / "depth")))
+    deferred = list(Paced(ImageSource(str(folders / "depth")), fps=100))
+    assert all(c.frame is None for c in deferred)            # nothing read while pacing
+    decoded = [c.decoded() for c in deferred]
+    assert [c.name for c in decoded] == [c.name for c in eager]
+    assert all(np.array_equal(d.frame, e.frame) and d.capture_ms > 0 for d, e in zip(decoded, eager))
+    assert decoded[0].decoded() is decoded[0] and eager[0].decoded() is eager[0]
+
+
 def test_pacing_options_are_checked_in_one_line(folders):
     with pytest.raises(SourceError, match="no recorded rate; pace it with --fps N"):
         open_source(images=str(folders / "depth"), realtime=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from typing import Callable, Iterator
 
 import numpy as np
@@ -18,7 +19,7 @@ import numpy as np
 from toppose.codec.config import DecoderConfig
 from toppose.codec.decoder import PoseDecoder
 from toppose.codec.poses import Poses
-from toppose.model_spec import ModelSpec
+from toppose.model_spec import InputEncoding, ModelSpec
 from toppose.preprocess import Letterbox, prepare, to_input_image
 from toppose.tta import tta_maps
 
@@ -54,9 +55,16 @@ class Timings:
 class Prepared:
     """A frame ready for the network."""
 
-    image: np.ndarray   # (H, W, 3) uint8 BGR, the frame as the model sees it before resizing
+    frame: np.ndarray   # as captured
     x: np.ndarray       # (3, H', W') float32 network input
     box: Letterbox      # how the frame maps into ``x``
+    encoding: InputEncoding
+
+    @cached_property
+    def image(self) -> np.ndarray:
+        """(H, W, 3) uint8 BGR, the frame as the model sees it before resizing; made when first
+        asked for (overlays), not for every frame."""
+        return to_input_image(self.frame, self.encoding)
 
 
 class PosePredictor:
@@ -73,9 +81,8 @@ class PosePredictor:
 
     def preprocess(self, frame: np.ndarray, timings: Timings) -> Prepared:
         with timings.measure("preprocess"):
-            image = to_input_image(frame, self.spec.encoding)
-            x, box = prepare(image, self.spec, self.input_hw)
-        return Prepared(image, x, box)
+            x, box = prepare(frame, self.spec, self.input_hw)
+        return Prepared(frame, x, box, self.spec.encoding)
 
     def infer(self, x: np.ndarray, timings: Timings) -> tuple[np.ndarray, np.ndarray]:
         """(3, H', W') -> paf (2K, h, w), heatmaps (J+1, h, w)."""

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from toppose.data.format import DataError, read_ignore, read_image
-from toppose.preprocess import _TABLES
+from toppose.preprocess import value_table
 from toppose.skeleton import NUM_OPENPOSE
 from toppose.synth.render import GENERIC_NOISE
 from toppose.train import gpu_targets
@@ -88,7 +88,7 @@ class GpuAugment:
     def __init__(self, dataset: PoseDataset, cache: FrameCache, noise: SensorNoise | None = SensorNoise()) -> None:
         self.ds, self.cache, self.noise = dataset, cache, noise
         spec = dataset.spec
-        table, _ = _TABLES[spec.preprocess]  # grey input: every source channel is the same
+        table = value_table(spec.preprocess)  # grey input: every source channel is the same
         # both conventions are affine in the grey level: x_c = level * gain_c + offset_c
         self.gain = torch.as_tensor(table[:, 1] - table[:, 0], device=cache.depth.device).view(1, 3, 1, 1)
         self.offset = torch.as_tensor(table[:, 0], device=cache.depth.device).view(1, 3, 1, 1)
