@@ -27,7 +27,18 @@ def test_the_same_recipe_renders_the_same_samples():
         np.testing.assert_array_equal(x, y)
 
 
+def test_a_pose_model_adds_its_own_keypoints_as_one_more_copy():
+    from toppose.runtime.stream import bundled_model
+
+    plain = render_set(LiftRecipe(frames=6, seed=3))
+    with_model = render_set(LiftRecipe(frames=6, seed=3, model=str(bundled_model())))
+    people = len(plain[0]) // LiftRecipe.copies
+    assert people <= len(with_model[0]) - len(plain[0]) <= people and people > 0  # one model copy per person
+    np.testing.assert_array_equal(with_model[0][:LiftRecipe.copies], plain[0][:LiftRecipe.copies])
+
+
 def test_cli_refuses_bad_options(tmp_path):
     (tmp_path / "m.npz").write_bytes(b"x")
     check(app, ["--out", tmp_path / "m.npz"], "m.npz: exists (add --force", tmp_path)
     check(app, ["--out", tmp_path / "n.npz", "--frames", 3], "--frames must be >= 10", tmp_path)
+    check(app, ["--out", tmp_path / "n.npz", "--model", tmp_path / "none.onnx"], "none.onnx: no such file", tmp_path)

@@ -17,7 +17,11 @@ import numpy as np
 
 from toppose.camera import Intrinsics
 
-LYING_TORSO_M = 0.45   # neck and pelvis both below this height: lying on the floor
+# Lying: the torso (pelvis -> neck) is low and near level. On rendered people of every pose family
+# this separates lying (torso at most ~0.56 m high, within ~7 deg of level) from crouching (torso
+# 41 deg or more from level) and bending (torso 0.77 m high or more).
+LYING_TORSO_M = 0.65
+LYING_LEVEL_DEG = 30.0
 
 
 def points_from_depth(depth: np.ndarray, intr: Intrinsics, step: int = 4) -> np.ndarray:
@@ -105,16 +109,19 @@ class FloorTracker:
 
 def person_heights(points: np.ndarray, plane: np.ndarray) -> dict:
     """(K, 3) one person's OpenPose-order camera points (NaN = unknown) -> {"head", "pelvis": metres
-    above the floor or None, "lying": bool or None}. Head: the nose; pelvis: the hips' midpoint."""
+    above the floor or None, "lying": bool, or None without a neck and a hip}. Head: the nose;
+    pelvis: the hips' midpoint (one hip when the other is unknown)."""
     h = heights(points, plane)
-    head = h[0]
-    pelvis = np.nanmean(h[[8, 11]]) if np.isfinite(h[[8, 11]]).any() else np.nan
-    neck = h[1]
-    lying = None
-    if np.isfinite(pelvis) and (np.isfinite(neck) or np.isfinite(head)):
-        upper = neck if np.isfinite(neck) else head
-        lying = bool(pelvis < LYING_TORSO_M and upper < LYING_TORSO_M)
-    return {"head": _metres(head), "pelvis": _metres(pelvis), "lying": lying}
+    hips = points[[8, 11]]
+    known = np.isfinite(hips).all(1)
+    pelvis = hips[known].mean(0) if known.any() else np.full(3, np.nan)
+    neck, lying = points[1], None
+    if np.isfinite(pelvis).all() and np.isfinite(neck).all():
+        axis = neck - pelvis
+        rise = abs(axis @ plane[:3]) / max(float(np.linalg.norm(axis)), 1e-6)
+        low = max(heights(neck, plane), heights(pelvis, plane)) < LYING_TORSO_M
+        lying = bool(low and np.degrees(np.arcsin(min(rise, 1.0))) < LYING_LEVEL_DEG)
+    return {"head": _metres(h[0]), "pelvis": _metres(heights(pelvis, plane)), "lying": lying}
 
 
 def _metres(v: float) -> float | None:

@@ -8,6 +8,7 @@ every keypoint from the observed surface. Weights are written as ``.npz`` for Nu
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -21,6 +22,7 @@ import typer
 from toppose import __version__
 from toppose.camera import Intrinsics
 from toppose.errors import App, ConfigError
+from toppose.itop_eval import match_person
 from toppose.lift import LIFTED, lift_features
 from toppose.skeleton import OPENPOSE_FROM_ITOP, openpose_from_itop
 
@@ -37,6 +39,7 @@ class LiftRecipe:
     jitter_px: float = 3.0        # keypoint noise sigma drawn per copy from U(0, jitter_px)
     drop: float = 0.15            # keypoint drop-out probability drawn per copy from U(0, drop)
     mixed_every: int = 4          # every Nth frame: 1-3 people, tilted (0-20 deg) cameras, 55-90 deg FOV
+    model: str | None = None      # an exported pose model: its keypoints on each frame are one more copy
 
 
 @dataclass(frozen=True)
@@ -59,10 +62,24 @@ def _scene(recipe: LiftRecipe, index: int):
     return random_scene(rng, "top", (1, 1), furniture=rng.random() < 0.3, fully_in_view=rng.random() < 0.7), rng
 
 
+_ESTIMATORS: dict = {}  # per process: the pose model of ``LiftRecipe.model``
+
+
+def _model_keypoints(recipe: LiftRecipe, depth: np.ndarray) -> np.ndarray:
+    """(P, K, 3) keypoints the recipe's pose model finds in ``depth`` (metres)."""
+    if recipe.model not in _ESTIMATORS:
+        from toppose.runtime.estimator import PoseEstimator
+        from toppose.runtime.session import PoseSession
+
+        _ESTIMATORS[recipe.model] = PoseEstimator(PoseSession(Path(recipe.model), "cpu", threads=1))
+    return _ESTIMATORS[recipe.model](depth)[0].keypoints
+
+
 def frame_samples(args) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One rendered frame -> (features (N, D), targets (N, L) metres, mask (N, L)) for its people."""
     recipe, index = args
     frame, rng = _scene(recipe, index)
+    found = _model_keypoints(recipe, frame.depth) if recipe.model else None
     cx, cy, kx, ky = frame.intrinsics
     intr = Intrinsics(frame.depth.shape[1], frame.depth.shape[0], 1 / kx, 1 / ky, cx, cy)
     feats, targets, masks = [], [], []
@@ -74,6 +91,10 @@ def frame_samples(args) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         sigma = rng.uniform(0, recipe.jitter_px, (recipe.copies, 1, 1))
         copies[..., :2] += rng.normal(size=copies[..., :2].shape) * sigma
         copies[..., 2] *= rng.random(copies.shape[:2]) >= rng.uniform(0, recipe.drop, (recipe.copies, 1))
+        if found is not None and (m := match_person(found[:, :len(kp)], kp)) >= 0:
+            both = (found[m, :len(kp), 2] > 0) & (kp[:, 2] > 0)
+            if np.median(np.linalg.norm(found[m, :len(kp)][both, :2] - kp[both, :2], axis=1)) < 15:  # the same person
+                copies = np.concatenate([copies, found[m:m + 1, :len(kp)]])
         inputs = lift_features(copies, frame.depth, intr)
         z_true = frame.joints_cam[p, JOINT_OF, 2]
         feats.append(inputs.features)
@@ -156,7 +177,10 @@ def train_lift(out: Path, recipe: LiftRecipe, cfg: FitConfig, workers: int = 1, 
             "recipe": asdict(recipe), "fit": asdict(cfg), "samples": int(len(feats)),
             "renderer": "toppose.synth random_scene, top view, sensor 'generic'",
             "command": f"python -m toppose.train.lift --frames {recipe.frames} --seed {recipe.seed} "
-                       f"--steps {cfg.steps}", "seconds": round(time.time() - t0, 1)}
+                       f"--steps {cfg.steps}" + (f" --model {recipe.model}" if recipe.model else ""),
+            "seconds": round(time.time() - t0, 1)}
+    if recipe.model:
+        meta["model_sha256"] = hashlib.sha256(Path(recipe.model).read_bytes()).hexdigest()
     save_model(out, arrays, constant, meta)
     return meta
 
@@ -170,6 +194,8 @@ def main(out: Annotated[Path, typer.Option(help="the .npz to write")],
          seed: Annotated[int, typer.Option(help="rendering seed")] = LiftRecipe.seed,
          steps: Annotated[int, typer.Option(help="optimiser steps")] = FitConfig.steps,
          workers: Annotated[int, typer.Option(help="rendering processes")] = 1,
+         model: Annotated[Optional[Path], typer.Option(help="also learn from this exported pose model's "
+                                                      "keypoints on every frame")] = None,
          force: Annotated[bool, typer.Option(help="replace an existing --out")] = False) -> None:
     """Render, fit, write the weights with their provenance."""
     from toppose.atomic import check_output
@@ -177,7 +203,10 @@ def main(out: Annotated[Path, typer.Option(help="the .npz to write")],
     if frames < 10 or steps < 1 or workers < 1:
         raise ConfigError("--frames must be >= 10, --steps and --workers >= 1")
     check_output(out, force, "--out")
-    meta = train_lift(out, LiftRecipe(frames=frames, seed=seed), FitConfig(steps=steps), workers, typer.echo)
+    if model is not None and not model.is_file():
+        raise ConfigError(f"--model {model}: no such file")
+    recipe = LiftRecipe(frames=frames, seed=seed, model=str(model) if model else None)
+    meta = train_lift(out, recipe, FitConfig(steps=steps), workers, typer.echo)
     typer.echo(f"wrote {out} ({meta['samples']} samples, {meta['seconds']} s)")
 
 
