@@ -39,11 +39,6 @@ def depth_metres(frame: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(d) & (d > 0), d, np.float32(0.0))
 
 
-def rays(uv: np.ndarray, intr: Intrinsics) -> np.ndarray:
-    """(..., 2) pixels -> (..., 2) ray slopes (x / z, y / z) in the camera frame."""
-    return np.stack([(uv[..., 0] - intr.cx) / intr.fx, -(uv[..., 1] - intr.cy) / intr.fy], -1)
-
-
 @dataclass
 class LiftInputs:
     """What the offset model reads for P people: features (P, L*F + GLOBAL), anchors (P, L) metres
