@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from toppose.camera import ITOP
-from toppose.data.itop import LABEL_DATASETS, _open, _validate
+from toppose.data.itop import LABEL_DATASETS, check_itop_pair, open_itop
 from toppose.lift import LIFTED, LiftModel, depth_metres, to_itop
 from toppose.skeleton import ITOP_JOINTS, NUM_OPENPOSE, openpose_from_itop
 
@@ -61,8 +61,8 @@ def evaluate_itop(labels_path: Path, depth_path: Path, lifter: LiftModel, predic
     """Score ``lifter`` on the valid frames of an ITOP pair -> {"frames", "joints", "gt2d": {method:
     per-joint list}, "model": ... (with ``predictor``, a ``PosePredictor``)}; each with its "mean"."""
     labels_path, depth_path = Path(labels_path), Path(depth_path)
-    with _open(labels_path, LABEL_DATASETS) as labels, _open(depth_path, ("id", "data")) as depth_file:
-        _validate(labels, depth_file, labels_path, depth_path)
+    with open_itop(labels_path, LABEL_DATASETS) as labels, open_itop(depth_path, ("id", "data")) as depth_file:
+        check_itop_pair(labels, depth_file, labels_path, depth_path)
         valid = np.nonzero(labels["is_valid"][:])[0][:limit]
         coords = labels["image_coordinates"][:].astype(np.float32)
         visible, truth = labels["visible_joints"][:], labels["real_world_coordinates"][:].astype(np.float32)
