@@ -169,7 +169,35 @@ SECTIONS = (("inference_cpu_ms", "CPU inference, ms per frame"), ("inference_cpu
             ("tracking_bundled_model", "Tracking with the bundled model (the sequences above)"),
             ("tracking_true_poses", "Tracking the true poses (the tracker's ceiling)"),
             ("counting_bundled_model", "Counting with the bundled model"),
-            ("tracking_speed", "Tracking + zones speed"), ("tracking_targets", "Tracking targets"))
+            ("tracking_speed", "Tracking + zones speed"), ("tracking_targets", "Tracking targets"),
+            ("lift3d_speed", "3-D lifting speed (bundled lifter)"), ("lift3d_targets", "3-D targets (ITOP metric)"))
+
+
+def lift3d(results: dict) -> str:
+    """README: ITOP's per-joint precision at 10 cm on the rendered ITOP-format test files."""
+    r = _get(results, "bench", "lift3d_itop") or {}
+    st = r.get("set") or {}
+    cols = ("gt2d_learned", "gt2d_constant", "model_learned", "model_constant")
+    joints = list((r.get("gt2d_learned") or {}).keys())
+    out = [f"Rendered ITOP-format top-view test files (`toppose-data synth --frames {_num(st.get('frames'))} "
+           f"--seed {_num(st.get('seed'))} --split test`, sensor `{st.get('sensor', DASH)}` with its noise; "
+           f"{_num(st.get('valid_frames'))} valid frames), scored by `{st.get('command', 'toppose-eval')}`; "
+           f"{_stamp(results, 'lift3d_itop')} by `pytest benchmarks/test_bench_lift.py --benchmark`. "
+           f"Percent of joints within {_num(st.get('threshold_m') and 100 * st['threshold_m'], '.0f')} cm; "
+           "a joint without an estimate counts as a miss.", "",
+           "| ITOP joint | labelled keypoints, learned offsets | labelled keypoints, constant offset | bundled model, learned "
+           "| bundled model, constant |", "|---|---|---|---|---|"]
+    for j in joints:
+        out.append(f"| {j} | " + " | ".join(_num(_get(r, c, j) and 100 * _get(r, c, j), '.1f') for c in cols) + " |")
+    out.append("| **mean** | " + " | ".join(f"**{_num(_get(r, c + '_mean') and 100 * _get(r, c + '_mean'), '.1f')}**"
+                                         for c in cols) + " |")
+    speed = _get(results, "bench", "lift3d_speed") or {}
+    out += ["", f"Lifting costs {_num(speed.get('lift_ms_per_person_1_people'))} ms for one person and "
+            f"{_num(speed.get('lift_ms_per_person_4_people'))} ms per person with four "
+            f"(target {_num(speed.get('target_ms_per_person'))} ms); a floor fit takes "
+            f"{_num(speed.get('floor_fit_ms'))} ms and runs every {_num(speed.get('floor_refit_every_frames'))} frames "
+            f"({_stamp(results, 'lift3d_speed')})."]
+    return "\n".join(out)
 
 
 def _decoder_table(r: dict) -> list[str]:
@@ -196,4 +224,5 @@ def benchmarks(results: dict) -> str:
 
 
 RENDERERS = {"bundled_model": bundled_model, "bundled_ap": bundled_ap, "border": border, "parity": parity,
-             "highlights": highlights, "gpu": gpu, "experiment": experiment, "benchmarks": benchmarks}
+             "highlights": highlights, "gpu": gpu, "experiment": experiment, "benchmarks": benchmarks,
+             "lift3d": lift3d}

@@ -106,6 +106,8 @@ def stream(camera: Annotated[Optional[list[int]], typer.Option(help="live camera
            track: Annotated[bool, typer.Option(help="persistent person ids across frames")] = False,
            zones: Annotated[Optional[Path], typer.Option(help="zones.json: occupancy, line crossings, dwell (implies --track)")] = None,
            mqtt: Annotated[Optional[str], typer.Option(help="publish poses and events to mqtt://HOST:PORT/TOPIC")] = None,
+           lift3d: Annotated[bool, typer.Option("--3d", help="keypoints in metres (camera frame), the floor plane, "
+                                                "height above it and a lying flag (depth sources with intrinsics)")] = False,
            force: Force = False) -> None:
     """Stream frames -> poses, with overlays, pose files and a latency summary."""
     from toppose.runtime.multi import open_sources
@@ -122,12 +124,14 @@ def stream(camera: Annotated[Optional[list[int]], typer.Option(help="live camera
     if not allow_modality_mismatch:
         for source in sources:
             check_modality(source, session.spec.encoding, session.path.name)
+    if lift3d:
+        _check_3d(sources)  # closes them when one cannot be lifted
     if demo and frames is None and duration is None:
         frames = 150  # the demo is bounded unless asked otherwise
     cfg = StreamConfig(save=save, jsonl=json_out, openpose_json=openpose_json,
                        show=display_available() if show is None else show and display_available(),
                        frames=frames, duration_s=duration, track=track or zones is not None, zones=zones, mqtt=mqtt,
-                       batch=batch)
+                       lift3d=lift3d, batch=batch)
     stats = run_stream(sources, session, cfg, decoder)
     summary = stats.summary()
     typer.echo(f"\n{_line(summary)} on {session.device}")
@@ -136,6 +140,16 @@ def stream(camera: Annotated[Optional[list[int]], typer.Option(help="live camera
     typer.echo(json.dumps(summary))
     if stats.interrupted:
         raise Interrupted(stats.interrupted)
+
+
+def _check_3d(sources) -> None:
+    """--3d needs depth frames whose camera is known (ITOP replays, the demo, RealSense)."""
+    for source in sources:
+        if source.modality != "depth" or getattr(source, "intrinsics", None) is None:
+            for s in sources:
+                s.close()
+            raise ConfigError(f"--3d: {source.label} gives no depth frames with known intrinsics "
+                              "(ITOP replays, RealSense cameras and recordings, and the demo do)")
 
 
 def _line(s: dict) -> str:

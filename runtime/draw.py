@@ -31,3 +31,19 @@ def draw_poses(image: np.ndarray, poses: Poses, skeleton: Skeleton, thickness: i
 def draw_status(image: np.ndarray, text: str) -> np.ndarray:
     cv2.putText(image, text, (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
     return image
+
+
+def draw_heights(image: np.ndarray, poses: Poses, heights: list[dict]) -> np.ndarray:
+    """Each person's head height above the floor (metres) beside the head; LYING in red when lying."""
+    for person, h in zip(poses.keypoints, heights):
+        seen = person[:, 2] > 0
+        if not seen.any() or h.get("head") is None and not h.get("lying"):
+            continue
+        anchor = person[0] if person[0, 2] > 0 else person[seen][0]
+        x, y = int(round(anchor[0])) + 6, int(round(anchor[1])) - 6
+        text = f"{h['head']:.2f} m" if h.get("head") is not None else ""
+        lying = bool(h.get("lying"))
+        colour = (0, 0, 255) if lying else (255, 255, 255)
+        cv2.putText(image, (text + " LYING").strip() if lying else text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
+                    colour, 1, cv2.LINE_AA)
+    return image

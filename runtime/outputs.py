@@ -24,15 +24,21 @@ from toppose.io import write_json
 
 
 def frame_record(index: int, timestamp: float, poses: Poses, timings: Timings, analytics=None,
-                 source: str | None = None) -> dict:
+                 source: str | None = None, space=None) -> dict:
     """One frame as JSON: index, timestamp, source (with several), people (18 x [x, y, score], score,
-    parts and, when tracking, id (null until confirmed)), latency; with zones, occupancy and events."""
+    parts and, when tracking, id (null until confirmed)), latency; with zones, occupancy and events;
+    with ``space`` (``--3d``): per person keypoints_3d (metres, camera frame, null where unknown),
+    height above the floor (head, pelvis) and lying, and the frame's ``floor`` plane."""
     keypoints = np.round(poses.keypoints.astype(np.float64), 2).tolist()  # one conversion, not one per person
     people = [{"keypoints": k, "score": round(s, 4), "parts": n}
               for k, s, n in zip(keypoints, poses.scores.tolist(), poses.parts.tolist())]
     line = {"index": index, "timestamp": round(timestamp, 4), "people": people,
             **({"source": source} if source else {}),
             "latency_ms": {k: round(v, 2) for k, v in timings.as_dict().items()}}
+    if space is not None:
+        for person, extra in zip(people, space.person_records()):
+            person.update(extra)
+        line["floor"] = space.floor_record()
     if analytics is not None and analytics.ids is not None:
         for person, pid in zip(people, analytics.ids.tolist()):
             person["id"] = pid if pid >= 0 else None

@@ -193,6 +193,7 @@ class Paced(Source):
             raise SourceError(f"--fps {fps}: must be positive")
         self.source, self.fps, self.skipped = source, fps, 0
         self.modality, self.label = source.modality, source.label
+        self.intrinsics = getattr(source, "intrinsics", None)
 
     def __iter__(self) -> Iterator[Captured]:
         t0, previous = None, 0.0

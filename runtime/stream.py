@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from toppose.runtime.draw import draw_poses, draw_status
+from toppose.runtime.draw import draw_heights, draw_poses, draw_status
 from toppose.runtime.estimator import PoseEstimator
 from toppose.runtime.outputs import JsonlWriter, OpenPoseJsonWriter, VideoOut, frame_record
 from toppose.runtime.pipeline import Pipeline, StreamStats
@@ -42,6 +42,7 @@ class StreamConfig:
     track: bool = False             # persistent ids (--track); zones imply it
     zones: Path | None = None       # zones.json: occupancy, crossings, dwell, events
     mqtt: str | None = None         # mqtt://HOST:PORT/TOPIC
+    lift3d: bool = False            # --3d: keypoints in metres, the floor, heights above it
     batch: bool | None = None       # several sources in one call; None: where it pays (GPU providers)
 
 
@@ -59,6 +60,10 @@ class Outputs:
         save = cfg.save / f"{name}.mp4" if several and cfg.save else cfg.save
         self.video = VideoOut(save, cfg.fps_out) if save else None
         self.analytics = None
+        self.space = None
+        if cfg.lift3d:
+            from toppose.runtime.space import Space
+            self.space = Space()
         if cfg.track or cfg.zones or cfg.mqtt:
             from toppose.runtime.analytics import Analytics
             self.analytics = Analytics(cfg.track, cfg.zones, cfg.mqtt)
@@ -69,10 +74,11 @@ class Outputs:
         c, t = result.captured, result.timings
         with t.measure("output"):
             frame, poses = self._analyse(result)
-            self._write_frame(result, poses, fps)
+            space = self.space(poses, c.frame, c.intrinsics) if self.space else None
+            self._write_frame(result, poses, fps, space)
         t.latency = 1000 * (time.perf_counter() - result.started)
         if self.jsonl or (self.analytics and self.analytics.publisher):
-            line = frame_record(result.index, c.timestamp, poses, t, frame, source=self.name)
+            line = frame_record(result.index, c.timestamp, poses, t, frame, source=self.name, space=space)
             if self.jsonl:
                 self.jsonl.write_line(line)
             if self.analytics:
@@ -86,13 +92,15 @@ class Outputs:
         frame = self.analytics.update(result.poses, c.frame.shape[:2], result.index, c.timestamp)
         return frame, frame.poses
 
-    def _write_frame(self, result, poses, fps: float) -> None:
+    def _write_frame(self, result, poses, fps: float, space=None) -> None:
         if self.openpose:
             self.openpose.write(result.index, result.captured.name, poses)
         if self.video or self.cfg.show:
             overlay = draw_poses(result.image.copy(), poses, self.session.spec.skeleton)
             if self.analytics:
                 self.analytics.draw(overlay)
+            if space is not None:
+                draw_heights(overlay, poses, space.heights)
             draw_status(overlay, f"{fps:5.1f} FPS  {len(result.poses)} people  {self.session.device}")
             if self.video:
                 self.video.write(overlay, result.captured.name)

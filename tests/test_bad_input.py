@@ -140,6 +140,7 @@ DATA = [
     ("synth-people-reversed", "synth --out {ws}/o --people 3:1", "--people must satisfy"),
     ("synth-workers-0", "synth --out {ws}/o --workers 0", "--workers must be at least 1"),
     ("synth-split-path", "synth --out {ws}/o --split ../x", "--split must be a plain word"),
+    ("synth-itop-fov", "synth --out {ws}/o --fov 60:90", "--fov: ITOP files hold one camera"),
     ("synth-existing-itop", "synth --out {ws}/itop --frames 2", "ITOP_top_train_labels.h5: exists (add --force"),
     ("synth-existing-training", "synth --out {ws}/existing --frames 2 --people 1:1", "existing: exists and is not empty"),
     ("synth-out-is-a-file", "synth --out {ws}/afile --frames 2 --people 1:1", "afile: is a file"),

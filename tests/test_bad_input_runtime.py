@@ -82,6 +82,7 @@ STREAM = [
     ("video-missing", "--video {ws}/gone.mp4 --device cpu", "gone.mp4: no such file"),
     ("video-text", "--video {ws}/afile --device cpu", "afile: cannot open"),
     ("images-none", "--images {ws}/noimages --device cpu", "noimages: no images found"),
+    ("3d-without-intrinsics", S + " --3d --json {ws}/new.jsonl", "--3d: {ws}/imgs gives no depth frames with known intrinsics"),
     ("itop-text", "--itop {ws}/text.h5 --device cpu", "text.h5: not a readable HDF5 file"),
     ("itop-no-data", "--itop {ws}/nodata.h5 --device cpu", "nodata.h5: no 'data' dataset"),
     ("no-source", "--device cpu", "choose a source"),

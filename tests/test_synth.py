@@ -20,6 +20,37 @@ def test_world_coordinates_project_to_image_coordinates(tmp_path):
     assert np.abs(u - uv[..., 0]).max() <= 1.0 and np.abs(v - uv[..., 1]).max() <= 1.0
 
 
+@pytest.mark.parametrize("tilt", [(0.0, 0.0), (10.0, 20.0)])
+def test_world_coordinates_agree_with_the_depth_maps(tmp_path, tilt):
+    """Back-projecting the depth at a visible joint with ITOP's intrinsics lands on the body surface in
+    front of the joint (within a limb's radius), as in ITOP's own files; the metric means the same."""
+    from toppose.camera import ITOP
+    from toppose.synth.scenes import SceneOptions
+
+    labels, depth = write_itop(tmp_path, "top", 20, seed=4, options=SceneOptions(tilt=tilt))
+    with h5py.File(labels) as h, h5py.File(depth) as d:
+        world, uv = h["real_world_coordinates"][:].astype(np.float64), h["image_coordinates"][:]
+        seen = (h["visible_joints"][:] > 0) & (h["is_valid"][:] > 0)[:, None]
+        maps = d["data"][:].astype(np.float64)
+    n, j = np.nonzero(seen)
+    uv = uv.astype(np.int64)
+    z = maps[n, uv[n, j, 1], uv[n, j, 0]]
+    ok = z > 0
+    surface = np.stack([(uv[n, j, 0] - ITOP.cx) * z / ITOP.fx, -(uv[n, j, 1] - ITOP.cy) * z / ITOP.fy, z], -1)[ok]
+    gap = np.linalg.norm(world[n, j][ok] - surface, axis=1)
+    assert ok.mean() > 0.9 and len(gap) > 60
+    assert np.median(gap) < 0.12 and np.percentile(gap, 95) < 0.2  # a wrong frame or camera: metres
+    assert (world[n, j, 2][ok] - z[ok] > -0.05).mean() > 0.97  # the joint lies behind the surface seen
+
+
+def test_itop_files_refuse_another_field_of_view(tmp_path):
+    from toppose.synth.scenes import SceneOptions
+
+    with pytest.raises(ValueError, match="ITOP's camera only"):
+        write_itop(tmp_path, "top", 2, seed=0, options=SceneOptions(fov=(60.0, 90.0)))
+    assert not any(tmp_path.iterdir())
+
+
 def test_itop_file_layout_and_dtypes(tmp_path):
     labels, depth = write_itop(tmp_path, "side", 5, seed=0, split="test")
     assert labels.name == "ITOP_side_test_labels.h5" and depth.name == "ITOP_side_test_depth_map.h5"

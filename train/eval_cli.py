@@ -14,7 +14,7 @@ app = App(help="Evaluate a model on a training-format folder.")
 
 
 @app.command()
-def main(data: Annotated[Path, typer.Option(help="training-format folder with ground truth")],
+def main(data: Annotated[Optional[Path], typer.Option(help="training-format folder with ground truth")] = None,
          weights: Annotated[Optional[Path], typer.Option(help="PyTorch weights or checkpoint")] = None,
          model: Annotated[Optional[Path], typer.Option(help="exported ONNX model")] = None,
          tta: Annotated[bool, typer.Option(help="scales 0.75/1/1.25 + flip")] = False,
@@ -26,10 +26,20 @@ def main(data: Annotated[Path, typer.Option(help="training-format folder with gr
          out: Annotated[Optional[Path], typer.Option(help="write metrics and detections as JSON")] = None,
          tracks: Annotated[Optional[Path], typer.Option(help="toppose-stream --track --json output: score tracking")] = None,
          match: Annotated[str, typer.Option(help="with --tracks: centre (body centres within 40 px) or oks")] = "centre",
+         itop_labels: Annotated[Optional[Path], typer.Option(help="ITOP *_labels.h5: score 3-D joints (with --itop-depth)")] = None,
+         itop_depth: Annotated[Optional[Path], typer.Option(help="ITOP *_depth_map.h5 of the same frames")] = None,
+         lift: Annotated[Optional[Path], typer.Option(help="lifting model .npz (default: the bundled one)")] = None,
          force: Annotated[bool, typer.Option(help="replace an existing --out file")] = False) -> None:
     """Decode with the shared decoder, convert to COCO-17, print AP/AR and per-joint accuracy.
 
-    With --tracks: HOTA, IDF1, MOTA, ID switches and counting against a --sequence folder."""
+    With --tracks: HOTA, IDF1, MOTA, ID switches and counting against a --sequence folder.
+    With --itop-labels/--itop-depth: ITOP's per-joint precision at 10 cm of the lifted 3-D joints,
+    from the true 2-D keypoints and (with --model or --weights) from the model's."""
+    if itop_labels is not None or itop_depth is not None:
+        _itop(itop_labels, itop_depth, weights, model, lift, limit, out, force)
+        return
+    if data is None:
+        raise ConfigError("give --data (or --itop-labels and --itop-depth)")
     if tracks is not None:
         _tracks(tracks, data, out, match, force)
         return
@@ -101,6 +111,38 @@ def _metrics(result) -> dict:
     extra = {} if result.stats_min_keypoints is None else {
         "min_keypoints": result.min_keypoints, "stats_min_keypoints": result.stats_min_keypoints}
     return {"stats": result.stats, **extra, "per_joint": result.per_joint}
+
+
+def _itop(labels: Optional[Path], depth: Optional[Path], weights: Optional[Path], model: Optional[Path],
+          lift: Optional[Path], limit: Optional[int], out: Optional[Path], force: bool) -> None:
+    from toppose.atomic import check_output
+    from toppose.inference import PosePredictor
+    from toppose.io import write_json
+    from toppose.itop_eval import evaluate_itop, table
+    from toppose.lift import LiftModel
+    from toppose.runtime.space import bundled_lifter
+
+    if labels is None or depth is None:
+        raise ConfigError("--itop-labels and --itop-depth go together")
+    if weights is not None and model is not None:
+        raise ConfigError("give at most one of --weights or --model")
+    if limit is not None and limit < 1:
+        raise ConfigError(f"--limit must be at least 1, got {limit}")
+    if out is not None:
+        check_output(out, force, "--out")
+    try:
+        lifter = LiftModel.load(lift or bundled_lifter())
+    except ValueError as e:
+        raise ConfigError(f"--lift {e}") from None
+    predictor = None
+    if weights is not None or model is not None:
+        spec, infer, input_hw, config = _model(weights, model)
+        predictor = PosePredictor(infer, spec, config, input_hw=input_hw) if config else \
+            PosePredictor(infer, spec, input_hw=input_hw)
+    result = evaluate_itop(labels, depth, lifter, predictor, limit)  # DataError: one line naming the file
+    typer.echo(table(result))
+    if out is not None:
+        write_json(out, {**result, "lift": lifter.meta}, indent=1)
 
 
 def _tracks(tracks: Path, data: Path, out: Optional[Path], match: str, force: bool) -> None:

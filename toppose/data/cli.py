@@ -162,6 +162,9 @@ def synth(out: Annotated[Path, typer.Option(help="output folder")],
         raise ConfigError("--zones needs --sequence")
     if sequence and view != "top":
         raise ConfigError("--sequence renders the top view only")
+    if span is None and fov is not None:
+        raise ConfigError("--fov: ITOP files hold one camera, ITOP's (their real-world coordinates assume it); "
+                          "varied fields of view need --people")
     if span is None:
         lp, dp = write_itop(out, view, frames, seed, split, workers, options, force)
         typer.echo(f"wrote {lp} and {dp}")

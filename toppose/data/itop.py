@@ -37,7 +37,8 @@ class ItopReport:
                 f"occluded {self.keypoints_not_visible}, outside the frame {self.keypoints_outside_frame}")
 
 
-def _open(path: Path, required: tuple[str, ...]) -> h5py.File:
+def open_itop(path: Path, required: tuple[str, ...]) -> h5py.File:
+    """An ITOP .h5 file holding the ``required`` datasets; DataError naming the file otherwise."""
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     try:
@@ -51,7 +52,9 @@ def _open(path: Path, required: tuple[str, ...]) -> h5py.File:
     return f
 
 
-def _validate(labels: h5py.File, depth: h5py.File, lpath: Path, dpath: Path) -> int:
+def check_itop_pair(labels: h5py.File, depth: h5py.File, lpath: Path, dpath: Path) -> int:
+    """The number of frames of a labels + depth pair; DataError naming the file whose ids, shapes or
+    frame order do not match."""
     for f, path in ((labels, lpath), (depth, dpath)):
         if f["id"].dtype.kind != "S" or f["id"].ndim != 1:
             raise DataError(f"{path}: dataset id holds {f['id'].dtype} values, expected ITOP's byte-string "
@@ -85,8 +88,8 @@ def convert_itop(labels_path: Path, depth_path: Path, out: Path, start: int = 0,
     """Convert one view/split of ITOP. Writes ``out`` in the training format; returns the report."""
     labels_path, depth_path = Path(labels_path), Path(depth_path)
     report = ItopReport()
-    with _open(labels_path, LABEL_DATASETS) as labels, _open(depth_path, ("id", "data")) as depth:
-        _validate(labels, depth, labels_path, depth_path)
+    with open_itop(labels_path, LABEL_DATASETS) as labels, open_itop(depth_path, ("id", "data")) as depth:
+        check_itop_pair(labels, depth, labels_path, depth_path)
         coords = labels["image_coordinates"][:].astype(np.float64)
         if not np.isfinite(coords).all():
             raise DataError(f"{labels_path}: image_coordinates contain NaN or inf")

@@ -60,9 +60,12 @@ def write_itop(out: str | Path, view: str, frames: int, seed: int, split: str = 
                force: bool = False) -> tuple[Path, Path]:
     """Single-person frames as ``ITOP_{view}_{split}_labels.h5`` and ``..._depth_map.h5``.
 
-    ``options`` picks sensor, clutter and mounting; ITOP's intrinsics unless ``options.fov``.
+    ``options`` picks sensor, clutter and mounting; always ITOP's intrinsics, so the real-world
+    coordinates (camera frame, metres) and the depth maps agree as in ITOP's own files.
     Existing files are refused unless ``force``; both are written under temporary names first.
     """
+    if options.fov is not None:
+        raise ValueError("ITOP files hold ITOP's camera only: options.fov must be None")
     out = Path(out)
     labels_path = out / f"ITOP_{view}_{split}_labels.h5"
     depth_path = out / f"ITOP_{view}_{split}_depth_map.h5"

@@ -1,0 +1,106 @@
+"""ITOP's 10 cm metric: exact on files whose depth holds the joints, per joint, from real-format files;
+``toppose-eval --itop-labels/--itop-depth`` with the bundled model on rendered ITOP files."""
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from corpus import check
+from toppose.camera import ITOP
+from toppose.itop_eval import evaluate_itop, match_person, precision
+from toppose.lift import GLOBAL, LIFTED, FEATURES, TORSO_FRACTION, LiftModel
+from toppose.skeleton import ITOP_TORSO, NUM_ITOP
+from toppose.runtime.stream import bundled_model
+from toppose.synth.writers import write_itop
+from toppose.train.eval_cli import app as eval_app
+
+runner = CliRunner()
+ZERO = LiftModel([], np.zeros(len(LIFTED) * FEATURES + GLOBAL), np.ones(len(LIFTED) * FEATURES + GLOBAL),
+                 np.zeros(len(LIFTED)), {})
+
+
+def _itop_pair(path, frames=6, seed=0):
+    """ITOP files (as distributed: float16, int16 pixels) whose depth around each joint is the joint's own
+    depth, so lifting with zero offsets gives the truth back; frame 1 is marked invalid."""
+    rng = np.random.default_rng(seed)
+    uv = np.zeros((frames, NUM_ITOP, 2), np.int16)
+    world = np.zeros((frames, NUM_ITOP, 3), np.float32)
+    depth = np.zeros((frames, *ITOP.hw), np.float16)
+    for n in range(frames):
+        uv[n] = np.stack([rng.integers(10, 310, NUM_ITOP), rng.integers(10, 230, NUM_ITOP)], -1)
+        uv[n, 1], uv[n, 9], uv[n, 10] = (100, 60), (100, 160), (140, 160)  # neck, hips apart from the rest
+        z = rng.uniform(1.0, 3.0, NUM_ITOP).astype(np.float16).astype(np.float32)
+        world[n] = np.stack([(uv[n, :, 0] - ITOP.cx) * z / ITOP.fx, -(uv[n, :, 1] - ITOP.cy) * z / ITOP.fy, z], -1)
+        pelvis = (world[n, 9] + world[n, 10]) / 2
+        world[n, ITOP_TORSO] = pelvis + TORSO_FRACTION * (world[n, 1] - pelvis)
+        for j in range(NUM_ITOP):
+            if j != ITOP_TORSO:
+                depth[n, uv[n, j, 1] - 2:uv[n, j, 1] + 3, uv[n, j, 0] - 2:uv[n, j, 0] + 3] = z[j]
+    ids = np.array([f"00_{i:05d}".encode() for i in range(frames)])
+    with h5py.File(path / "labels.h5", "w") as f:
+        f["id"], f["is_valid"] = ids, np.array([1, 0] + [1] * (frames - 2), np.uint8)
+        f["visible_joints"], f["image_coordinates"] = np.ones((frames, NUM_ITOP), np.int16), uv
+        f["real_world_coordinates"] = world.astype(np.float16)
+    with h5py.File(path / "depth.h5", "w") as f:
+        f["id"], f["data"] = ids, depth
+    return path / "labels.h5", path / "depth.h5"
+
+
+def test_the_truth_scores_100_percent_and_a_joint_11_cm_off_scores_0(tmp_path):
+    labels, depth = _itop_pair(tmp_path)
+    result = evaluate_itop(labels, depth, ZERO)
+    assert result["frames"] == 5 and "model" not in result  # the invalid frame is left out
+    assert result["gt2d"]["constant"] == [1.0] * NUM_ITOP and result["gt2d"]["constant_mean"] == 1.0
+    with h5py.File(depth, "a") as f:
+        d = f["data"][:]
+        u, v = h5py.File(labels)["image_coordinates"][:, 13].T  # the right foot, every frame
+        for n in range(len(d)):
+            d[n, v[n] - 2:v[n] + 3, u[n] - 2:u[n] + 3] += np.float16(0.11)
+        f["data"][...] = d
+    per = evaluate_itop(labels, depth, ZERO)["gt2d"]["constant"]
+    assert per[13] == 0.0 and per[:13] == [1.0] * 13 and per[14] == 1.0
+
+
+def test_precision_counts_missing_joints_as_misses():
+    truth = np.zeros((2, 3, 3))
+    pred = truth + [[[0.05, 0, 0], [np.nan, 0, 0], [0.2, 0, 0]], [[0, 0.0999, 0], [0, 0, 0], [0, 0, 0]]]
+    np.testing.assert_allclose(precision(pred, truth), [1.0, 0.5, 0.5])
+
+
+def test_the_nearest_predicted_person_is_matched():
+    truth = np.zeros((18, 3), np.float32)
+    truth[:3] = [[10, 10, 2], [20, 20, 2], [0, 0, 0]]
+    people = np.zeros((2, 18, 3), np.float32)
+    people[0, :2] = [[100, 100, 1], [90, 90, 1]]
+    people[1, 1:3] = [[21, 19, 1], [300, 300, 1]]
+    assert match_person(people, truth) == 1 and match_person(people[:0], truth) == -1
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    return write_itop(tmp_path_factory.mktemp("itop"), "top", 12, seed=77, split="test")
+
+
+def test_eval_cli_scores_rendered_itop_files_with_the_bundled_model(rendered, tmp_path):
+    labels, depth = rendered
+    res = runner.invoke(eval_app, ["--model", str(bundled_model()), "--itop-labels", str(labels),
+                                   "--itop-depth", str(depth), "--out", str(tmp_path / "r.json")])
+    assert res.exit_code == 0, res.output
+    assert "right_knee" in res.output and "torso" in res.output
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["gt2d"]["learned_mean"] > 0.85 and result["model"]["learned_mean"] > 0.5
+    assert result["gt2d"]["learned_mean"] > result["gt2d"]["constant_mean"]
+    assert result["lift"]["recipe"]["seed"] == 1
+
+
+def test_eval_cli_itop_bad_input(rendered, tmp_path):
+    labels, depth = rendered
+    check(eval_app, ["--itop-labels", labels], "--itop-labels and --itop-depth go together", tmp_path)
+    check(eval_app, ["--itop-labels", labels, "--itop-depth", tmp_path / "none.h5"], "none.h5: no such file", tmp_path)
+    (tmp_path / "bad.npz").write_text("x")
+    check(eval_app, ["--itop-labels", labels, "--itop-depth", depth, "--lift", tmp_path / "bad.npz"],
+          "bad.npz: not a toppose lifting model", tmp_path)
+    check(eval_app, ["--itop-labels", depth, "--itop-depth", depth], "missing dataset(s)", tmp_path)

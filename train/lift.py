@@ -1,0 +1,214 @@
+"""Train the lifting offsets (``toppose.lift.LiftModel``) on rendered frames with exact 3-D truth.
+
+``python -m toppose.train.lift --out runtime/models/toppose-lift.npz`` renders top-view frames
+(the sensor model on), feeds the true 2-D keypoints with jitter and random drop-outs through the
+same features the runtime computes, and fits a small MLP (torch) to the true depth offset of
+every keypoint from the observed surface. Weights are written as ``.npz`` for NumPy evaluation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Annotated, Optional
+
+import numpy as np
+import typer
+
+from toppose import __version__
+from toppose.camera import Intrinsics
+from toppose.errors import App, ConfigError
+from toppose.itop_eval import match_person
+from toppose.lift import LIFTED, lift_features
+from toppose.skeleton import OPENPOSE_FROM_ITOP, openpose_from_itop
+
+JOINT_OF = np.asarray([OPENPOSE_FROM_ITOP[k] for k in LIFTED])  # (L,) ITOP joint of each lifted keypoint
+
+
+@dataclass(frozen=True)
+class LiftRecipe:
+    """How the training set is rendered and augmented; stored in the model's provenance."""
+
+    frames: int = 16000
+    seed: int = 1
+    copies: int = 3               # augmented copies of every person
+    jitter_px: float = 3.0        # keypoint noise sigma drawn per copy from U(0, jitter_px)
+    drop: float = 0.15            # keypoint drop-out probability drawn per copy from U(0, drop)
+    mixed_every: int = 4          # every Nth frame: 1-3 people, tilted (0-20 deg) cameras, 55-90 deg FOV
+    model: str | None = None      # an exported pose model: its keypoints on each frame are one more copy
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    hidden: int = 256
+    steps: int = 4000
+    batch: int = 1024
+    lr: float = 2e-3
+    seed: int = 0
+
+
+def _scene(recipe: LiftRecipe, index: int):
+    from toppose.synth.scenes import SceneOptions, random_scene
+
+    rng = np.random.default_rng([recipe.seed, index])
+    if recipe.mixed_every and index % recipe.mixed_every == recipe.mixed_every - 1:
+        return random_scene(rng, "top", (1, 3), furniture=True, fully_in_view=False,
+                            options=SceneOptions(tilt=(0.0, 20.0), fov=(55.0, 90.0))), rng
+    # as toppose-data synth draws ITOP-format frames (writers._render_itop)
+    return random_scene(rng, "top", (1, 1), furniture=rng.random() < 0.3, fully_in_view=rng.random() < 0.7), rng
+
+
+_ESTIMATORS: dict = {}  # per process: the pose model of ``LiftRecipe.model``
+
+
+def _model_keypoints(recipe: LiftRecipe, depth: np.ndarray) -> np.ndarray:
+    """(P, K, 3) keypoints the recipe's pose model finds in ``depth`` (metres)."""
+    if recipe.model not in _ESTIMATORS:
+        from toppose.runtime.estimator import PoseEstimator
+        from toppose.runtime.session import PoseSession
+
+        _ESTIMATORS[recipe.model] = PoseEstimator(PoseSession(Path(recipe.model), "cpu", threads=1))
+    return _ESTIMATORS[recipe.model](depth)[0].keypoints
+
+
+def frame_samples(args) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One rendered frame -> (features (N, D), targets (N, L) metres, mask (N, L)) for its people."""
+    recipe, index = args
+    frame, rng = _scene(recipe, index)
+    found = _model_keypoints(recipe, frame.depth) if recipe.model else None
+    cx, cy, kx, ky = frame.intrinsics
+    intr = Intrinsics(frame.depth.shape[1], frame.depth.shape[0], 1 / kx, 1 / ky, cx, cy)
+    feats, targets, masks = [], [], []
+    for p in range(len(frame.joints_uv)):
+        kp, in_frame = openpose_from_itop(frame.joints_uv[p], frame.visible[p], frame.depth.shape)
+        if in_frame.sum() < 6:
+            continue
+        copies = np.repeat(kp[None], recipe.copies, 0)
+        sigma = rng.uniform(0, recipe.jitter_px, (recipe.copies, 1, 1))
+        copies[..., :2] += rng.normal(size=copies[..., :2].shape) * sigma
+        copies[..., 2] *= rng.random(copies.shape[:2]) >= rng.uniform(0, recipe.drop, (recipe.copies, 1))
+        if found is not None and (m := match_person(found[:, :len(kp)], kp)) >= 0:
+            both = (found[m, :len(kp), 2] > 0) & (kp[:, 2] > 0)
+            if np.median(np.linalg.norm(found[m, :len(kp)][both, :2] - kp[both, :2], axis=1)) < 15:  # the same person
+                copies = np.concatenate([copies, found[m:m + 1, :len(kp)]])
+        inputs = lift_features(copies, frame.depth, intr)
+        z_true = frame.joints_cam[p, JOINT_OF, 2]
+        feats.append(inputs.features)
+        targets.append((z_true[None] - inputs.anchors).astype(np.float32))
+        masks.append(inputs.ok)
+    if not feats:
+        return np.zeros((0, 0), np.float32), np.zeros((0, len(LIFTED)), np.float32), np.zeros((0, len(LIFTED)), bool)
+    return np.concatenate(feats), np.concatenate(targets), np.concatenate(masks)
+
+
+def render_set(recipe: LiftRecipe, workers: int = 1, start: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(features (N, D), targets (N, L), mask (N, L)) of frames ``start`` .. ``start + recipe.frames``."""
+    jobs = [(recipe, i) for i in range(start, start + recipe.frames)]
+    if workers > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            parts = list(pool.map(frame_samples, jobs, chunksize=64))
+    else:
+        parts = list(map(frame_samples, jobs))
+    parts = [p for p in parts if len(p[0])]
+    return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))
+
+
+def constant_offsets(targets: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(L,) the baseline: the median offset of each keypoint over the training set."""
+    return np.array([np.median(targets[mask[:, k], k]) if mask[:, k].any() else 0.0
+                     for k in range(targets.shape[1])], np.float32)
+
+
+def fit(features: np.ndarray, targets: np.ndarray, mask: np.ndarray, cfg: FitConfig, log=print) -> dict:
+    """Fit the MLP (Huber loss on the known offsets) -> arrays for ``LiftModel`` (W0.., b0.., mean, std)."""
+    import torch
+
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    mean, std = features.mean(0), features.std(0) + 1e-3
+    x = torch.from_numpy((features - mean) / std)
+    y = torch.from_numpy(np.where(mask, targets, 0.0).astype(np.float32))
+    m = torch.from_numpy(mask.astype(np.float32))
+    d, L = x.shape[1], y.shape[1]
+    net = torch.nn.Sequential(torch.nn.Linear(d, cfg.hidden), torch.nn.ReLU(), torch.nn.Linear(cfg.hidden, cfg.hidden),
+                              torch.nn.ReLU(), torch.nn.Linear(cfg.hidden, L))
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.steps)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    for step in range(cfg.steps):
+        idx = torch.randint(0, len(x), (cfg.batch,), generator=gen)
+        loss = (torch.nn.functional.huber_loss(net(x[idx]), y[idx], reduction="none", delta=0.05) * m[idx]).sum() \
+            / m[idx].sum().clamp(min=1)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        if step % 500 == 0 or step == cfg.steps - 1:
+            log(f"step {step}: loss {loss.item():.5f}")
+    linear = [layer for layer in net if isinstance(layer, torch.nn.Linear)]
+    out = {"mean": mean.astype(np.float32), "std": std.astype(np.float32)}
+    for i, layer in enumerate(linear):
+        out[f"W{i}"] = layer.weight.detach().numpy().T.copy()
+        out[f"b{i}"] = layer.bias.detach().numpy().copy()
+    return out
+
+
+def save_model(path: Path, arrays: dict, constant: np.ndarray, meta: dict) -> None:
+    """Write the ``.npz`` under a temporary name, then rename."""
+    from toppose.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays, constant=constant, meta=np.array(json.dumps(meta)))
+
+
+def train_lift(out: Path, recipe: LiftRecipe, cfg: FitConfig, workers: int = 1, log=print) -> dict:
+    """Render, fit and save; returns the provenance stored in the file."""
+    t0 = time.time()
+    feats, targets, mask = render_set(recipe, workers)
+    log(f"{len(feats)} samples from {recipe.frames} frames in {time.time() - t0:.0f} s")
+    arrays = fit(feats, targets, mask, cfg, log)
+    constant = constant_offsets(targets, mask)
+    meta = {"kind": "toppose lifting offsets", "toppose": __version__, "keypoints": LIFTED.tolist(),
+            "recipe": asdict(recipe), "fit": asdict(cfg), "samples": int(len(feats)),
+            "renderer": "toppose.synth random_scene, top view, sensor 'generic'",
+            "command": f"python -m toppose.train.lift --frames {recipe.frames} --seed {recipe.seed} "
+                       f"--steps {cfg.steps}" + (f" --model {recipe.model}" if recipe.model else ""),
+            "seconds": round(time.time() - t0, 1)}
+    if recipe.model:
+        meta["model_sha256"] = hashlib.sha256(Path(recipe.model).read_bytes()).hexdigest()
+    save_model(out, arrays, constant, meta)
+    return meta
+
+
+app = App(help="Train the 3-D lifting offsets on rendered frames.")
+
+
+@app.command()
+def main(out: Annotated[Path, typer.Option(help="the .npz to write")],
+         frames: Annotated[int, typer.Option(help="rendered frames")] = LiftRecipe.frames,
+         seed: Annotated[int, typer.Option(help="rendering seed")] = LiftRecipe.seed,
+         steps: Annotated[int, typer.Option(help="optimiser steps")] = FitConfig.steps,
+         workers: Annotated[int, typer.Option(help="rendering processes")] = 1,
+         model: Annotated[Optional[Path], typer.Option(help="also learn from this exported pose model's "
+                                                      "keypoints on every frame")] = None,
+         force: Annotated[bool, typer.Option(help="replace an existing --out")] = False) -> None:
+    """Render, fit, write the weights with their provenance."""
+    from toppose.atomic import check_output
+
+    if frames < 10 or steps < 1 or workers < 1:
+        raise ConfigError("--frames must be >= 10, --steps and --workers >= 1")
+    check_output(out, force, "--out")
+    if model is not None and not model.is_file():
+        raise ConfigError(f"--model {model}: no such file")
+    recipe = LiftRecipe(frames=frames, seed=seed, model=str(model) if model else None)
+    meta = train_lift(out, recipe, FitConfig(steps=steps), workers, typer.echo)
+    typer.echo(f"wrote {out} ({meta['samples']} samples, {meta['seconds']} s)")
+
+
+if __name__ == "__main__":
+    app()
