@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from corpus import check
 from toppose.camera import ITOP
-from toppose.itop_eval import evaluate_itop, match_person, precision
+from toppose.itop_eval import _frames, evaluate_itop, match_person, precision
 from toppose.lift import GLOBAL, LIFTED, FEATURES, TORSO_FRACTION, LiftModel
 from toppose.skeleton import ITOP_TORSO, NUM_ITOP
 from toppose.runtime.stream import bundled_model
@@ -62,6 +62,23 @@ def test_the_truth_scores_100_percent_and_a_joint_11_cm_off_scores_0(tmp_path):
         f["data"][...] = d
     per = evaluate_itop(labels, depth, ZERO)["gt2d"]["constant"]
     assert per[13] == 0.0 and per[:13] == [1.0] * 13 and per[14] == 1.0
+
+
+class _Recorded(np.ndarray):
+    """An array that records the length of every slice read from it (an HDF5 dataset's reads)."""
+
+    def __getitem__(self, item):
+        if isinstance(item, slice):
+            self.reads.append(item.stop - item.start)
+        return np.asarray(self)[item]
+
+
+def test_frames_are_read_in_bounded_blocks_across_gaps_of_invalid_frames():
+    data = np.arange(10_000).view(_Recorded)
+    data.reads = []
+    wanted = np.array([0, 1, 2, 5000, 5001, 9999])
+    assert [int(v) for v in _frames(data, wanted, block=2)] == wanted.tolist()
+    assert max(data.reads) <= 4 * 2  # never the 5000 invalid frames in between
 
 
 def test_precision_counts_missing_joints_as_misses():
