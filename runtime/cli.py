@@ -123,7 +123,7 @@ def stream(camera: Annotated[Optional[list[int]], typer.Option(help="live camera
                            realsense, serial, seed, realtime, fps, session.spec.encoding.kind == "depth")
     if not allow_modality_mismatch:
         for source in sources:
-            check_modality(source, session.spec.encoding, session.path.name)
+            check_modality(source.label, source.modality, session.spec.encoding, session.path.name)
     if lift3d:
         _check_3d(sources)  # closes them when one cannot be lifted
     if demo and frames is None and duration is None:
@@ -168,22 +168,19 @@ def infer(images: Annotated[list[Path], typer.Argument(help="image files (colour
           force: Force = False) -> None:
     """Poses on single images (the textbook's inference), same session and decoder as streaming."""
     import contextlib
-    import glob
 
     from toppose.atomic import atomic_path
     from toppose.runtime.estimator import PoseEstimator
-    from toppose.runtime.sources import ImageSource, check_modality
+    from toppose.runtime.sources import check_modality, frame_modality
 
     targets = _infer_targets(images, out, force)
-    for path in images:
-        _read_frame(path)  # every input checked before any output is written
+    # every input checked before any output is written (read here and again when inferred)
+    modalities = {path: frame_modality(_read_frame(path)) for path in images}
     _setup_logging()
     estimator = PoseEstimator(_session(model, device, None, False))
     if not allow_modality_mismatch:
-        for path in images:
-            source = ImageSource(glob.escape(str(path)))
-            source.label = str(path)
-            check_modality(source, estimator.spec.encoding, estimator.session.path.name)
+        for path, modality in modalities.items():
+            check_modality(str(path), modality, estimator.spec.encoding, estimator.session.path.name)
     with contextlib.ExitStack() as stack:  # all outputs appear together, or none
         for path in images:
             tmp = [stack.enter_context(atomic_path(t)) for t in targets.get(path, ())]
