@@ -112,6 +112,7 @@ class LiftModel:
 
     @classmethod
     def load(cls, path: str | Path) -> "LiftModel":
+        """A ``.npz`` written by ``toppose.train.lift``; ValueError naming the file when it is not one."""
         try:
             with np.load(path, allow_pickle=False) as z:
                 n = sum(1 for k in z.files if k.startswith("W"))
