@@ -121,3 +121,12 @@ def test_eval_cli_itop_bad_input(rendered, tmp_path):
     check(eval_app, ["--itop-labels", labels, "--itop-depth", depth, "--lift", tmp_path / "bad.npz"],
           "bad.npz: not a toppose lifting model", tmp_path)
     check(eval_app, ["--itop-labels", depth, "--itop-depth", depth], "missing dataset(s)", tmp_path)
+
+
+def test_eval_cli_itop_with_weights_but_no_train_extra_says_so_in_one_line(rendered, tmp_path, monkeypatch):
+    import toppose.extras
+
+    monkeypatch.setattr(toppose.extras, "missing_modules", lambda extra, modules=(): ["torch"])
+    labels, depth = rendered
+    check(eval_app, ["--itop-labels", labels, "--itop-depth", depth, "--weights", tmp_path / "w.pth"],
+          "toppose-eval --weights needs the 'train' extra", tmp_path)
