@@ -271,7 +271,8 @@ def _open(camera, video, images, itop, demo, seed, realsense, serial, realsense_
 
 
 def check_modality(label: str, modality: str, encoding: InputEncoding, model_name: str) -> None:
-    """Raise ModalityError when the source ``label`` gives frames (``modality``) of another kind than the model reads."""
+    """Raise ModalityError when the source ``label`` gives frames (``modality``) of another kind
+    than the model reads."""
     if modality == encoding.kind:
         return
     if encoding.kind == "depth":

@@ -44,7 +44,8 @@ class Space3D:
         return out
 
     def floor_record(self) -> list[float] | None:
-        """The floor plane as JSON: [a, b, c, d] (unit normal toward the camera, d = camera height in metres) or None."""
+        """The floor plane as JSON: [a, b, c, d] (unit normal toward the camera, d = the camera's
+        height in metres), or None."""
         return None if self.floor is None else [round(float(c), 5) for c in self.floor]
 
 
