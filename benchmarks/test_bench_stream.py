@@ -125,7 +125,7 @@ def test_four_paced_sources_one_session(results, timing, clip, long_clip, dynami
     for n in range(1, SOURCES):  # each batch size's first call is slower: warm them all, as a long stream would be
         batched_fps(session, read(clip)[:2 * n], batch=n)
     bare, runs = {1: [], SOURCES: []}, {False: [], True: []}
-    for _ in range(ROUNDS - 1):  # bare inference and the four-source run take turns; each side's best round counts
+    for _ in range(ROUNDS):  # bare inference and the four-source run take turns; each side's best round counts
         for n in bare:
             bare[n].append(batched_fps(session, read(clip), batch=n))
         sources = [Paced(ImageSource(str(long_clip)), fps=PACE) for _ in range(SOURCES)]

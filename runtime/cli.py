@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from toppose.errors import App, ConfigError, Interrupted
+from toppose.errors import App, ConfigError, Interrupted, ToposeError
 
 stream_app = App(help="Stream frames through a pose model.")
 infer_app = App(help="Estimate poses on single images.")
@@ -111,7 +111,6 @@ def stream(camera: Annotated[Optional[list[int]], typer.Option(help="live camera
            force: Force = False) -> None:
     """Stream frames -> poses, with overlays, pose files and a latency summary."""
     from toppose.runtime.multi import open_sources
-    from toppose.runtime.sources import check_modality
     from toppose.runtime.stream import StreamConfig, display_available, run_stream
 
     _setup_logging()
@@ -121,11 +120,7 @@ def stream(camera: Annotated[Optional[list[int]], typer.Option(help="live camera
     session = _session(model, device, trt_cache, fp16, threads)
     sources = open_sources(camera or (), video or (), images or (), itop or (), realsense_file or (), demo,
                            realsense, serial, seed, realtime, fps, session.spec.encoding.kind == "depth")
-    if not allow_modality_mismatch:
-        for source in sources:
-            check_modality(source, session.spec.encoding, session.path.name)
-    if lift3d:
-        _check_3d(sources)  # closes them when one cannot be lifted
+    _check_sources(sources, session, allow_modality_mismatch, lift3d)  # closes them when one is refused
     if demo and frames is None and duration is None:
         frames = 150  # the demo is bounded unless asked otherwise
     cfg = StreamConfig(save=save, jsonl=json_out, openpose_json=openpose_json,
@@ -142,14 +137,23 @@ def stream(camera: Annotated[Optional[list[int]], typer.Option(help="live camera
         raise Interrupted(stats.interrupted)
 
 
-def _check_3d(sources) -> None:
-    """--3d needs depth frames whose camera is known (ITOP replays, the demo, RealSense)."""
-    for source in sources:
-        if source.modality != "depth" or getattr(source, "intrinsics", None) is None:
-            for s in sources:
-                s.close()
-            raise ConfigError(f"--3d: {source.label} gives no depth frames with known intrinsics "
-                              "(ITOP replays, RealSense cameras and recordings, and the demo do)")
+def _check_sources(sources, session, allow_modality_mismatch: bool, lift3d: bool) -> None:
+    """Each source gives the frames the model reads (unless allowed otherwise) and, with --3d, depth
+    frames whose camera is known (ITOP replays, the demo, RealSense); all are closed when one is refused."""
+    from toppose.runtime.sources import check_modality
+
+    try:
+        if not allow_modality_mismatch:
+            for source in sources:
+                check_modality(source.label, source.modality, session.spec.encoding, session.path.name)
+        for source in sources if lift3d else ():
+            if source.modality != "depth" or getattr(source, "intrinsics", None) is None:
+                raise ConfigError(f"--3d: {source.label} gives no depth frames with known intrinsics "
+                                  "(ITOP replays, RealSense cameras and recordings, and the demo do)")
+    except ToposeError:
+        for s in sources:
+            s.close()
+        raise
 
 
 def _line(s: dict) -> str:
@@ -168,22 +172,19 @@ def infer(images: Annotated[list[Path], typer.Argument(help="image files (colour
           force: Force = False) -> None:
     """Poses on single images (the textbook's inference), same session and decoder as streaming."""
     import contextlib
-    import glob
 
     from toppose.atomic import atomic_path
     from toppose.runtime.estimator import PoseEstimator
-    from toppose.runtime.sources import ImageSource, check_modality
+    from toppose.runtime.sources import check_modality, frame_modality
 
     targets = _infer_targets(images, out, force)
-    for path in images:
-        _read_frame(path)  # every input checked before any output is written
+    # every input checked before any output is written (read here and again when inferred)
+    modalities = {path: frame_modality(_read_frame(path)) for path in images}
     _setup_logging()
     estimator = PoseEstimator(_session(model, device, None, False))
     if not allow_modality_mismatch:
-        for path in images:
-            source = ImageSource(glob.escape(str(path)))
-            source.label = str(path)
-            check_modality(source, estimator.spec.encoding, estimator.session.path.name)
+        for path, modality in modalities.items():
+            check_modality(str(path), modality, estimator.spec.encoding, estimator.session.path.name)
     with contextlib.ExitStack() as stack:  # all outputs appear together, or none
         for path in images:
             tmp = [stack.enter_context(atomic_path(t)) for t in targets.get(path, ())]

@@ -176,7 +176,12 @@ def read_image(path: Path) -> np.ndarray | None:
 def image_modality(path: Path) -> str:
     """"depth" for a 16-bit single-channel image (millimetres), else "rgb" (colour or grey 8-bit)."""
     frame = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    return "depth" if frame is not None and frame.ndim == 2 and frame.dtype == np.uint16 else "rgb"
+    return "rgb" if frame is None else frame_modality(frame)
+
+
+def frame_modality(frame: np.ndarray) -> str:
+    """"depth" for an (H, W) uint16 image (millimetres), else "rgb" (colour or grey 8-bit)."""
+    return "depth" if frame.ndim == 2 and frame.dtype == np.uint16 else "rgb"
 
 
 class Paced(Source):
@@ -265,15 +270,16 @@ def _open(camera, video, images, itop, demo, seed, realsense, serial, realsense_
     return ItopSource(itop) if itop is not None else DemoSource(seed)
 
 
-def check_modality(source: Source, encoding: InputEncoding, model_name: str) -> None:
-    """Raise ModalityError when ``source`` gives frames of another kind than the model reads."""
-    if source.modality == encoding.kind:
+def check_modality(label: str, modality: str, encoding: InputEncoding, model_name: str) -> None:
+    """Raise ModalityError when the source ``label`` gives frames (``modality``) of another kind
+    than the model reads."""
+    if modality == encoding.kind:
         return
     if encoding.kind == "depth":
-        raise ModalityError(f"{source.label} gives colour frames but {model_name} reads depth "
+        raise ModalityError(f"{label} gives colour frames but {model_name} reads depth "
                             f"({encoding.describe()}): for a colour camera export an RGB model (e.g. "
                             "toppose-export pose_model_scratch.pth) and pass --model; for depth use --realsense; "
                             "--allow-modality-mismatch runs it anyway")
-    raise ModalityError(f"{source.label} gives depth frames but {model_name} reads colour (rgb): pass a depth model "
+    raise ModalityError(f"{label} gives depth frames but {model_name} reads colour (rgb): pass a depth model "
                         "with --model (the bundled model reads depth); --allow-modality-mismatch runs it anyway, "
                         "depth drawn as grey images")

@@ -19,6 +19,7 @@ from toppose.lift import LiftModel, depth_metres
 
 
 def bundled_lifter() -> Path:
+    """The lifting model shipped beside the bundled pose model (``toppose.train.lift`` writes it)."""
     return Path(str(resources.files("toppose.runtime") / "models" / "toppose-lift.npz"))
 
 
@@ -33,15 +34,18 @@ class Space3D:
 
     def person_records(self) -> list[dict]:
         """Per person: keypoints_3d (K x [x, y, z] metres or null), height (head, pelvis), lying."""
+        known = np.isfinite(self.points).all(-1).tolist()                      # (P, K)
+        coords = np.round(self.points.astype(np.float64), 3).tolist()          # one conversion, not one per keypoint
         out = []
-        for p, pts in enumerate(self.points):
-            kp3 = [None if not np.isfinite(q).all() else [round(float(c), 3) for c in q] for q in pts]
+        for p, (pts, ok) in enumerate(zip(coords, known)):
             h = self.heights[p] if self.heights else {"head": None, "pelvis": None, "lying": None}
-            out.append({"keypoints_3d": kp3, "height": {"head": h["head"], "pelvis": h["pelvis"]},
-                        "lying": h["lying"]})
+            out.append({"keypoints_3d": [q if k else None for q, k in zip(pts, ok)],
+                        "height": {"head": h["head"], "pelvis": h["pelvis"]}, "lying": h["lying"]})
         return out
 
     def floor_record(self) -> list[float] | None:
+        """The floor plane as JSON: [a, b, c, d] (unit normal toward the camera, d = the camera's
+        height in metres), or None."""
         return None if self.floor is None else [round(float(c), 5) for c in self.floor]
 
 

@@ -153,6 +153,20 @@ def test_infer_draws_a_colour_image_with_alpha(ws, tmp_path):
     assert cv2.imread(str(tmp_path / "o" / "rgba_poses.png"), cv2.IMREAD_UNCHANGED).shape == (48, 64, 3)
 
 
+
+@pytest.mark.parametrize("extra,culprit", [((), "colour.png gives colour frames"),
+                                           (("--allow-modality-mismatch", "--3d"), "--3d: ")])
+def test_a_refused_stream_source_is_closed(ws, tmp_path, monkeypatch, extra, culprit):
+    from toppose.runtime.sources import ImageSource
+
+    cv2.imwrite(str(tmp_path / "colour.png"), np.zeros((48, 64, 3), np.uint8))
+    closed = []
+    monkeypatch.setattr(ImageSource, "close", lambda self: closed.append(self.label), raising=False)
+    res = runner.invoke(stream_app, ["--images", str(tmp_path / "colour.png"), "--images", f"{ws}/imgs",
+                                     "--device", "cpu", "--no-show", *extra])
+    assert res.exit_code == 1 and res.output.count("error:") == 1 and culprit in res.output, res.output
+    assert sorted(closed) == sorted([str(tmp_path / "colour.png"), f"{ws}/imgs"])
+
 X = "{ws}/ok.pth -o {ws}/new.onnx --height 64 --width 96"
 EXPORT = [
     ("weights-missing", "{ws}/gone.pth", "gone.pth: no such file"),

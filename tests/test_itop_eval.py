@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from corpus import check
 from toppose.camera import ITOP
-from toppose.itop_eval import evaluate_itop, match_person, precision
+from toppose.itop_eval import _frames, evaluate_itop, match_person, precision
 from toppose.lift import GLOBAL, LIFTED, FEATURES, TORSO_FRACTION, LiftModel
 from toppose.skeleton import ITOP_TORSO, NUM_ITOP
 from toppose.runtime.stream import bundled_model
@@ -64,6 +64,23 @@ def test_the_truth_scores_100_percent_and_a_joint_11_cm_off_scores_0(tmp_path):
     assert per[13] == 0.0 and per[:13] == [1.0] * 13 and per[14] == 1.0
 
 
+class _Recorded(np.ndarray):
+    """An array that records the length of every slice read from it (an HDF5 dataset's reads)."""
+
+    def __getitem__(self, item):
+        if isinstance(item, slice):
+            self.reads.append(item.stop - item.start)
+        return np.asarray(self)[item]
+
+
+def test_frames_are_read_in_bounded_blocks_across_gaps_of_invalid_frames():
+    data = np.arange(10_000).view(_Recorded)
+    data.reads = []
+    wanted = np.array([0, 1, 2, 5000, 5001, 9999])
+    assert [int(v) for v in _frames(data, wanted, block=2)] == wanted.tolist()
+    assert max(data.reads) <= 4 * 2  # never the 5000 invalid frames in between
+
+
 def test_precision_counts_missing_joints_as_misses():
     truth = np.zeros((2, 3, 3))
     pred = truth + [[[0.05, 0, 0], [np.nan, 0, 0], [0.2, 0, 0]], [[0, 0.0999, 0], [0, 0, 0], [0, 0, 0]]]
@@ -104,3 +121,12 @@ def test_eval_cli_itop_bad_input(rendered, tmp_path):
     check(eval_app, ["--itop-labels", labels, "--itop-depth", depth, "--lift", tmp_path / "bad.npz"],
           "bad.npz: not a toppose lifting model", tmp_path)
     check(eval_app, ["--itop-labels", depth, "--itop-depth", depth], "missing dataset(s)", tmp_path)
+
+
+def test_eval_cli_itop_with_weights_but_no_train_extra_says_so_in_one_line(rendered, tmp_path, monkeypatch):
+    import toppose.extras
+
+    monkeypatch.setattr(toppose.extras, "missing_modules", lambda extra, modules=(): ["torch"])
+    labels, depth = rendered
+    check(eval_app, ["--itop-labels", labels, "--itop-depth", depth, "--weights", tmp_path / "w.pth"],
+          "toppose-eval --weights needs the 'train' extra", tmp_path)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from toppose.camera import Intrinsics
+from toppose.lift import L_HIP, NECK, R_HIP
 
 # Lying: the torso (pelvis -> neck) is low and near level. On rendered people of every pose family
 # this separates lying (torso at most ~0.56 m high, within ~7 deg of level) from crouching (torso
@@ -112,10 +113,10 @@ def person_heights(points: np.ndarray, plane: np.ndarray) -> dict:
     above the floor or None, "lying": bool, or None without a neck and a hip}. Head: the nose;
     pelvis: the hips' midpoint (one hip when the other is unknown)."""
     h = heights(points, plane)
-    hips = points[[8, 11]]
+    hips = points[[R_HIP, L_HIP]]
     known = np.isfinite(hips).all(1)
     pelvis = hips[known].mean(0) if known.any() else np.full(3, np.nan)
-    neck, lying = points[1], None
+    neck, lying = points[NECK], None
     if np.isfinite(pelvis).all() and np.isfinite(neck).all():
         axis = neck - pelvis
         rise = abs(axis @ plane[:3]) / max(float(np.linalg.norm(axis)), 1e-6)

@@ -80,6 +80,8 @@ class PosePredictor:
         self.decoder = PoseDecoder(spec.skeleton, spec.stride, config, method).warmup()
 
     def preprocess(self, frame: np.ndarray, timings: Timings) -> Prepared:
+        """A frame ((H, W, 3) uint8 BGR, (H, W) uint8 grey, uint16 mm or float metres) -> Prepared,
+        its (3, H', W') float32 input; timed as "preprocess"."""
         with timings.measure("preprocess"):
             x, box = prepare(frame, self.spec, self.input_hw)
         return Prepared(frame, x, box, self.spec.encoding)

@@ -45,11 +45,17 @@ def match_person(keypoints: np.ndarray, truth: np.ndarray) -> int:
 
 def _frames(data, indices: np.ndarray, block: int = 64):
     """Frames ``indices`` (sorted) of an HDF5 dataset, read a block at a time (compressed chunks
-    usually span many frames: reading them one by one decompresses each chunk again and again)."""
-    for start in range(0, len(indices), block):
-        wanted = indices[start:start + block]
+    usually span many frames: reading them one by one decompresses each chunk again and again).
+
+    A read holds at most ``block`` wanted frames and spans at most ``4 * block`` frames, so long
+    runs of invalid frames between valid ones are skipped, not read into memory."""
+    start = 0
+    while start < len(indices):
+        stop = min(start + block, int(np.searchsorted(indices, indices[start] + 4 * block)))
+        wanted = indices[start:stop]
         chunk = data[int(wanted[0]):int(wanted[-1]) + 1]
         yield from chunk[wanted - wanted[0]]
+        start = stop
 
 
 def _lift_one(lifter: LiftModel, kp: np.ndarray, depth: np.ndarray, learned: bool) -> np.ndarray:

@@ -21,6 +21,7 @@ import numpy as np
 
 from toppose.camera import Intrinsics
 from toppose.lift_kernels import FEATURES, GLOBAL, assemble, window_stats
+from toppose.preprocess import depth_from_png
 from toppose.skeleton import ITOP_LABELLED, ITOP_TORSO, NUM_ITOP, OPENPOSE_FROM_ITOP
 
 LIFTED = np.asarray(ITOP_LABELLED)   # (L,) OpenPose indices lifted: nose .. left ankle
@@ -34,7 +35,7 @@ MIN_SURFACE = 3                      # keypoints with a surface reading a person
 def depth_metres(frame: np.ndarray) -> np.ndarray:
     """(H, W) depth as a source delivers it (uint16 mm, float metres) -> float32 metres, 0 = no reading."""
     if frame.dtype == np.uint16:
-        return frame.astype(np.float32) * np.float32(0.001)
+        return depth_from_png(frame)
     d = frame.astype(np.float32, copy=False)
     return np.where(np.isfinite(d) & (d > 0), d, np.float32(0.0))
 
@@ -111,6 +112,7 @@ class LiftModel:
 
     @classmethod
     def load(cls, path: str | Path) -> "LiftModel":
+        """A ``.npz`` written by ``toppose.train.lift``; ValueError naming the file when it is not one."""
         try:
             with np.load(path, allow_pickle=False) as z:
                 n = sum(1 for k in z.files if k.startswith("W"))

@@ -116,6 +116,7 @@ def _metrics(result) -> dict:
 def _itop(labels: Optional[Path], depth: Optional[Path], weights: Optional[Path], model: Optional[Path],
           lift: Optional[Path], limit: Optional[int], out: Optional[Path], force: bool) -> None:
     from toppose.atomic import check_output
+    from toppose.codec.config import DecoderConfig
     from toppose.inference import PosePredictor
     from toppose.io import write_json
     from toppose.itop_eval import evaluate_itop, table
@@ -126,6 +127,8 @@ def _itop(labels: Optional[Path], depth: Optional[Path], weights: Optional[Path]
         raise ConfigError("--itop-labels and --itop-depth go together")
     if weights is not None and model is not None:
         raise ConfigError("give at most one of --weights or --model")
+    if weights is not None:
+        require_extra("train", "toppose-eval --weights")
     if limit is not None and limit < 1:
         raise ConfigError(f"--limit must be at least 1, got {limit}")
     if out is not None:
@@ -137,8 +140,7 @@ def _itop(labels: Optional[Path], depth: Optional[Path], weights: Optional[Path]
     predictor = None
     if weights is not None or model is not None:
         spec, infer, input_hw, config = _model(weights, model)
-        predictor = PosePredictor(infer, spec, config, input_hw=input_hw) if config else \
-            PosePredictor(infer, spec, input_hw=input_hw)
+        predictor = PosePredictor(infer, spec, config or DecoderConfig(), input_hw=input_hw)
     result = evaluate_itop(labels, depth, lifter, predictor, limit)  # DataError: one line naming the file
     typer.echo(table(result))
     if out is not None:

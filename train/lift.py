@@ -128,7 +128,6 @@ def fit(features: np.ndarray, targets: np.ndarray, mask: np.ndarray, cfg: FitCon
     import torch
 
     torch.manual_seed(cfg.seed)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     mean, std = features.mean(0), features.std(0) + 1e-3
     x = torch.from_numpy((features - mean) / std)
     y = torch.from_numpy(np.where(mask, targets, 0.0).astype(np.float32))
