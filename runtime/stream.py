@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 import os
 import signal
@@ -11,6 +13,7 @@ import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Iterator
 
 from toppose.runtime.draw import draw_heights, draw_poses, draw_status
 from toppose.runtime.estimator import PoseEstimator
@@ -146,29 +149,50 @@ def run_stream(sources: Source | list[Source], session: PoseSession, cfg: Stream
         stats.interrupted = signum
         pipeline.stop.set()
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)} if _main_thread() else {}
-    last_status, checked, complete = time.perf_counter(), set(), False
+    complete = False
     try:
-        for result in pipeline.run():
-            if result.source not in checked:
-                checked.add(result.source)
-                _check_modality(result.captured.frame, session)
-            own = pipeline.source_stats[result.source]
-            outputs[result.source].write(result, own.fps)  # fills the output and latency timings
-            stats.add(result.timings)
-            own.add(result.timings)
-            if time.perf_counter() - last_status > 1.0 and sys.stderr.isatty():
-                sys.stderr.write(f"\r{stats.frames} frames, {stats.fps:.1f} FPS, {stats.dropped} dropped")
-                last_status = time.perf_counter()
-            if (cfg.frames and stats.frames >= cfg.frames) or \
-                    (cfg.duration_s and time.perf_counter() - stats.started >= cfg.duration_s):
-                pipeline.stop.set()
-        complete = True
+        with steady_gc():
+            complete = _consume(pipeline, cfg, session, outputs, stats)
     finally:
         pipeline.stop.set()
         _finish(outputs, jsonl, names, stats, complete)
         for s, handler in previous.items():
             signal.signal(s, handler)
     return stats
+
+
+@contextlib.contextmanager
+def steady_gc() -> Iterator[None]:
+    """Leave the objects alive when streaming starts (modules, the session, Numba's compiled code) out
+    of the garbage collector's passes until it ends: a full pass over them took 30-50 ms on a 2-core
+    box, longer than a frame period at 30 FPS, and showed as a frame's latency. Restored afterwards."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def _consume(pipeline: Pipeline, cfg: StreamConfig, session: PoseSession, outputs: dict,
+             stats: StreamStats) -> bool:
+    """Write every result until the stream ends or a limit is reached; True when it ended normally."""
+    last_status, checked = time.perf_counter(), set()
+    for result in pipeline.run():
+        if result.source not in checked:
+            checked.add(result.source)
+            _check_modality(result.captured.frame, session)
+        own = pipeline.source_stats[result.source]
+        outputs[result.source].write(result, own.fps)  # fills the output and latency timings
+        stats.add(result.timings)
+        own.add(result.timings)
+        if time.perf_counter() - last_status > 1.0 and sys.stderr.isatty():
+            sys.stderr.write(f"\r{stats.frames} frames, {stats.fps:.1f} FPS, {stats.dropped} dropped")
+            last_status = time.perf_counter()
+        if (cfg.frames and stats.frames >= cfg.frames) or \
+                (cfg.duration_s and time.perf_counter() - stats.started >= cfg.duration_s):
+            pipeline.stop.set()
+    return True
 
 
 def _finish(outputs: dict, jsonl: JsonlWriter | None, names: list, stats: StreamStats, keep: bool) -> None:

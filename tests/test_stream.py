@@ -1,5 +1,6 @@
 """``toppose-stream`` with several sources and paced sources: outputs per source, summary per source."""
 
+import gc
 import json
 
 import cv2
@@ -7,6 +8,9 @@ import pytest
 from typer.testing import CliRunner
 
 from toppose.runtime.cli import stream_app
+from toppose.runtime.session import PoseSession
+from toppose.runtime.sources import ImageSource
+from toppose.runtime.stream import StreamConfig, bundled_model, run_stream
 from toppose.synth.player import ScenePlayer
 from toppose.synth.writers import depth_to_mm
 
@@ -58,3 +62,21 @@ def test_pacing_an_image_folder_needs_a_rate(two_folders):
                                      "--no-show"])
     assert res.exit_code == 1 and "no recorded rate; pace it with --fps N" in res.output
     assert "Traceback" not in res.output
+
+
+class _FreezeWatcher(ImageSource):
+    """An image folder that notes, per frame read, how many objects the garbage collector leaves out."""
+
+    def __iter__(self):
+        for captured in super().__iter__():
+            self.frozen.append(gc.get_freeze_count())
+            yield captured
+
+
+def test_objects_alive_at_the_start_stay_out_of_the_collectors_passes_while_streaming(two_folders, tmp_path):
+    source = _FreezeWatcher(str(two_folders / "left"))
+    source.frozen = []
+    stats = run_stream(source, PoseSession(bundled_model(), "cpu"), StreamConfig(jsonl=tmp_path / "p.jsonl"))
+    assert stats.frames == len(source.frozen) > 0
+    assert min(source.frozen) > 1000          # the session, modules and compiled code: never rescanned
+    assert gc.get_freeze_count() == 0         # and the collector as it was afterwards
