@@ -1,6 +1,7 @@
 """Tracking, counting and zones on synthetic top-view sequences (1-6 people, 1,000 frames each).
 
-Seeds 1001-1003 were never used to tune the tracker (its settings were chosen on seed 3).
+Seeds 1001-1003 were never used to tune the tracker (its settings were chosen on seeds 3 and
+11-16).
 With the bundled model: the real stream (``toppose-stream --images SEQ/images --zones Z --json``)
 then ``toppose-eval --tracks``'s scoring. The tracker's ceiling: the true poses, shuffled, fed
 to the tracker. Speed: tracker + zones per frame with 20 people.

@@ -113,12 +113,18 @@ def line_sides(points: np.ndarray, lines: np.ndarray, margin: float) -> tuple[np
     """(N, 2), (L, 2, 2) -> side (N, L) int: +1 right of the arrow, -1 left, 0 within ``margin``;
     along (N, L) bool: the point projects onto the segment."""
     d = lines[:, 1] - lines[:, 0]                              # (L, 2)
-    rel = points[:, None, :] - lines[None, :, 0]               # (N, L, 2)
     length = np.linalg.norm(d, axis=1)
-    dist = (d[:, 0] * rel[..., 1] - d[:, 1] * rel[..., 0]) / length
-    t = (rel * d).sum(-1) / length ** 2
-    side = np.where(dist > margin, 1, np.where(dist < -margin, -1, 0))
-    return side, (t >= 0) & (t <= 1)
+    return _sides(points, lines[:, 0], d / length[:, None], length, margin)
+
+
+def _sides(points: np.ndarray, start: np.ndarray, unit: np.ndarray, length: np.ndarray, margin: float):
+    """``line_sides`` with the lines' starts (L, 2), unit directions (L, 2) and lengths (L,) px given."""
+    rx = points[:, :1] - start[:, 0]                           # (N, L)
+    ry = points[:, 1:] - start[:, 1]
+    dist = unit[:, 0] * ry - unit[:, 1] * rx
+    t = unit[:, 0] * rx + unit[:, 1] * ry
+    side = (dist > margin).astype(np.int8) - (dist < -margin)
+    return side, (t >= 0) & (t <= length)
 
 
 @dataclass
@@ -143,6 +149,9 @@ class ZoneCounter:
         self.entered_frame = np.zeros((0, z), np.int64)   # (K, Z)
         self.side = np.zeros((0, n_lines), np.int8)       # (K, L) last side beyond the margin, 0 = unknown
         names = zones.zone_names
+        d = zones.lines[:, 1] - zones.lines[:, 0]
+        length = np.linalg.norm(d, axis=1)
+        self._lines = (zones.lines[:, 0], d / np.maximum(length, 1e-12)[:, None], length)   # start, unit, length
         if zones.polygons:   # every polygon's edges in one array: one pass per frame
             a = np.concatenate(zones.polygons)
             b = np.concatenate([np.roll(p, -1, axis=0) for p in zones.polygons])
@@ -187,7 +196,7 @@ class ZoneCounter:
         if len(z.polygons):
             self._zone_events(rows, occ, t, frame, events)
         if len(z.lines):
-            side, along = line_sides(centres, z.lines, self.margin)
+            side, along = _sides(centres, *self._lines, self.margin)
             prev = self.side[rows]
             if seen is not None:
                 side[~seen] = 0

@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from toppose.runtime.tracking import Tracker, TrackerConfig, body_centres, fast_centres
+from toppose.runtime.track_pieces import body_centres, fast_centres
+from toppose.runtime.tracking import Tracker, TrackerConfig
 
 
 def random_people(rng, n, drop=0.4):
@@ -23,8 +24,8 @@ def test_centres_kernel_matches_the_reference(rng):
 
 
 def test_cost_kernel_matches_the_reference(rng):
-    for min_shared in (3, 10, 99):
-        tracker = Tracker(TrackerConfig(min_shared=min_shared))
+    for min_count in (1, 2, 5):
+        tracker = Tracker(TrackerConfig(min_count=min_count))
         tracker._spawn(random_people(rng, 12), fast_centres(random_people(rng, 12))[0])
         tracker.x[:, 2:] = rng.normal(0, 3, (12, 2))
         tracker.P[:] += np.diag(rng.uniform(1, 50, 4))
@@ -42,14 +43,14 @@ def test_cost_kernel_matches_the_reference(rng):
 
 def test_merge_kernel_matches_the_reference(rng):
     from toppose.codec.poses import Poses
-    from toppose.runtime.tracking import merge_fragments, merge_reference
+    from toppose.runtime.track_pieces import merge_fragments, merge_reference
 
     for _ in range(20):
         kp = random_people(rng, 8, drop=0.6)
         kp[4:, :, :2] = kp[:4, :, :2] + rng.normal(0, 8, (4, 18, 2))   # pieces near each other
         kp[kp[..., 2] == 0] = 0
         poses = Poses(kp, rng.random(8).astype(np.float32), (kp[..., 2] > 0).sum(1).astype(np.int32))
-        fast, ref = merge_fragments(poses, 36.0), merge_reference(poses, 36.0)
+        fast, ref = merge_fragments(poses, 36.0)[0], merge_reference(poses, 36.0)
         assert len(fast) == len(ref)
         assert np.allclose(fast.keypoints, ref.keypoints) and np.allclose(fast.scores, ref.scores)
 
@@ -74,3 +75,23 @@ def test_kalman_kernels_match_the_textbook_equations(rng):
         P_ref[t] = (np.eye(4) - K @ H) @ P_ref[t]
     correct_kernel(x, P, rows, z, r)
     assert np.allclose(x, x_ref) and np.allclose(P, P_ref)
+
+
+def test_body_kernel_matches_the_reference(rng):
+    from toppose.runtime.track_kernels import body_kernel
+    from toppose.runtime.track_pieces import TORSO_MASK
+
+    a, b = Tracker(), Tracker()
+    kept = random_people(rng, 10, drop=0.2)
+    for tr in (a, b):
+        tr._spawn(kept, fast_centres(kept)[0])
+    dets = random_people(rng, 6, drop=0.3)
+    dets[:3, [1, 2, 5, 8, 11], 2] = 1                 # three with the whole torso, the rest maybe not
+    dets[5] = 0
+    dets[5, 13] = [50, 60, 1]                         # one ankle the kept pose may lack
+    rows = np.array([0, 2, 4, 6, 8, 9])
+    centres = fast_centres(dets)[0]
+    body_kernel(rows, dets, centres, TORSO_MASK[:18], a.whole_kp, a.whole_c, a.offset)
+    b.body_reference(rows, dets, centres)
+    assert np.allclose(a.offset, b.offset, atol=1e-4) and np.allclose(a.whole_kp, b.whole_kp)
+    assert (a.offset[rows[:3]] == 0).all() and (np.abs(a.offset[rows[3:5]]).sum(1) > 0).all()

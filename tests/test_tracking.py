@@ -3,7 +3,8 @@
 import numpy as np
 
 from toppose.codec.poses import Poses
-from toppose.runtime.tracking import Tracker, body_centres, merge_fragments
+from toppose.runtime.track_pieces import body_centres
+from toppose.runtime.tracking import Tracker
 
 # 18 keypoint offsets (px) of a person seen from above, spread about 40 px
 TEMPLATE = np.array([[0, -4], [0, 0], [-14, 0], [-20, 10], [-22, 20], [14, 0], [20, 10], [22, 20], [-8, 14],
@@ -84,20 +85,33 @@ def test_a_short_miss_keeps_the_id_and_a_one_frame_ghost_gets_none(rng):
     assert ghost[1] == -1
 
 
-def test_body_centres_prefer_the_torso():
-    kp = person(100, 50)[None].copy()
-    kp[0, 10, :2] = [300, 300]                   # a far-off ankle does not move the centre
-    centre, ok = body_centres(kp)
-    torso = TEMPLATE[[1, 2, 5, 8, 11]].mean(0) + [100, 50]
-    assert ok[0] and np.allclose(centre[0], torso)
+def test_a_track_prefers_the_whole_person_to_a_fragment_and_refuses_disjoint_keypoints():
+    tracker = Tracker()
+    for t in range(3):
+        tracker.update(frame((100 + 2 * t, 100)), (240, 320))
+    whole = person(106, 100)
+    whole[:, :2] += np.random.default_rng(0).normal(0, 3, (18, 2))   # a noisy whole detection
+    fragment = np.zeros((18, 3), np.float32)
+    fragment[[2, 3, 4]] = person(106, 100)[[2, 3, 4]]                # three exact keypoints
+    disjoint = np.zeros((18, 3), np.float32)
+    disjoint[13] = [106, 132, 1]                                     # a left ankle only ...
+    tracker.kp[0, 13, 2] = 0                                         # ... that the track has not seen
+    kp = np.stack([whole, fragment, disjoint])
+    centres, ok = body_centres(kp)
+    cost = tracker._cost(kp, centres, ok, np.arange(1))[0]
+    assert cost[0] < 0.2 < cost[1] < 1e6 and cost[2] == 1e6   # the fragment agrees but covers 3 of 17
+    assert np.allclose(cost, tracker.cost_reference(kp, centres, ok, np.arange(1))[0], atol=1e-6)
 
 
-def test_merge_fragments_rejoins_a_split_person_but_not_two_people():
-    whole = person(100, 100)
-    upper, lower = whole.copy(), whole.copy()
-    upper[8:14] = 0
-    lower[:8] = 0
-    lower[14:] = 0
-    split = Poses(np.stack([upper, lower, person(220, 100)]), np.ones(3, np.float32), np.array([12, 6, 18], np.int32))
-    merged = merge_fragments(split, 36.0)
-    assert len(merged) == 2 and np.allclose(merged.keypoints[0], whole) and merged.parts[0] == 18
+def test_the_reported_centre_does_not_jump_when_the_hips_vanish():
+    """Lines count the reported centres: a torso keypoint that comes and goes must not move them."""
+    tracker = Tracker()
+    for t in range(6):
+        out = tracker.update(frame((100 + 2 * t, 100)), (240, 320))
+    torso = TEMPLATE[[1, 2, 5, 8, 11]].mean(0)
+    assert np.allclose(out.centres[0], torso + [110, 100], atol=0.5)
+    half = frame((112, 100))
+    half.keypoints[0, [8, 11]] = 0                   # hips missed: the seen centre moves 5.6 px up
+    assert abs(body_centres(half.keypoints)[0][0, 1] - (torso[1] + 100)) > 5
+    out = tracker.update(half, (240, 320))
+    assert np.allclose(out.centres[0], torso + [112, 100], atol=0.5)

@@ -81,7 +81,7 @@ def oks(pred: np.ndarray, truth: np.ndarray, areas: np.ndarray) -> np.ndarray:
 
 def centre_similarity(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
     """(P, 18, 3), (G, 18, 3) -> (G, P) 1 - distance / (2 CENTRE_PX) of the body centres, at least 0."""
-    from toppose.runtime.tracking import body_centres
+    from toppose.runtime.track_pieces import body_centres
 
     d = np.linalg.norm(body_centres(truth)[0][:, None] - body_centres(pred)[0][None], axis=-1)
     return np.maximum(0.0, 1.0 - d / (2 * CENTRE_PX))

@@ -145,7 +145,7 @@ class SequencePlayer(ScenePlayer):
 
 
 def _truth(frame: Frame, ids: np.ndarray) -> SequenceFrame:
-    from toppose.runtime.tracking import body_centres
+    from toppose.runtime.track_pieces import body_centres
 
     n = len(ids)
     kp = frame_keypoints(frame)

@@ -1,0 +1,80 @@
+"""Pieces of people as a decoder reports them: body centres, and merging the pieces of one person.
+
+Dimensions: D detections (pieces), J keypoints, K limbs. ``merge_fragments`` and
+``fast_centres`` run the Numba kernels of ``track_kernels``; ``merge_reference`` and
+``body_centres`` are their NumPy references.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from toppose.codec.poses import Poses
+from toppose.runtime.track_kernels import centres_kernel, merge_kernel
+
+TORSO = (1, 2, 5, 8, 11)  # neck, shoulders, hips: the body centre when any of them is found
+TORSO_MASK = np.isin(np.arange(64), TORSO)
+
+
+def body_centres(keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(D, J, 3) keypoints -> (D, 2) centre px (mean of found torso keypoints, else of all found),
+    (D,) bool: any keypoint found."""
+    found = keypoints[..., 2] > 0
+    torso = np.zeros_like(found)
+    torso[:, list(TORSO)] = found[:, list(TORSO)]
+    use = np.where(torso.any(1, keepdims=True), torso, found)
+    n = use.sum(1)
+    centre = (keypoints[..., :2] * use[..., None]).sum(1) / np.maximum(n, 1)[:, None]
+    return centre, n > 0
+
+
+def fast_centres(keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``body_centres`` by the Numba kernel."""
+    out, ok = np.empty((len(keypoints), 2)), np.empty(len(keypoints), bool)
+    centres_kernel(keypoints, TORSO_MASK[:keypoints.shape[1]], out, ok)
+    return out, ok
+
+
+def merge_fragments(poses: Poses, radius: float, centres: np.ndarray | None = None, agree: float = 35.0,
+                    fixed: np.ndarray | None = None) -> tuple[Poses, np.ndarray]:
+    """Pieces of one person (the decoder split them, or found them twice) with centres closer
+    than ``radius`` px whose shared keypoints agree within ``agree`` px are put back together:
+    from above, two people are never that close. Pieces marked ``fixed`` (D,) (each matched to
+    its own track) are never merged with each other: what the tracker knows to be two people
+    stays two. Returns the poses and which of the D pieces are kept, (D,) bool. (Numba;
+    ``merge_reference`` is the NumPy one.)"""
+    alive = np.ones(len(poses), bool)
+    if len(poses) < 2:
+        return poses, alive
+    kp = np.array(poses.keypoints, np.float32)
+    centres = fast_centres(kp)[0] if centres is None else centres
+    fixed = np.zeros(len(kp), bool) if fixed is None else fixed
+    scores = poses.scores.astype(np.float32)
+    if not merge_kernel(kp, centres, scores, float(radius), float(agree), fixed, alive):
+        return poses, alive
+    return Poses(kp[alive], scores[alive], (kp[alive, :, 2] > 0).sum(1).astype(np.int32)), alive
+
+
+def merge_reference(poses: Poses, radius: float, agree: float = 35.0, fixed: np.ndarray | None = None) -> Poses:
+    """NumPy reference of ``merge_fragments``."""
+    keypoints = poses.keypoints
+    centres = body_centres(keypoints)[0]
+    close = np.argwhere(np.triu(((centres[:, None] - centres[None]) ** 2).sum(-1) < radius ** 2, 1))
+    kp, alive = keypoints.copy(), np.ones(len(keypoints), bool)
+    scores = poses.scores.copy()
+    parts = (keypoints[..., 2] > 0).sum(1)
+    fixed = np.zeros(len(keypoints), bool) if fixed is None else fixed
+    for a, b in close:
+        if fixed[a] and fixed[b]:
+            continue                     # each has its own track
+        if (fixed[b] or parts[b] > parts[a]) and not fixed[a]:
+            a, b = b, a                  # keep the tracked or larger piece, fill in from the other
+        shared = (kp[a, :, 2] > 0) & (kp[b, :, 2] > 0)
+        if shared.any() and np.abs(kp[a, shared, :2] - kp[b, shared, :2]).max() > agree:
+            continue                     # the same keypoint in two places: two people
+        if alive[a] and alive[b]:
+            take = (kp[b, :, 2] > 0) & ~(kp[a, :, 2] > 0)
+            kp[a, take] = kp[b, take]
+            scores[a] += scores[b]
+            alive[b] = False
+    return Poses(kp[alive], scores[alive], (kp[alive, :, 2] > 0).sum(1).astype(np.int32))

@@ -1,0 +1,37 @@
+"""Pieces of people: body centres prefer the torso; one person's pieces merge, two tracked people's do not."""
+
+import numpy as np
+
+from tests.test_tracking import TEMPLATE, person
+from toppose.codec.poses import Poses
+from toppose.runtime.track_pieces import body_centres, merge_fragments
+
+
+def test_body_centres_prefer_the_torso():
+    kp = person(100, 50)[None].copy()
+    kp[0, 10, :2] = [300, 300]                   # a far-off ankle does not move the centre
+    centre, ok = body_centres(kp)
+    torso = TEMPLATE[[1, 2, 5, 8, 11]].mean(0) + [100, 50]
+    assert ok[0] and np.allclose(centre[0], torso)
+
+
+def test_merge_fragments_rejoins_a_split_person_but_not_two_people():
+    whole = person(100, 100)
+    upper, lower = whole.copy(), whole.copy()
+    upper[8:14] = 0
+    lower[:8] = 0
+    lower[14:] = 0
+    split = Poses(np.stack([upper, lower, person(220, 100)]), np.ones(3, np.float32), np.array([12, 6, 18], np.int32))
+    merged = merge_fragments(split, 36.0)[0]
+    assert len(merged) == 2 and np.allclose(merged.keypoints[0], whole) and merged.parts[0] == 18
+
+
+def test_pieces_matched_to_two_tracks_are_never_merged():
+    a, b = person(100, 100), person(100, 100)
+    a[8:], b[:8] = 0, 0                               # would merge as one split person ...
+    poses = Poses(np.stack([a, b]), np.ones(2, np.float32), np.array([8, 10], np.int32))
+    assert len(merge_fragments(poses, 60.0)[0]) == 1
+    kept, alive = merge_fragments(poses, 60.0, fixed=np.array([True, True]))
+    assert len(kept) == 2 and alive.all()             # ... but not when each has its own track
+    kept, alive = merge_fragments(poses, 60.0, fixed=np.array([True, False]))
+    assert alive.tolist() == [True, False] and kept.parts[0] == 18   # the tracked piece keeps its place
