@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """How many ground-truth people a bottom-up decoder can form at all: per skeleton, the share of
 people with at least ``--min-keypoints`` labelled keypoints whose labelled keypoints hold a
-group of at least ``min_parts`` joined through the skeleton's (non-redundant) limbs.
+group of at least ``min_parts`` joined through the skeleton's (non-redundant) limbs, and the
+decoder ceiling (``toppose-eval --oracle``: AP standard and with ``--min-keypoints``) when the
+decoder keeps people of 3 parts (its default) or of 2.
 
 A decoder that joins parts through limbs and drops people with fewer than ``min_parts`` parts
 cannot find the others, whatever its maps; this share caps its recall on the
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from toppose.codec.config import DecoderConfig
 from toppose.io import write_json
 from toppose.skeleton import OPENPOSE18, TOPVIEW, Skeleton
 
@@ -46,6 +49,18 @@ def shares(annotations: list[dict], skeleton: Skeleton, min_keypoints: int) -> d
             **{f"joined_{n}_or_more": round(float((groups >= n).mean()), 4) for n in (2, 3)}}
 
 
+def ceiling(data: Path, skeleton: Skeleton, min_keypoints: int) -> dict:
+    """Oracle AP (standard, and ignoring truth with fewer labelled keypoints) per decoder min_parts."""
+    from toppose.train.predict import oracle_folder
+
+    out = {}
+    for parts in (3, 2):
+        r = oracle_folder(data, skeleton, min_keypoints=min_keypoints, config=DecoderConfig(min_parts=parts))
+        out[f"min_parts_{parts}"] = {"AP": round(r.stats["AP"], 4),
+                                     "AP_min_keypoints": round(r.stats_min_keypoints["AP"], 4)}
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("data", type=Path)
@@ -54,7 +69,8 @@ def main() -> None:
     args = ap.parse_args()
     annotations = json.loads((args.data / "annotations.json").read_text())["annotations"]
     result = {"data": args.data.name, "min_keypoints": args.min_keypoints,
-              **{s.name: shares(annotations, s, args.min_keypoints) for s in (OPENPOSE18, TOPVIEW)}}
+              **{s.name: {**shares(annotations, s, args.min_keypoints),
+                          "oracle": ceiling(args.data, s, args.min_keypoints)} for s in (OPENPOSE18, TOPVIEW)}}
     print(json.dumps(result, indent=1))
     if args.out:
         write_json(args.out, result)

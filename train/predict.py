@@ -58,8 +58,9 @@ def evaluate_folder(folder: str | Path, infer: Infer, spec: ModelSpec, limit: in
 
 
 def oracle_folder(folder: str | Path, skeleton: Skeleton, stride: int = 8, limit: int | None = None,
-                  min_keypoints: int = 0) -> EvalResult:
-    """The decoder's ceiling: ground truth encoded to maps (``skeleton``, ``stride``), decoded, evaluated."""
+                  min_keypoints: int = 0, config: DecoderConfig | None = None) -> EvalResult:
+    """The decoder's ceiling: ground truth encoded to maps (``skeleton``, ``stride``), decoded (with
+    ``config``, default the decoder's defaults), evaluated."""
     from toppose.codec.encoder import encode
     from toppose.data.format import people_by_image
     from toppose.preprocess import plan_letterbox
@@ -67,7 +68,7 @@ def oracle_folder(folder: str | Path, skeleton: Skeleton, stride: int = 8, limit
     folder = Path(folder)
     dataset = first_images(load_dataset(folder), limit)
     people = people_by_image(dataset)
-    decoder = PoseDecoder(skeleton, stride)
+    decoder = PoseDecoder(skeleton, stride, config or DecoderConfig())
     predictions = {}
     for im in dataset["images"]:
         box = plan_letterbox((im["height"], im["width"]), stride)
