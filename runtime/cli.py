@@ -212,15 +212,12 @@ def _infer_targets(images: list[Path], out: Optional[Path], force: bool) -> dict
 
 def _read_frame(path: Path):
     """(H, W) depth or (H, W, 3) BGR frame of an image file; ConfigError naming it otherwise."""
-    import cv2
-
     from toppose.model_spec import InputEncoding
-    from toppose.preprocess import to_input_image
+    from toppose.preprocess import read_frame, to_input_image
 
-    frame = cv2.imread(str(path), cv2.IMREAD_UNCHANGED) if path.is_file() else None
+    frame = read_frame(path) if path.is_file() else None
     if frame is None:
         raise ConfigError(f"{path}: missing or not an image")
-    frame = frame[:, :, :3] if frame.ndim == 3 else frame
     try:
         to_input_image(frame, InputEncoding())
     except ValueError as e:

@@ -24,6 +24,7 @@ import numpy as np
 from toppose.camera import Intrinsics
 from toppose.errors import ToposeError
 from toppose.model_spec import InputEncoding
+from toppose.preprocess import read_frame
 
 log = logging.getLogger("toppose.runtime")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -165,17 +166,15 @@ class ImageSource(Source):
 
 def read_image(path: Path) -> np.ndarray | None:
     """An image file as the sources deliver it (alpha dropped); None, warned, when unreadable."""
-    frame = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    frame = read_frame(path)
     if frame is None:
         log.warning("%s: unreadable image, skipped", path)
-    elif frame.ndim == 3 and frame.shape[2] == 4:
-        frame = frame[:, :, :3]
     return frame
 
 
 def image_modality(path: Path) -> str:
     """"depth" for a 16-bit single-channel image (millimetres), else "rgb" (colour or grey 8-bit)."""
-    frame = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    frame = read_frame(path)
     return "rgb" if frame is None else frame_modality(frame)
 
 

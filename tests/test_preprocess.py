@@ -1,8 +1,10 @@
+import cv2
 import numpy as np
 import pytest
 
 from toppose.model_spec import InputEncoding, ModelSpec
-from toppose.preprocess import encode_depth, letterbox_image, normalize, plan_letterbox, prepare, to_input_image
+from toppose.preprocess import (encode_depth, letterbox_image, normalize, plan_letterbox, prepare, read_frame,
+                                to_input_image)
 
 
 def test_vgg_and_rtpose_conventions():
@@ -55,3 +57,13 @@ def test_depth_mm_frames_take_the_table_path_with_exactly_the_general_paths_valu
     np.testing.assert_array_equal(x, general)             # the padding too
     resized, _ = prepare(depth, spec, (60, 82))           # a resize takes the general path
     assert resized.shape == (3, 64, 88)
+
+
+def test_read_frame_drops_alpha_keeps_depth_and_says_none_for_what_is_not_an_image(tmp_path):
+    cv2.imwrite(str(tmp_path / "bgra.png"), np.full((4, 6, 4), 7, np.uint8))
+    cv2.imwrite(str(tmp_path / "depth.png"), np.full((4, 6), 1234, np.uint16))
+    (tmp_path / "text.png").write_text("not an image")
+    assert read_frame(tmp_path / "bgra.png").shape == (4, 6, 3)
+    depth = read_frame(tmp_path / "depth.png")
+    assert depth.dtype == np.uint16 and depth.shape == (4, 6) and (depth == 1234).all()
+    assert read_frame(tmp_path / "text.png") is None and read_frame(tmp_path / "gone.png") is None

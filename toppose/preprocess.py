@@ -48,6 +48,15 @@ def depth_to_mm(depth_m: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(depth_m * 1000.0), 0, 65535).astype(np.uint16)
 
 
+def read_frame(path) -> np.ndarray | None:
+    """An image file as a frame: (H, W) uint16 depth mm or uint8 grey, or (H, W, 3) uint8 BGR (an
+    alpha channel dropped); None when the file is missing or not an image (callers say which)."""
+    frame = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if frame is not None and frame.ndim == 3 and frame.shape[2] == 4:
+        frame = frame[:, :, :3]
+    return frame
+
+
 def to_input_image(frame: np.ndarray, encoding: InputEncoding) -> np.ndarray:
     """Any supported frame -> (H, W, 3) uint8 BGR, applying the depth encoding when needed.
 

@@ -12,6 +12,7 @@ import numpy as np
 from toppose.atomic import atomic_path, write_failed
 from toppose.errors import ToposeError
 from toppose.io import write_json
+from toppose.preprocess import read_frame
 from toppose.skeleton import COCO17_SKELETON, NUM_OPENPOSE, OPENPOSE18
 
 ANNOTATIONS = "annotations.json"
@@ -133,11 +134,9 @@ def load_dataset(folder: str | Path) -> dict:
 def read_image(folder: Path, entry: dict) -> np.ndarray:
     """(H, W) uint16 depth mm or (H, W, 3) uint8 BGR."""
     path = Path(folder) / entry["file_name"]
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    image = read_frame(path)
     if image is None:
         raise DataError(f"{path}: missing or unreadable image")
-    if image.ndim == 3 and image.shape[2] == 4:
-        image = image[:, :, :3]
     return image
 
 
