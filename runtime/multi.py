@@ -12,7 +12,7 @@ batch (N, 3, H, W) when the model's batch is dynamic, else one call per frame.
 Batching pays only where a batch of n costs less than n calls: on GPU providers. On CPU,
 onnxruntime already spreads one frame over every core, so a batch of n takes about n times as
 long as one frame (benchmarks: stream_four_sources) and only adds latency; there the sources are
-served one frame per call, in turn (``auto_batch``).
+served one frame per call, in turn (``on_gpu``).
 """
 
 from __future__ import annotations
@@ -135,10 +135,10 @@ def dynamic_batch(predictor: PosePredictor) -> bool:
     return not isinstance(dim, int)
 
 
-def auto_batch(predictor: PosePredictor) -> bool:
-    """Whether to batch the sources' frames: the model takes any batch size and runs on a GPU provider."""
+def on_gpu(predictor: PosePredictor) -> bool:
+    """Whether the predictor's session runs on a GPU provider, where batching the sources' frames pays."""
     session = getattr(predictor, "session", None)
-    return dynamic_batch(predictor) and session is not None and session.device != "CPUExecutionProvider"
+    return session is not None and session.device != "CPUExecutionProvider"
 
 
 class Batcher:

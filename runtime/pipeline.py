@@ -22,7 +22,7 @@ import numpy as np
 
 from toppose.codec.poses import Poses
 from toppose.inference import PosePredictor, Prepared, Timings
-from toppose.runtime.multi import Batcher, Feed, auto_batch, dynamic_batch, gather, prepare_with, source_names
+from toppose.runtime.multi import Batcher, Feed, dynamic_batch, gather, on_gpu, prepare_with, source_names
 from toppose.runtime.sources import Captured, Source
 
 log = logging.getLogger("toppose.runtime")
@@ -127,7 +127,7 @@ class Pipeline:
         self.feeds = [Feed(s, n, self.prepare, self.cond, self.stop, queue_size)
                       for s, n in zip(self.sources, self.names)]
         dynamic = dynamic_batch(predictor)
-        self.batched = auto_batch(predictor) if batch is None else batch and dynamic
+        self.batched = dynamic and (on_gpu(predictor) if batch is None else batch)
         if len(self.sources) > 1 and not self.batched:
             why = "the model has a fixed batch size" if not dynamic else \
                 "batching frames does not pay on CPU" if batch is None else "--no-batch"

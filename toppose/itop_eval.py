@@ -16,7 +16,7 @@ import numpy as np
 
 from toppose.camera import ITOP
 from toppose.data.itop import LABEL_DATASETS, check_itop_pair, open_itop
-from toppose.lift import LIFTED, LiftModel, depth_metres, to_itop
+from toppose.lift import LIFTED, LiftModel, depth_metres, lift_features, points_from, to_itop, to_openpose
 from toppose.skeleton import ITOP_JOINTS, NUM_OPENPOSE, openpose_from_itop
 
 THRESHOLD_M = 0.10
@@ -58,8 +58,12 @@ def _frames(data, indices: np.ndarray, block: int = 64):
         start = stop
 
 
-def _lift_one(lifter: LiftModel, kp: np.ndarray, depth: np.ndarray, learned: bool) -> np.ndarray:
-    return to_itop(lifter.lift(kp[None], depth, ITOP, learned))[0]
+def _lift_both(lifter: LiftModel, kp: np.ndarray, depth: np.ndarray) -> dict[str, np.ndarray]:
+    """(K, 3) keypoints -> per method in METHODS, (15, 3) ITOP joints; the depth around the keypoints
+    is read once for both."""
+    inputs = lift_features(kp[None], depth, ITOP)
+    return {m: to_itop(to_openpose(points_from(inputs, lifter.offsets(inputs.features, m == "learned")),
+                                   len(kp)))[0] for m in METHODS}
 
 
 def evaluate_itop(labels_path: Path, depth_path: Path, lifter: LiftModel, predictor=None,
@@ -83,9 +87,10 @@ def evaluate_itop(labels_path: Path, depth_path: Path, lifter: LiftModel, predic
                 poses, _ = predictor(depth)
                 p = match_person(poses.keypoints[:, :NUM_OPENPOSE], gt_kp)
                 inputs["model"] = poses.keypoints[p, :NUM_OPENPOSE] if p >= 0 else None
-            for (kind, method), out in preds.items():
-                if inputs[kind] is not None:
-                    out[n] = _lift_one(lifter, inputs[kind], depth, method == "learned")
+            for kind, kp in inputs.items():
+                if kp is not None:
+                    for method, joints in _lift_both(lifter, kp, depth).items():
+                        preds[(kind, method)][n] = joints
             if progress:
                 progress(n + 1, len(valid))
         truth = truth[valid]
