@@ -121,13 +121,13 @@ def dynamic_fp32(tmp_path_factory):
 def test_four_paced_sources_one_session(results, timing, clip, long_clip, dynamic_fp32, tmp_path):
     """Four paced sources through one session, served in turn (CPU: batching does not pay), against
     what batched bare inference allows; the same run batched is recorded beside it as the evidence."""
-    session = PoseSession(dynamic_fp32, "cpu")
+    session, frames = PoseSession(dynamic_fp32, "cpu"), read(clip)
     for n in range(1, SOURCES):  # each batch size's first call is slower: warm them all, as a long stream would be
-        batched_fps(session, read(clip)[:2 * n], batch=n)
+        batched_fps(session, frames[:2 * n], batch=n)
     bare, runs = {1: [], SOURCES: []}, {False: [], True: []}
     for _ in range(ROUNDS):  # bare inference and the four-source run take turns; each side's best round counts
         for n in bare:
-            bare[n].append(batched_fps(session, read(clip), batch=n))
+            bare[n].append(batched_fps(session, frames, batch=n))
         sources = [Paced(ImageSource(str(long_clip)), fps=PACE) for _ in range(SOURCES)]
         runs[False].append(run_stream(sources, session, StreamConfig(jsonl=tmp_path / "four.jsonl")))
     one_call = {n: max(v) for n, v in bare.items()}
