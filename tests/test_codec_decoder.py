@@ -83,9 +83,13 @@ def test_extra_limbs_reassemble_a_person_without_neck():
     found = {}
     for skeleton in (OPENPOSE18, TOPVIEW):
         paf, heat, _ = encode(person, hw, skeleton)
-        found[skeleton.name] = PoseDecoder(skeleton, method="sparse")(paf, heat).parts
-    assert found["openpose18"].max(initial=0) < 12  # standard limbs hang off the neck: pieces
-    assert list(found["topview23"]) == [12]  # all but the nose, reached only through the neck
+        for merge in (False, True):
+            poses = PoseDecoder(skeleton, config=DecoderConfig(merge=merge), method="sparse")(paf, heat)
+            found[skeleton.name, merge] = list(poses.parts)
+    assert max(found["openpose18", False], default=0) < 12  # standard limbs hang off the neck: pieces
+    assert found["topview23", False] == [12]  # all but the nose, reached only through the neck
+    # piece merging joins what no limb joins: the nose, and the standard skeleton's pieces
+    assert found["openpose18", True] == found["topview23", True] == [13]
 
 
 def test_bad_input():
