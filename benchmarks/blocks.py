@@ -95,11 +95,19 @@ def bundled_ap(results: dict) -> str:
 
 def border(results: dict) -> str:
     b = _get(results, "bench", "border") or {}
+
+    def ap(key: str, skeleton: str) -> str:
+        return (f"{_num(b.get(f'{key}_{skeleton}'), '.3f')} "
+                f"({_num(b.get(f'{key}_{skeleton}_without_merge'), '.3f')} without piece merging)")
+
+    k = _num(b.get('min_keypoints'))
     return (f"On the anywhere set ({_set(b.get('set'))}) {_num(b.get('neck_outside_frame'))} of "
-            f"{_num(b.get('people_3plus_keypoints'))} people with {_num(b.get('min_keypoints'))} or more keypoints "
-            f"have their neck outside the frame, and the decoder's ceiling there is "
-            f"{_num(b.get('oracle_ap_openpose18'), '.3f')} with the standard skeleton and "
-            f"{_num(b.get('oracle_ap_topview23'), '.3f')} with `topview23` ({_stamp(results, 'border')}).")
+            f"{_num(b.get('people_3plus_keypoints'))} people with {k} or more keypoints "
+            f"have their neck outside the frame. The decoder's ceiling there is "
+            f"{ap('oracle_ap', 'openpose18')} with the standard skeleton and "
+            f"{ap('oracle_ap', 'topview23')} with `topview23`; ignoring people with fewer than {k} "
+            f"labelled keypoints (`--min-keypoints {k}`) it is {ap('oracle_ap_min_keypoints', 'openpose18')} "
+            f"and {ap('oracle_ap_min_keypoints', 'topview23')} ({_stamp(results, 'border')}).")
 
 
 def parity(results: dict) -> str:

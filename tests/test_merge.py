@@ -15,23 +15,17 @@ def _merge(pieces, skeleton=OPENPOSE18, prior=0.0, slack=8.0):
     """pieces: list of {keypoint: (x, y)} -> list of {keypoint: (x, y)} after merging and
     dropping rows left empty (count 0)."""
     J = skeleton.num_keypoints
-    flat, kinds = [], []
+    parts = sorted((j, xy, i) for i, piece in enumerate(pieces) for j, xy in piece.items())  # keypoint order
+    flat = np.array([(*xy, 1.0) for _, xy, _ in parts], np.float64).reshape(-1, 3)
+    offsets = np.searchsorted([j for j, _, _ in parts], np.arange(J)).astype(np.int64)
     subset = np.full((64, J + 2), -1.0)
-    rows = 0
-    for piece in pieces:
-        if len(piece) == 1:  # a lone part: a peak no row holds
-            (j, xy), = piece.items()
-            flat.append((*xy, 1.0))
-            kinds.append(j)
-            continue
-        subset[rows, J], subset[rows, J + 1] = float(len(piece)), len(piece)
-        for j, xy in piece.items():
-            subset[rows, j] = len(flat)
-            flat.append((*xy, 1.0))
-            kinds.append(j)
-        rows += 1
-    flat, kinds = np.array(flat, np.float64), np.array(kinds, np.int64)
-    n = merge_pieces(subset, rows, flat, kinds, skeleton.limb_array(), limb_shares(skeleton),
+    rows = [i for i, piece in enumerate(pieces) if len(piece) > 1]  # a lone part: a peak no row holds
+    for r, i in enumerate(rows):
+        subset[r, J], subset[r, J + 1] = float(len(pieces[i])), len(pieces[i])
+    for g, (j, _, i) in enumerate(parts):
+        if i in rows:
+            subset[rows.index(i), j] = g
+    n = merge_pieces(subset, len(rows), flat, offsets, skeleton.limb_array(), limb_shares(skeleton),
                      body_distances(skeleton), prior, slack, np.zeros(len(flat), np.bool_), np.zeros(64),
                      np.zeros((64, 64)))
     out = []

@@ -87,17 +87,17 @@ class PoseDecoder:
         flat = s.flat[:total]
         # with merging on, every piece survives assembly; the filter runs after the merge
         parts, mean = (0, -np.inf) if cfg.merge else (cfg.min_parts, cfg.min_mean_score)
-        kinds = np.repeat(np.arange(J, dtype=np.int64), self._counts)
         if self.graph:
+            kinds = np.repeat(np.arange(J, dtype=np.int64), self._counts)
             n_edges = assembly.graph_edges(s.conns, s.conn_counts, self._limbs, self._redundant, s.offsets, s.edges)
             n = assembly.assemble_graph(s.edges, n_edges, kinds, flat[:, 2], parts, mean, s.owner[:total], s.subset)
         else:
             n = assembly.assemble_tree(s.conns, s.conn_counts, self._limbs, self._redundant, s.offsets, flat[:, 2],
                                        parts, mean, s.subset)
-        if cfg.merge and n >= 0:
-            n = merge.merge_pieces(s.subset, n, flat, kinds, self._limbs, self._shares, self._dist,
-                                   cfg.merge_prior * height, cfg.merge_slack, s.used[:total], s.scales, s.ratios)
-            n = grouping.keep_people(s.subset, n, cfg.min_parts, cfg.min_mean_score)
+        if cfg.merge:
+            n = merge.merge_and_keep(s.subset, n, flat, s.offsets, self._limbs, self._shares, self._dist,
+                                     cfg.merge_prior * height, cfg.merge_slack, s.used[:total], s.scales, s.ratios,
+                                     cfg.min_parts, cfg.min_mean_score)
         if n < 0:
             raise RuntimeError("people capacity exceeded")  # cannot happen: capacity = all peaks
         rows = s.subset[:n]

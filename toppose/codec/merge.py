@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from toppose.codec._jit import jit as _jit
+from toppose.codec.grouping import keep_people
 from toppose.skeleton import Skeleton
 
 # Canonical distance between joints as a share of body height (Drillis and Contini's segment
@@ -99,20 +100,23 @@ def fit_ratio(subset, i, j, flat, dist, scale, slack):
 
 
 @_jit
-def add_singles(subset, rows, flat, kinds, used):
-    """Append a one-part row for each peak that no row holds; used (N,) bool scratch. Returns rows."""
+def add_singles(subset, rows, flat, offsets, used):
+    """Append a one-part row for each peak that no row holds; offsets (J,) global id of each
+    keypoint's first peak (ids in keypoint order); used (N,) bool scratch. Returns rows."""
     J = subset.shape[1] - 2
     used[:] = False
     for r in range(rows):
         for j in range(J):
             if subset[r, j] >= 0:
                 used[int(subset[r, j])] = True
-    for p in range(flat.shape[0]):
-        if not used[p] and rows < subset.shape[0]:
-            subset[rows, :] = -1.0
-            subset[rows, kinds[p]] = p
-            subset[rows, J], subset[rows, J + 1] = flat[p, 2], 1
-            rows += 1
+    for j in range(J):
+        end = offsets[j + 1] if j + 1 < J else flat.shape[0]
+        for p in range(offsets[j], end):
+            if not used[p] and rows < subset.shape[0]:
+                subset[rows, :] = -1.0
+                subset[rows, j] = p
+                subset[rows, J], subset[rows, J + 1] = flat[p, 2], 1
+                rows += 1
     return rows
 
 
@@ -124,17 +128,18 @@ def _pair_ratio(subset, i, j, flat, dist, scales, prior, slack):
 
 
 @_jit
-def merge_pieces(subset, rows, flat, kinds, limbs, shares, dist, prior, slack, used, scales, ratios):
+def merge_pieces(subset, rows, flat, offsets, limbs, shares, dist, prior, slack, used, scales, ratios):
     """Join rows of subset (P, J+2) that fit one body (module docstring), greedily best first.
 
-    flat (N, 3) x, y, score of every peak by global id; kinds (N,) its keypoint; limbs (K, >=2);
-    shares (K,) and dist (J, J) from ``limb_shares`` / ``body_distances``; prior: input pixels
-    per body height assumed at least; slack: pixels. Scratch: used (N,) bool, scales (P,),
-    ratios (P, P). Rows with one part that joined nothing are emptied (count 0); returns rows.
+    flat (N, 3) x, y, score of every peak by global id, in keypoint order from offsets (J,);
+    limbs (K, >=2); shares (K,) and dist (J, J) from ``limb_shares`` / ``body_distances``;
+    prior: input pixels per body height assumed at least; slack: pixels. Scratch: used (N,)
+    bool, scales (P,), ratios (P, P). Rows with one part that joined nothing are emptied
+    (count 0); returns rows.
     """
     J = subset.shape[1] - 2
     first_single = rows
-    rows = add_singles(subset, rows, flat, kinds, used)
+    rows = add_singles(subset, rows, flat, offsets, used)
     for r in range(rows):
         scales[r] = piece_scale(subset, r, flat, limbs, shares)
     for i in range(rows):
@@ -164,3 +169,13 @@ def merge_pieces(subset, rows, flat, kinds, limbs, shares, dist, prior, slack, u
         if subset[r, J + 1] == 1:
             subset[r, J + 1] = 0
     return rows
+
+
+@_jit
+def merge_and_keep(subset, rows, flat, offsets, limbs, shares, dist, prior, slack, used, scales, ratios,
+                   min_parts, min_mean_score):
+    """``merge_pieces`` then ``keep_people`` in one call (one dispatch per frame); returns people."""
+    if rows < 0:
+        return rows
+    rows = merge_pieces(subset, rows, flat, offsets, limbs, shares, dist, prior, slack, used, scales, ratios)
+    return keep_people(subset, rows, min_parts, min_mean_score)

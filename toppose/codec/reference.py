@@ -200,15 +200,15 @@ def _people(paf, peaks: list[np.ndarray], skeleton: Skeleton, cfg: DecoderConfig
     J = skeleton.num_keypoints
     all_peaks = np.concatenate(peaks) if peaks else np.zeros((0, 4))
     connections = connect_limbs(paf, peaks, skeleton, cfg, height)
-    kinds = np.concatenate([np.full(len(p), j) for j, p in enumerate(peaks)]).astype(np.int64) if peaks else np.zeros(0, np.int64)
     # with merging on, every piece survives assembly; the filter runs after the merge
     keep_all = replace(cfg, min_parts=0, min_mean_score=-np.inf) if cfg.merge else cfg
     if is_tree(skeleton):
         subset = assemble(connections, all_peaks, skeleton, keep_all)
     else:
+        kinds = np.concatenate([np.full(len(p), j) for j, p in enumerate(peaks)]).astype(int)
         subset = assemble_graph(connections, all_peaks[:, 2], kinds, skeleton, keep_all)
     if cfg.merge:
-        subset = merge_reference(subset, all_peaks[:, :3], kinds, skeleton, cfg, height)
+        subset = merge_reference(subset, all_peaks[:, :3], np.array([len(p) for p in peaks]), skeleton, cfg, height)
     keypoints = np.zeros((len(subset), J, 3), np.float32)
     for p, row in enumerate(subset):
         for j in range(J):

@@ -146,10 +146,11 @@ def assemble_graph(connections: list[np.ndarray], peak_scores: np.ndarray, kinds
     return np.array(keep).reshape(-1, J + 2)
 
 
-def merge_reference(subset: np.ndarray, peaks: np.ndarray, kinds: np.ndarray, skeleton: Skeleton,
+def merge_reference(subset: np.ndarray, peaks: np.ndarray, counts: np.ndarray, skeleton: Skeleton,
                     cfg: DecoderConfig, height: int) -> np.ndarray:
     """subset (R, J + 2) of every piece -> people (P, J + 2) after ``merge_pieces`` and the
-    filters (``min_parts``, ``min_mean_score``); peaks (N, 3) x, y, score; kinds (N,) keypoint.
+    filters (``min_parts``, ``min_mean_score``); peaks (N, 3) x, y, score in keypoint order,
+    counts (J,) peaks per keypoint.
 
     The merge is the compiled kernel itself: it is plain loops, and one copy of the rule
     keeps the decoders' people identical."""
@@ -158,7 +159,8 @@ def merge_reference(subset: np.ndarray, peaks: np.ndarray, kinds: np.ndarray, sk
     J, N = skeleton.num_keypoints, len(peaks)
     table = np.full((len(subset) + N + 1, J + 2), -1.0)
     table[:len(subset)] = subset
-    rows = merge_pieces(table, len(subset), np.ascontiguousarray(peaks, np.float64), kinds, skeleton.limb_array(),
+    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    rows = merge_pieces(table, len(subset), np.ascontiguousarray(peaks, np.float64), offsets, skeleton.limb_array(),
                         limb_shares(skeleton), body_distances(skeleton), cfg.merge_prior * height, cfg.merge_slack,
                         np.zeros(N, np.bool_), np.zeros(len(table)), np.zeros((len(table), len(table))))
     table = table[:rows]
