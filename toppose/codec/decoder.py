@@ -17,7 +17,8 @@ class PoseDecoder:
     """Greedy PAF grouping. ``method``: ``sparse`` (grid peaks, sub-pixel, fastest),
     ``fine`` (the textbook algorithm at input resolution, compiled; formerly ``numba``) or
     ``reference`` (the textbook algorithm in NumPy). Skeletons with more limbs than a tree
-    are assembled as a graph (see ``toppose.codec.grouping``).
+    are assembled as a graph (see ``toppose.codec.grouping``); then pieces of one body that
+    no limb joins are merged (``DecoderConfig.merge``, see ``toppose.codec.merge``).
 
     ``decoder(paf, heat)`` takes paf (2K, h, w) and heat (J+1, h, w) float32 and returns
     Poses in network-input pixels.

@@ -128,6 +128,18 @@ def _pair_ratio(subset, i, j, flat, dist, scales, prior, slack):
 
 
 @_jit
+def _join(subset, keep, drop):
+    """Row ``drop`` (no part type in common with ``keep``) moves into ``keep`` and is emptied."""
+    J = subset.shape[1] - 2
+    for a in range(J):
+        if subset[drop, a] >= 0:
+            subset[keep, a] = subset[drop, a]
+    subset[keep, J] += subset[drop, J]
+    subset[keep, J + 1] += subset[drop, J + 1]
+    subset[drop, J + 1] = 0
+
+
+@_jit
 def merge_pieces(subset, rows, flat, offsets, limbs, shares, dist, prior, slack, used, scales, ratios):
     """Join rows of subset (P, J+2) that fit one body (module docstring), greedily best first.
 
@@ -153,18 +165,13 @@ def merge_pieces(subset, rows, flat, offsets, limbs, shares, dist, prior, slack,
                     best, bi, bj = ratios[i, j], i, j
         if bi < 0:
             break
-        for a in range(J):
-            if subset[bj, a] >= 0:
-                subset[bi, a] = subset[bj, a]
-        subset[bi, J] += subset[bj, J]
-        subset[bi, J + 1] += subset[bj, J + 1]
-        subset[bj, J + 1] = 0
+        _join(subset, bi, bj)
         scales[bi] = piece_scale(subset, bi, flat, limbs, shares)
         for r in range(rows):
-            lo, hi = min(r, bi), max(r, bi)
-            ratios[min(r, bj), max(r, bj)] = np.inf
+            ratios[min(r, bj), max(r, bj)] = np.inf  # bj is empty now
             if r != bi:
-                ratios[lo, hi] = _pair_ratio(subset, lo, hi, flat, dist, scales, prior, slack)
+                ratios[min(r, bi), max(r, bi)] = _pair_ratio(subset, min(r, bi), max(r, bi), flat, dist, scales,
+                                                             prior, slack)
     for r in range(first_single, rows):
         if subset[r, J + 1] == 1:
             subset[r, J + 1] = 0
