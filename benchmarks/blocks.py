@@ -110,7 +110,7 @@ def bundled_ap(results: dict) -> str:
 
 def sensor_targets(results: dict) -> str:
     t = _get(results, "bench", "sensor_targets") or {}
-    out = [f"Issue 13's targets for the int8 bundled model on the d435 sets above "
+    out = [f"The sensor-realism issue's targets for the int8 bundled model on the d435 sets above "
            f"({_stamp(results, 'sensor_targets')} by `pytest benchmarks/test_bench_accuracy.py --benchmark`):", "",
            "| target | met |", "|---|---|"]
     out += [f"| {name} | {'yes' if ok else 'no'} |" for name, ok in (t.get("met") or {}).items()]
@@ -122,19 +122,18 @@ def sensor_targets(results: dict) -> str:
 
 def border(results: dict) -> str:
     b = _get(results, "bench", "border") or {}
-
-    def ap(key: str, skeleton: str) -> str:
-        return (f"{_num(b.get(f'{key}_{skeleton}'), '.3f')} "
-                f"({_num(b.get(f'{key}_{skeleton}_without_merge'), '.3f')} without piece merging)")
-
-    k = _num(b.get('min_keypoints'))
+    keys = [f"{key}_{skeleton}" for key in ("oracle_ap", "oracle_ap_min_keypoints")
+            for skeleton in ("openpose18", "topview23")]
+    with_merge = [_num(b.get(k), ".3f") for k in keys]
+    without = [_num(b.get(f"{k}_without_merge"), ".3f") for k in keys]
+    k = _num(b.get("min_keypoints"))
     return (f"On the anywhere set ({_set(b.get('set'))}) {_num(b.get('neck_outside_frame'))} of "
             f"{_num(b.get('people_3plus_keypoints'))} people with {k} or more keypoints "
-            f"have their neck outside the frame. The decoder's ceiling there is "
-            f"{ap('oracle_ap', 'openpose18')} with the standard skeleton and "
-            f"{ap('oracle_ap', 'topview23')} with `topview23`; ignoring people with fewer than {k} "
-            f"labelled keypoints (`--min-keypoints {k}`) it is {ap('oracle_ap_min_keypoints', 'openpose18')} "
-            f"and {ap('oracle_ap_min_keypoints', 'topview23')} ({_stamp(results, 'border')}).")
+            f"have their neck outside the frame. The decoder's ceiling there is {with_merge[0]} with the "
+            f"standard skeleton and {with_merge[1]} with `topview23`, and {with_merge[2]} and {with_merge[3]} "
+            f"ignoring people with fewer than {k} labelled keypoints (`--min-keypoints {k}`); without piece "
+            f"merging it is {without[0]}, {without[1]}, {without[2]} and {without[3]} "
+            f"({_stamp(results, 'border')}).")
 
 
 def parity(results: dict) -> str:
