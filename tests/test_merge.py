@@ -11,28 +11,28 @@ RIGHT_ARM = {R_SHO: (0.0, 0.0), R_ELB: (0.0, 18.0), R_WRI: (0.0, 35.0)}   # ~97 
 LEFT_LEG = {L_HIP: (25.0, 30.0), L_KNE: (25.0, 54.0), L_ANK: (25.0, 78.0)}
 
 
-def _merge(pieces, skeleton=OPENPOSE18, prior=0.0, slack=8.0):
-    """pieces: list of {keypoint: (x, y)} -> list of {keypoint: (x, y)} after merging and
-    dropping rows left empty (count 0)."""
+def _merge(pieces, skeleton=OPENPOSE18, prior=0.0, slack=8.0, single=0.5, score=1.0):
+    """pieces: list of {keypoint: (x, y)}, every peak of ``score`` -> list of {keypoint: (x, y)}
+    after merging and dropping rows left empty (count 0)."""
     J = skeleton.num_keypoints
     parts = sorted((j, xy, i) for i, piece in enumerate(pieces) for j, xy in piece.items())  # keypoint order
-    flat = np.array([(*xy, 1.0) for _, xy, _ in parts], np.float64).reshape(-1, 3)
+    flat = np.array([(*xy, score) for _, xy, _ in parts], np.float64).reshape(-1, 3)
     offsets = np.searchsorted([j for j, _, _ in parts], np.arange(J)).astype(np.int64)
     subset = np.full((64, J + 2), -1.0)
     rows = [i for i, piece in enumerate(pieces) if len(piece) > 1]  # a lone part: a peak no row holds
     for r, i in enumerate(rows):
-        subset[r, J], subset[r, J + 1] = float(len(pieces[i])), len(pieces[i])
+        subset[r, J], subset[r, J + 1] = score * len(pieces[i]), len(pieces[i])
     for g, (j, _, i) in enumerate(parts):
         if i in rows:
             subset[rows.index(i), j] = g
     n = merge_pieces(subset, len(rows), flat, offsets, skeleton.limb_array(), limb_shares(skeleton),
-                     body_distances(skeleton), prior, slack, np.zeros(len(flat), np.bool_), np.zeros(64),
+                     body_distances(skeleton), prior, slack, single, np.zeros(len(flat), np.bool_), np.zeros(64),
                      np.zeros((64, 64)))
     out = []
     for r in range(n):
         if subset[r, J + 1] > 0:
             parts = {j: tuple(flat[int(subset[r, j]), :2]) for j in range(J) if subset[r, j] >= 0}
-            assert subset[r, J + 1] == len(parts) and subset[r, J] == len(parts)  # counts and scores add up
+            assert subset[r, J + 1] == len(parts) and subset[r, J] == score * len(parts)  # counts, scores add up
             out.append(parts)
     return out
 
@@ -69,3 +69,6 @@ def test_a_lone_part_joins_a_piece_never_another_lone_part():
     head = {0: (10.0, -20.0)}
     assert _merge([RIGHT_ARM, head]) == [{**RIGHT_ARM, **head}]
     assert _merge([head, {L_ANK: (15.0, -10.0)}]) == []   # lone parts that join nothing are dropped
+    # a weak lone peak (below ``single``) joins nothing: on a network's maps those are mostly noise
+    assert _merge([RIGHT_ARM, head], score=0.3) == [RIGHT_ARM]
+    assert _merge([RIGHT_ARM, head], score=0.3, single=0.25) == [{**RIGHT_ARM, **head}]

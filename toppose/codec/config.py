@@ -36,6 +36,7 @@ class DecoderConfig:
     merge: bool = True              # join pieces of one body that no limb joins (``toppose.codec.merge``)
     merge_prior: float = 0.5        # body height seen at least, as a share of the input height
     merge_slack: float = 8.0        # input pixels added to every allowed distance
+    merge_single_score: float = 0.5  # a part alone joins a piece only with this peak score or more
 
     def __post_init__(self) -> None:
         if self.samples < 2:
