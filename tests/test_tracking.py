@@ -4,6 +4,7 @@ import numpy as np
 
 from toppose.codec.poses import Poses
 from toppose.runtime.track_pieces import body_centres
+from toppose.runtime.track_reference import cost_reference
 from toppose.runtime.tracking import Tracker
 
 # 18 keypoint offsets (px) of a person seen from above, spread about 40 px
@@ -100,7 +101,7 @@ def test_a_track_prefers_the_whole_person_to_a_fragment_and_refuses_disjoint_key
     centres, ok = body_centres(kp)
     cost = tracker._cost(kp, centres, ok, np.arange(1))[0]
     assert cost[0] < 0.2 < cost[1] < 1e6 and cost[2] == 1e6   # the fragment agrees but covers 3 of 17
-    assert np.allclose(cost, tracker.cost_reference(kp, centres, ok, np.arange(1))[0], atol=1e-6)
+    assert np.allclose(cost, cost_reference(tracker, kp, centres, ok, np.arange(1))[0], atol=1e-6)
 
 
 def test_the_reported_centre_does_not_jump_when_the_hips_vanish():

@@ -1,0 +1,109 @@
+"""Numba kernels that update the tracks' state: Kalman steps, matches, the frame's report.
+
+Fixed arrays the caller allocates, no Python objects inside. Dimensions: T tracks, D
+detections, M matched pairs, J keypoints. References: the textbook Kalman equations, and
+``Tracker.match_reference`` / ``Tracker.report_reference``; tests compare them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from toppose.codec._jit import jit
+from toppose.runtime.track_kernels import body_kernel
+
+
+@jit
+def predict_kernel(x, P, q):
+    """In place, constant velocity one frame on: x (T, 4) cx, cy, vx, vy px; P (T, 4, 4)
+    <- F P F^T + q with F = [[I, I], [0, I]]; q (4, 4)."""
+    for t in range(x.shape[0]):
+        x[t, 0] += x[t, 2]
+        x[t, 1] += x[t, 3]
+        for r in range(4):          # rows: P <- F P
+            if r < 2:
+                for c in range(4):
+                    P[t, r, c] += P[t, r + 2, c]
+        for c in range(2):          # columns: P <- P F^T
+            for r in range(4):
+                P[t, r, c] += P[t, r, c + 2]
+        for r in range(4):
+            for c in range(4):
+                P[t, r, c] += q[r, c]
+
+
+@jit
+def correct_kernel(x, P, rows, z, r):
+    """In place Kalman update of tracks ``rows`` (M,) with measured centres z (M, 2) px and
+    measurement variance r px^2 (H = [I, 0])."""
+    for m in range(rows.shape[0]):
+        t = rows[m]
+        a, b, c, d = P[t, 0, 0] + r, P[t, 0, 1], P[t, 1, 0], P[t, 1, 1] + r
+        det = a * d - b * c
+        i00, i01, i10, i11 = d / det, -b / det, -c / det, a / det
+        y0, y1 = z[m, 0] - x[t, 0], z[m, 1] - x[t, 1]
+        K = np.empty((4, 2))
+        for k in range(4):
+            K[k, 0] = P[t, k, 0] * i00 + P[t, k, 1] * i10
+            K[k, 1] = P[t, k, 0] * i01 + P[t, k, 1] * i11
+        for k in range(4):
+            x[t, k] += K[k, 0] * y0 + K[k, 1] * y1
+        top = P[t, :2, :].copy()
+        for k in range(4):
+            for c2 in range(4):
+                P[t, k, c2] -= K[k, 0] * top[0, c2] + K[k, 1] * top[1, c2]
+
+
+@jit
+def match_kernel(t, d, kp, centres, torso, meas_var, state, ids, hits, misses, next_id, min_hits, det_ids):
+    """Tracks t (M,) matched to detections d (M,) with keypoints kp (D, J, 3) and centres (D, 2)
+    px, in place: every track's misses (T,) + 1, then per pair the Kalman update with
+    variance ``meas_var`` px^2, the track's pose and centre replaced, its body offset
+    (``body_kernel``, torso (J,) bool), hits (T,) + 1 and misses 0; a tentative track (ids -1)
+    with ``min_hits`` hits gets the next id; det_ids (D,) <- the tracks' ids. state: the
+    tracker's (x (T, 4), P (T, 4, 4), track_kp (T, J, 3), centre_kp (T, 2), whole_kp (T, J, 3),
+    whole_c (T, 2), offset (T, 2)). Returns the next unused id."""
+    x, P, track_kp, centre_kp, whole_kp, whole_c, offset = state
+    for k in range(misses.shape[0]):
+        misses[k] += 1
+    z = np.empty((t.shape[0], 2))
+    det_kp = np.empty((t.shape[0], kp.shape[1], 3), kp.dtype)
+    for m in range(t.shape[0]):
+        z[m] = centres[d[m]]
+        det_kp[m] = kp[d[m]]
+    correct_kernel(x, P, t, z, meas_var)
+    body_kernel(t, det_kp, z, torso, whole_kp, whole_c, offset)
+    for m in range(t.shape[0]):
+        k = t[m]
+        track_kp[k] = det_kp[m]
+        centre_kp[k] = z[m]
+        hits[k] += 1
+        misses[k] = 0
+        if ids[k] < 0 and hits[k] >= min_hits:
+            ids[k] = next_id
+            next_id += 1
+        det_ids[d[m]] = ids[k]
+    return next_id
+
+
+@jit
+def report_kernel(ids, misses, coast, clear_parts, state, out_ids, out_centres, out_clear):
+    """Confirmed tracks seen within ``coast`` frames -> out_ids (N,), body centres out_centres
+    (N, 2) px (the measured centre, or the prediction while coasting, plus the body offset) and
+    out_clear (N,) bool (measured this frame with at least ``clear_parts`` keypoints), in the
+    tracks' order; the out arrays hold T rows. state as ``match_kernel``'s. Returns N."""
+    x, P, track_kp, centre_kp, whole_kp, whole_c, offset = state
+    n = 0
+    for k in range(ids.shape[0]):
+        if ids[k] < 0 or misses[k] > coast:
+            continue
+        out_ids[n] = ids[k]
+        seen = misses[k] == 0
+        for c in range(2):
+            out_centres[n, c] = (centre_kp[k, c] if seen else x[k, c]) + offset[k, c]
+        parts = 0
+        for j in range(track_kp.shape[1]):
+            parts += track_kp[k, j, 2] > 0
+        out_clear[n] = seen and parts >= clear_parts
+        n += 1
+    return n
