@@ -53,7 +53,7 @@ def cost_kernel(rows, track_kp, centre_kp, x, P, det_kp, det_xy, det_ok, params,
     centre's variance (trace) capped at ``max_var``.
     """
     kappa, centre_tol, min_size, min_count = params[0], params[1], params[2], params[3]
-    max_cost, max_var, big = params[4], params[5], params[6]
+    max_cost, max_var, big, agree_px, age_px = params[4], params[5], params[6], params[7], params[8]
     for i in range(rows.shape[0]):
         t = rows[i]
         x0 = y0 = np.inf
@@ -67,23 +67,27 @@ def cost_kernel(rows, track_kp, centre_kp, x, P, det_kp, det_xy, det_ok, params,
         size = np.sqrt((x1 - x0) * (y1 - y0)) if x1 > x0 and y1 > y0 else 0.0
         size = max(size, min_size)
         tol2 = 2.0 * (kappa * size) ** 2
-        spread = 2.0 * (centre_tol * size) ** 2 + min(P[t, 0, 0] + P[t, 1, 1], max_var)
+        var = min(P[t, 0, 0] + P[t, 1, 1], max_var)
+        spread = 2.0 * (centre_tol * size) ** 2 + var
+        atol2 = 2.0 * agree_px * agree_px + var
         sx, sy = x[t, 0] - centre_kp[t, 0], x[t, 1] - centre_kp[t, 1]
         for d in range(det_kp.shape[0]):
             cx, cy = x[t, 0] - det_xy[d, 0], x[t, 1] - det_xy[d, 1]
             if not det_ok[d] or cx * cx + cy * cy > 4.0 * spread:   # too far to be the same person
                 out[i, d] = big
                 continue
-            s = 0.0
+            s = a = 0.0
             n = 0
             for j in range(track_kp.shape[1]):
                 if track_kp[t, j, 2] > 0 and det_kp[d, j, 2] > 0:
                     dx = track_kp[t, j, 0] + sx - det_kp[d, j, 0]
                     dy = track_kp[t, j, 1] + sy - det_kp[d, j, 1]
-                    s += np.exp(-(dx * dx + dy * dy) / tol2)
+                    old = 2.0 * (age_px * (track_kp[t, j, 2] - 1.0)) ** 2
+                    s += np.exp(-(dx * dx + dy * dy) / (tol2 + old))
+                    a += np.exp(-(dx * dx + dy * dy) / (atol2 + old))
                     n += 1
             c = 1.0 - s / max(m, min_count)
-            out[i, d] = big if n == 0 or 1.0 - s / max(n, min_count) > max_cost else c
+            out[i, d] = big if n == 0 or 1.0 - a / max(n, min_count) > max_cost else c
 
 
 @jit

@@ -40,26 +40,35 @@ def body_reference(tracker: Tracker, t: np.ndarray, kp: np.ndarray, centres: np.
 
 def cost_reference(tracker: Tracker, kp: np.ndarray, centres: np.ndarray, ok: np.ndarray,
                    tracks: np.ndarray) -> np.ndarray:
-    """NumPy reference of ``Tracker._cost`` (``cost_kernel``)."""
+    """NumPy reference of ``Tracker._cost`` (``cost_kernel``) on the tracks' remembered keypoints."""
     cfg = tracker.cfg
-    shift = tracker.x[tracks, :2] - tracker.centre_kp[tracks]          # predicted motion since last seen
-    tk = tracker.kp[tracks]
-    pred = tk[:, None, :, :2] + shift[:, None, None, :]          # (T, 1, J, 2)
-    shared = (tk[:, None, :, 2] > 0) & (kp[None, :, :, 2] > 0)  # (T, D, J)
+    shift = tracker.x[tracks, :2] - tracker.centre_kp[tracks]     # predicted motion since last seen
+    tk = tracker.mem[tracks]
+    pred = tk[:, None, :, :2] + shift[:, None, None, :]           # (T, 1, J, 2)
+    shared = (tk[:, None, :, 2] > 0) & (kp[None, :, :, 2] > 0)    # (T, D, J)
     d2 = ((pred - kp[None, :, :, :2]) ** 2).sum(-1)
     size = _sizes(tk, cfg.min_size)
-    tol2 = 2 * (cfg.kappa * size) ** 2
+    var = np.minimum(np.trace(tracker.P[tracks, :2, :2], axis1=1, axis2=2), cfg.max_var)
+    old = 2 * (cfg.age_px * (tk[:, None, :, 2] - 1)) ** 2       # (T, 1, J) a remembered keypoint's age
+    tol2 = 2 * (cfg.kappa * size[:, None, None]) ** 2 + old
+    atol2 = 2 * cfg.agree_px ** 2 + var[:, None, None] + old
     n = shared.sum(-1)
-    own = (tk[:, None, :, 2] > 0).sum(-1)                        # (T, 1) keypoints the track has
-    sim = (np.exp(-d2 / tol2[:, None, None]) * shared).sum(-1) / np.maximum(own, cfg.min_count)
+    own = (tk[:, None, :, 2] > 0).sum(-1)                         # (T, 1) keypoints the track has
+    sim = (np.exp(-d2 / tol2) * shared).sum(-1) / np.maximum(own, cfg.min_count)
+    agree = (np.exp(-d2 / atol2) * shared).sum(-1) / np.maximum(n, cfg.min_count)
     dc2 = ((tracker.x[tracks, None, :2] - centres[None]) ** 2).sum(-1)
-    spread = 2 * (cfg.centre_tol * size) ** 2 + np.minimum(np.trace(tracker.P[tracks, :2, :2], axis1=1, axis2=2),
-                                                             cfg.max_var)
-    agree = (np.exp(-d2 / tol2[:, None, None]) * shared).sum(-1) / np.maximum(n, cfg.min_count)
+    spread = 2 * (cfg.centre_tol * size) ** 2 + var
     cost = 1.0 - sim
     cost[:, ~ok] = _BIG
     cost[(n == 0) | (1.0 - agree > cfg.max_cost) | (dc2 > 4 * spread[:, None])] = _BIG
     return cost
+
+
+def _shift(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, int]:
+    """Mean displacement (2,) px from pose a (J, 3) to b (J, 3) over the keypoints both have, and their number."""
+    both = (a[:, 2] > 0) & (b[:, 2] > 0)
+    n = int(both.sum())
+    return ((b[both, :2] - a[both, :2]).mean(0) if n else np.zeros(2)), n
 
 
 def match_reference(tracker: Tracker, t: np.ndarray, d: np.ndarray, kp: np.ndarray, centres: np.ndarray) -> np.ndarray:
@@ -67,13 +76,24 @@ def match_reference(tracker: Tracker, t: np.ndarray, d: np.ndarray, kp: np.ndarr
     (D, J, 3), centres (D, 2) -> det_ids (D,); the tracker's state updated in place."""
     r = tracker.cfg.meas_std ** 2
     tracker.misses += 1
-    for m, k in enumerate(t):   # textbook Kalman update, H = [I, 0]
-        H = np.eye(2, 4)
-        S = H @ tracker.P[k] @ H.T + r * np.eye(2)
-        K = tracker.P[k] @ H.T @ np.linalg.inv(S)
-        tracker.x[k] = tracker.x[k] + K @ (centres[d[m]] - H @ tracker.x[k])
+    H = np.eye(2, 4)
+    for m, k in enumerate(t):   # textbook Kalman update of the moved centre, then re-anchored
+        moved, n = _shift(tracker.kp[k], kp[d[m]])
+        z = tracker.centre_kp[k] + moved if n else centres[d[m]]
+        K = tracker.P[k] @ H.T @ np.linalg.inv(H @ tracker.P[k] @ H.T + r * np.eye(2))
+        tracker.x[k] = tracker.x[k] + K @ (z - H @ tracker.x[k])
+        tracker.x[k, :2] += centres[d[m]] - z
         tracker.P[k] = (np.eye(4) - K @ H) @ tracker.P[k]
     body_reference(tracker, t, kp[d], centres[d])
+    for m, k in enumerate(t):   # memory: seen keypoints replaced, the others moved along and older
+        moved, n = _shift(tracker.kp[k], kp[d[m]])
+        if not n:
+            moved, n = _shift(tracker.mem[k], kp[d[m]])
+        seen, known = kp[d[m], :, 2] > 0, tracker.mem[k, :, 2] > 0
+        tracker.mem[k, ~seen & known, :2] += moved
+        tracker.mem[k, ~seen & known, 2] += 1
+        tracker.mem[k, tracker.mem[k, :, 2] > tracker.cfg.max_age + 1] = 0
+        tracker.mem[k, seen, :2], tracker.mem[k, seen, 2] = kp[d[m], seen, :2], 1
     tracker.kp[t], tracker.centre_kp[t] = kp[d], centres[d]
     tracker.hits[t] += 1
     tracker.misses[t] = 0
@@ -90,6 +110,8 @@ def report_reference(tracker: Tracker) -> tuple[np.ndarray, np.ndarray, np.ndarr
     cfg = tracker.cfg
     live = (tracker.ids >= 0) & (tracker.misses <= cfg.coast)
     seen = tracker.misses[live] == 0
-    clear = seen & ((tracker.kp[live, :, 2] > 0).sum(1) >= cfg.clear_parts)
+    found = tracker.kp[live, :, 2] > 0
+    torso = TORSO_MASK[:found.shape[1]]
+    clear = seen & (found.sum(1) >= cfg.clear_parts) & found[:, torso].all(1)
     centres = np.where(seen[:, None], tracker.centre_kp[live], tracker.x[live, :2]) + tracker.offset[live]
     return tracker.ids[live], centres, clear

@@ -1,22 +1,31 @@
 """A multi-person tracker for decoded poses: constant-velocity Kalman + pose-aware assignment.
 
 Dimensions: T tracks, D detections, J keypoints. Every track's state lives in arrays of this
-instance (centre and velocity (T, 4), covariance (T, 4, 4), last keypoints (T, J, 3)); a frame
-is a few Numba kernels (``track_kernels``: pieces and costs; ``track_state``: Kalman steps,
-matches, the report; NumPy references in ``track_reference``) and SciPy's ``linear_sum_assignment``.
+instance (centre and velocity (T, 4), covariance (T, 4, 4), last keypoints (T, J, 3), remembered
+keypoints (T, J, 3)); a frame is a few Numba kernels (``track_kernels``: pieces and costs;
+``track_state``: Kalman steps, matches, the report; NumPy references in ``track_reference``)
+and SciPy's ``linear_sum_assignment``.
 
-Cost: 1 - an OKS-style similarity of the detection to the track's last pose shifted by its
-predicted motion, summed over the keypoints both have and divided by the number the track has
-(at least ``min_count``): a 3-keypoint fragment beside a person is a worse match for their
-track than the whole detection of them. A pair is allowed when its shared keypoints agree
-(their mean similarity, over at least ``min_count``: one lucky keypoint is not a match). Poses with no
-keypoint in common are never matched (from above, the body centre of a person half out of view
-is one hand, and a hand of someone leaving lies beside the head of someone entering). Pieces of
-one person are merged before assignment, and pieces left over after it are merged into the
-tracked person beside them, never two pieces matched to two tracks (``merge_fragments``). A track is tentative until ``min_hits`` consecutive matches,
-then gets the next id (ids are never reused); unmatched, it is lost (kept and predicted) for
-``max_lost`` frames; a lost track whose prediction leaves the image is dropped before the next
-assignment, so a person who left at a border does not hand their id to someone entering there.
+Motion: the Kalman filter measures how the keypoints a track and its detection both have moved
+(a keypoint coming into view at the border moves the centre of the found keypoints, but is no
+velocity). Memory: each track remembers every keypoint it has seen within ``max_age`` frames,
+moved along with the body, so a person whom the decoder reports as the upper body in one frame
+and the legs in the next still shares keypoints with their track.
+
+Cost: 1 - an OKS-style similarity of the detection to the track's remembered keypoints shifted
+by its predicted motion (tolerance growing with each keypoint's age), summed over the keypoints
+both have and divided by the number the track has (at least ``min_count``): a 3-keypoint
+fragment beside a person is a worse match for their track than the whole detection of them. A
+pair is allowed when its shared keypoints agree (their mean similarity, over at least
+``min_count``: one lucky keypoint is not a match). Poses with no keypoint in common are never
+matched (from above, the body centre of a person half out of view is one hand, and a hand of
+someone leaving lies beside the head of someone entering). Pieces of one person are merged
+before assignment, and pieces left over after it are merged into the tracked person beside
+them, never two pieces matched to two tracks (``merge_fragments``). A track is tentative until
+``min_hits`` consecutive matches, then gets the next id (ids are never reused); unmatched, it is
+lost (kept and predicted) for ``max_lost`` frames, or ``edge_lost`` when last seen within
+``edge`` px of the border; a lost track whose prediction leaves the image is dropped before the
+next assignment, so a person who left at a border does not hand their id to someone entering there.
 """
 
 from __future__ import annotations
@@ -36,11 +45,16 @@ _BIG = 1e6
 
 @dataclass(frozen=True)
 class TrackerConfig:
+    """Settings chosen on the tuning sequences (seeds 3 and 11-16), never on the benchmark's."""
+
     min_hits: int = 3           # consecutive matches before a track gets an id
     max_lost: int = 30          # frames a confirmed track survives unmatched
     max_cost: float = 0.75      # pairs whose shared keypoints agree less (1 - mean similarity) are refused
-    min_count: int = 2          # keypoint similarity is averaged over at least this many keypoints
-    kappa: float = 0.25         # keypoint tolerance as a fraction of the person's size
+    min_count: int = 3          # keypoint similarity is averaged over at least this many keypoints
+    kappa: float = 0.15         # keypoint tolerance (ranking) as a fraction of the person's size
+    agree_px: float = 30.0      # px; keypoint tolerance of the agreement test, plus the track's variance
+    age_px: float = 3.0         # px per frame; a remembered keypoint's tolerance grows with its age
+    max_age: int = 10           # frames a keypoint out of sight is remembered (moved along with the body)
     centre_tol: float = 0.3     # body-centre gate as a fraction of the person's size
     min_size: float = 120.0     # px; a person's size at least (merge and spawn radii scale with it)
     accel_std: float = 1.0      # px / frame^2, the Kalman process noise
@@ -49,11 +63,12 @@ class TrackerConfig:
     merge_radius: float = 0.45  # fragments of one person closer than this x min_size are merged
     merge_agree: float = 35.0   # px; pieces whose shared keypoints differ more are two people
     spawn_gap: float = 0.45     # no new track closer than this x min_size to a matched one
-    clear_parts: int = 12       # keypoints for a centre to count as clearly seen (line crossings)
+    clear_parts: int = 12       # keypoints (the whole torso among them) for a centre to count for lines
     min_parts: int = 3          # keypoints a detection needs to start a track (a hand at the border does not)
     max_var: float = 1600.0     # px^2; a lost track's search area stops growing here
-    edge: float = 0.0           # px; a track lost while its centre was this close to the border has left
-    #                             (helps on clean poses, hurts on the bundled model's flicker at the border: off)
+    edge: float = 30.0          # px; a track lost while its centre was this close to the border ...
+    edge_lost: int = 3          # ... is dropped after this many frames: they walked out (the bundled
+    #                             model's flicker at the border lasts a frame or two)
 
 
 @dataclass
@@ -82,6 +97,7 @@ class Tracker:
         self.x = np.zeros((0, 4))
         self.P = np.zeros((0, 4, 4))
         self.kp = np.zeros((0, 18, 3), np.float32)
+        self.mem = np.zeros((0, 18, 3), np.float32)   # each keypoint's last position, moved along; 1 + its age
         self.centre_kp = np.zeros((0, 2))   # the centre of ``kp`` (its position when last seen)
         self.whole_kp = np.zeros((0, 18, 3), np.float32)   # the last pose with the whole torso found
         self.whole_c = np.zeros((0, 2))      # its torso centre
@@ -91,14 +107,14 @@ class Tracker:
         self.misses = np.zeros(0, np.int64)
         self.next_id = 1
         c = config
-        self._params = np.array([c.kappa, c.centre_tol, c.min_size, c.min_count, c.max_cost, c.max_var, _BIG])
+        self._params = np.array([c.kappa, c.centre_tol, c.min_size, c.min_count, c.max_cost, c.max_var, _BIG, c.agree_px, c.age_px])
 
     def update(self, poses: Poses, image_hw: tuple[int, int]) -> TrackFrame:
         """poses: the frame's decoded people (P, J, 3) px; image (H, W)."""
         cfg = self.cfg
         kp = np.ascontiguousarray(poses.keypoints, np.float32)
         if len(self.kp) == 0 and self.kp.shape[1] != kp.shape[1]:
-            self.kp = self.whole_kp = np.zeros((0, kp.shape[1], 3), np.float32)
+            self.kp = self.whole_kp = self.mem = np.zeros((0, kp.shape[1], 3), np.float32)
         poses, kp, centres, ok, _ = self._pieces(poses, kp, np.zeros(len(kp), bool))
         predict_kernel(self.x, self.P, self._q)
         gone = self._drop(self._outside(image_hw) & (self.misses > 0)) if self.misses.any() else []
@@ -110,7 +126,8 @@ class Tracker:
             if len(kp) < len(fixed):
                 d, fixed = (np.cumsum(alive) - 1)[d], fixed[alive]
         det_ids = np.full(len(kp), -1, np.int64)
-        self.next_id = match_kernel(t, d, kp, centres, TORSO_MASK[:kp.shape[1]], cfg.meas_std ** 2, self._state(),
+        self.next_id = match_kernel(t, d, kp, centres, TORSO_MASK[:kp.shape[1]], cfg.meas_std ** 2, cfg.max_age,
+                                    self._state(),
                                     self.ids, self.hits, self.misses, self.next_id, cfg.min_hits, det_ids)
         ended = gone + (self._prune(image_hw) if len(t) < len(self.ids) else [])
         free = ok & ~fixed
@@ -118,11 +135,12 @@ class Tracker:
             self._start(kp, centres, free, len(t) > 0)
         n = len(self.ids)
         ids, out, clear = np.empty(n, np.int64), np.empty((n, 2)), np.empty(n, bool)
-        n = report_kernel(self.ids, self.misses, cfg.coast, cfg.clear_parts, self._state(), ids, out, clear)
+        n = report_kernel(self.ids, self.misses, cfg.coast, cfg.clear_parts, TORSO_MASK[:kp.shape[1]], self._state(),
+                          ids, out, clear)
         return TrackFrame(poses, det_ids, ids[:n], out[:n], ended, clear[:n])
 
     def _state(self) -> tuple:
-        return self.x, self.P, self.kp, self.centre_kp, self.whole_kp, self.whole_c, self.offset
+        return self.x, self.P, self.kp, self.centre_kp, self.whole_kp, self.whole_c, self.offset, self.mem
 
     def _pieces(self, poses: Poses, kp: np.ndarray, fixed: np.ndarray):
         """Merge pieces of one person (``merge_fragments``) -> poses, kp (D, J, 3), centres
@@ -155,7 +173,7 @@ class Tracker:
     def _cost(self, kp: np.ndarray, centres: np.ndarray, ok: np.ndarray, tracks: np.ndarray) -> np.ndarray:
         """(len(tracks), D) cost = 1 - similarity, _BIG where assignment is not allowed (Numba)."""
         out = np.empty((len(tracks), len(kp)))
-        cost_kernel(tracks, self.kp, self.centre_kp, self.x, self.P, kp, centres, ok, self._params, out)
+        cost_kernel(tracks, self.mem, self.centre_kp, self.x, self.P, kp, centres, ok, self._params, out)
         return out
 
     def _associate(self, kp: np.ndarray, centres: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -193,7 +211,8 @@ class Tracker:
         x, y = self.centre_kp[:, 0], self.centre_kp[:, 1]
         e = self.cfg.edge
         at_edge = (x < e) | (y < e) | (x >= w - e) | (y >= h - e)
-        return self._drop((self.misses > 0) & ((self.ids < 0) | (self.misses > self.cfg.max_lost) | at_edge))
+        return self._drop((self.misses > 0) & ((self.ids < 0) | (self.misses > self.cfg.max_lost)
+                                               | (at_edge & (self.misses > self.cfg.edge_lost))))
 
     def _drop(self, drop: np.ndarray) -> list[int]:
         """Remove tracks ``drop`` (T,) bool; returns the confirmed ids among them."""
@@ -201,7 +220,7 @@ class Tracker:
             return []
         ended = [int(i) for i in self.ids[drop & (self.ids >= 0)]]
         keep = ~drop
-        for name in ("x", "P", "kp", "centre_kp", "whole_kp", "whole_c", "offset", "ids", "hits", "misses"):
+        for name in ("x", "P", "kp", "centre_kp", "whole_kp", "whole_c", "offset", "mem", "ids", "hits", "misses"):
             setattr(self, name, getattr(self, name)[keep])
         return ended
 
@@ -214,6 +233,9 @@ class Tracker:
         P = np.tile(np.diag([self.cfg.meas_std ** 2, self.cfg.meas_std ** 2, 25.0, 25.0]), (n, 1, 1))
         self.x, self.P = np.concatenate([self.x, x]), np.concatenate([self.P, P])
         self.kp = np.concatenate([self.kp, kp.astype(np.float32)])
+        mem = kp.astype(np.float32)
+        mem[..., 2] = mem[..., 2] > 0
+        self.mem = np.concatenate([self.mem, mem])
         self.centre_kp = np.concatenate([self.centre_kp, centres])
         self.whole_kp = np.concatenate([self.whole_kp, kp.astype(np.float32)])
         self.whole_c = np.concatenate([self.whole_c, centres])

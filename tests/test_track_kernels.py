@@ -28,6 +28,7 @@ def test_cost_kernel_matches_the_reference(rng):
     for min_count in (1, 2, 5):
         tracker = Tracker(TrackerConfig(min_count=min_count))
         tracker._spawn(random_people(rng, 12), fast_centres(random_people(rng, 12))[0])
+        tracker.mem[:, :, 2] *= rng.integers(1, 8, (12, 18))   # remembered keypoints of ages 0-6
         tracker.x[:, 2:] = rng.normal(0, 3, (12, 2))
         tracker.P[:] += np.diag(rng.uniform(1, 50, 4))
         tracker._predict()

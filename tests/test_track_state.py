@@ -34,26 +34,36 @@ def test_match_kernel_matches_the_reference(rng):
     a, b = two_trackers(rng)
     dets = people(rng, 6)
     centres = fast_centres(dets)[0]
+    ages = rng.integers(1, 13, (8, 18))
+    for tr in (a, b):
+        tr.mem[:, :, 2] *= ages                              # remembered for 0-11 frames: some forgotten now
+        tr.kp[4] = 0                                         # a last pose sharing nothing: memory moves it
+        tr.kp[4, 0] = [5, 5, 1]
+    dets[2, 0, 2] = 0
     t, d = np.array([1, 2, 4, 6], np.int64), np.array([5, 0, 2, 3], np.int64)
     det_ids = np.full(6, -1, np.int64)
-    a.next_id = match_kernel(t, d, dets, centres, TORSO_MASK[:18], a.cfg.meas_std ** 2, a._state(), a.ids,
-                             a.hits, a.misses, a.next_id, a.cfg.min_hits, det_ids)
+    a.next_id = match_kernel(t, d, dets, centres, TORSO_MASK[:18], a.cfg.meas_std ** 2, a.cfg.max_age, a._state(),
+                             a.ids, a.hits, a.misses, a.next_id, a.cfg.min_hits, det_ids)
     ref = match_reference(b, t, d, dets, centres)
     assert (det_ids == ref).all() and a.next_id == b.next_id == 6   # tracks 1, 2 and 6 reached 3 hits
-    for name in ("x", "P", "kp", "centre_kp", "whole_kp", "whole_c", "offset", "ids", "hits", "misses"):
+    for name in ("x", "P", "kp", "centre_kp", "whole_kp", "whole_c", "offset", "mem", "ids", "hits", "misses"):
         assert np.allclose(getattr(a, name), getattr(b, name)), name
     assert a.misses.tolist() == [1, 0, 0, 3, 0, 10, 0, 1]
+    assert (a.mem[t, :, 2] <= a.cfg.max_age + 1).all() and (b.mem[t, :, 2] > 1).any()
 
 
 def test_report_kernel_matches_the_reference(rng):
     tracker = two_trackers(rng)[0]
     tracker.ids[:] = [4, -1, 5, 6, 7, 8, 9, -1]
     tracker.offset[:] = rng.normal(0, 5, (8, 2))
-    tracker.kp[2, :13, 2] = 1
+    tracker.kp[:, :, 2] = 0
+    tracker.kp[2, :13, 2] = 1                                 # 13 keypoints and the whole torso: clear
+    tracker.kp[4, 2:15, 2] = 1                                # 13 without the neck: not clear
     n = len(tracker.ids)
     ids, centres, clear = np.empty(n, np.int64), np.empty((n, 2)), np.empty(n, bool)
-    k = report_kernel(tracker.ids, tracker.misses, tracker.cfg.coast, tracker.cfg.clear_parts, tracker._state(),
-                      ids, centres, clear)
+    k = report_kernel(tracker.ids, tracker.misses, tracker.cfg.coast, tracker.cfg.clear_parts, TORSO_MASK[:18],
+                      tracker._state(), ids, centres, clear)
     ref_ids, ref_centres, ref_clear = report_reference(tracker)
     assert k == 5 and ids[:k].tolist() == ref_ids.tolist() == [4, 5, 6, 7, 9]   # 8 coasted too long
-    assert np.allclose(centres[:k], ref_centres) and (clear[:k] == ref_clear).all() and clear[:k].any()
+    assert np.allclose(centres[:k], ref_centres) and (clear[:k] == ref_clear).all()
+    assert clear[:k].tolist() == [False, True, False, False, False]
