@@ -55,7 +55,22 @@ def _set(recipe: dict | None) -> str:
         return DASH
     lo, hi = recipe["people"]
     where = "fully in frame" if recipe["fully_in_view"] else "anywhere, many cut by the border"
-    return f"{recipe['view']} view, {lo}-{hi} people {where}; {recipe['frames']} frames, seed {recipe['seed']}"
+    return (f"{recipe['view']} view, {lo}-{hi} people {where}{_scene(recipe.get('scene'))}; "
+            f"{recipe['frames']} frames, seed {recipe['seed']}")
+
+
+def _scene(scene: dict | None) -> str:
+    """', d435 sensor, 2 pieces of furniture, ...' for a recipe's scene options ('' for today's recipe)."""
+    if not scene:
+        return ""
+    words = [f"{scene['sensor']} sensor"]
+    if scene.get("clutter") is not None:
+        words.append(f"up to {scene['clutter']} pieces of furniture among people")
+    for key, label, unit in (("height", "camera", " m high"), ("tilt", "tilt", " deg"), ("fov", "field of view", " deg")):
+        if key in scene:
+            lo, hi = scene[key]
+            words.append(f"{label} {lo}-{hi}{unit}")
+    return ", " + ", ".join(words)
 
 
 def bundled_model(results: dict) -> str:
@@ -91,6 +106,18 @@ def bundled_ap(results: dict) -> str:
                    f"| {_num(c.get('AP75'), '.3f')} | {_num(_get(row, 'int8', 'AP'), '.3f')} "
                    f"| {_num(_get(row, 'oracle', 'AP'), '.3f')} |")
     return "\n".join(out if rows else out + [f"| {DASH} | {DASH} | {DASH} | {DASH} | {DASH} | {DASH} |"])
+
+
+def sensor_targets(results: dict) -> str:
+    t = _get(results, "bench", "sensor_targets") or {}
+    out = [f"Issue 13's targets for the int8 bundled model on the d435 sets above "
+           f"({_stamp(results, 'sensor_targets')} by `pytest benchmarks/test_bench_accuracy.py --benchmark`):", "",
+           "| target | met |", "|---|---|"]
+    out += [f"| {name} | {'yes' if ok else 'no'} |" for name, ok in (t.get("met") or {}).items()]
+    gaps = t.get("int8_minus_fp32_gap") or {}
+    out += ["", f"Top view, people anywhere (d435): int8 AP is {_num(t.get('any_ceiling_share'), '.3f')} of the "
+            f"decoder's ceiling; largest int8-fp32 gap {_num(max(gaps.values()) if gaps else None, '.3f')} AP."]
+    return "\n".join(out if t.get("met") else out[:2] + [f"Not measured yet ({BENCH})."])
 
 
 def border(results: dict) -> str:
@@ -225,4 +252,4 @@ def benchmarks(results: dict) -> str:
 
 RENDERERS = {"bundled_model": bundled_model, "bundled_ap": bundled_ap, "border": border, "parity": parity,
              "highlights": highlights, "gpu": gpu, "experiment": experiment, "benchmarks": benchmarks,
-             "lift3d": lift3d}
+             "lift3d": lift3d, "sensor_targets": sensor_targets}

@@ -22,7 +22,7 @@ import re
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -41,6 +41,7 @@ class Waiting:
     started: float      # perf_counter seconds when the frame was taken (glass)
     timings: Timings
     prepared: Prepared | None = None  # set by ``prepare``
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)  # one preparation
 
     @classmethod
     def of(cls, captured: Captured) -> "Waiting":
@@ -99,14 +100,47 @@ def prepare_with(predictor: PosePredictor) -> Callable[[Waiting], Waiting | None
     """Decode (a deferred frame) and preprocess a waiting frame, once, on the calling thread;
     None for a frame that turned out unreadable."""
     def prepare(item: Waiting) -> Waiting | None:
-        if item.prepared is None:
-            item.captured = item.captured.decoded()
-            item.timings.capture = item.captured.capture_ms
-            if item.captured.frame is None:
-                return None
-            item.prepared = predictor.preprocess(item.captured.frame, item.timings)
+        with item.lock:  # two threads may ask (the feed's and the one preparing ahead): the second waits
+            if item.prepared is None:
+                item.captured = item.captured.decoded()
+                item.timings.capture = item.captured.capture_ms
+                if item.captured.frame is None:
+                    return None
+                item.prepared = predictor.preprocess(item.captured.frame, item.timings)
         return item
     return prepare
+
+
+class Ahead:
+    """A thread that prepares the waiting frame of the feed whose turn is next while the network works.
+
+    Taking turns, a feed prepares its own frames only from the moment its turn is next; the frame it
+    was already holding then would be decoded on the network's thread when taken. This thread
+    prepares it instead (a newer frame arriving meanwhile replaces it, as always)."""
+
+    def __init__(self, prepare: Callable[[Waiting], Waiting | None], cond: threading.Condition,
+                 stop: threading.Event) -> None:
+        self.prepare, self.cond, self.stop = prepare, cond, stop
+        self.wanted: Feed | None = None
+        self.wake = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True, name="prepare ahead")
+
+    def submit(self, feed: Feed) -> None:
+        self.wanted = feed
+        self.wake.set()
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            if not self.wake.wait(0.1):
+                continue
+            self.wake.clear()
+            with self.cond:
+                item = self.wanted.frames[-1] if self.wanted and self.wanted.frames else None
+            if item is not None and item.prepared is None:
+                try:
+                    self.prepare(item)
+                except Exception:  # the network's thread meets the same error when it takes the frame
+                    pass
 
 
 def gather(feeds: list[Feed], cond: threading.Condition, stop: threading.Event,

@@ -4,7 +4,9 @@
 # degrees and fields of view 58-90 degrees; train `lite` with --gpu-augment (frames cached on
 # the GPU, crops and targets built there); evaluate on held-out sets rendered with seeds no
 # training set uses. Usage: OUT=dir bash scripts/train_mix.sh [SCALE]   (1 = the real run;
-# 0.002 = a smoke test that finishes on a CPU in a few minutes).
+# 0.002 = a smoke test that finishes on a CPU in a few minutes). Environment: INIT=weights to
+# fine-tune from (default: from scratch), GPU_AUGMENT=0 to build crops in the CPU loader (the faster
+# choice on a CPU), AMP=none on a CPU, DEVICE (auto), EPOCHS, BATCH, LR, TRAIN_MIN, EPOCH_SIZE.
 set -euo pipefail
 SCALE=${1:-1}
 OUT=${OUT:-out/mix}
@@ -35,12 +37,16 @@ render test_side --view side --people 1:3 --frames "$(n 300)" --seed 503 --fully
 render today_top_full --view top --people 1:4 --frames "$(n 300)" --seed 201 --fully-in-view
 render today_top_any --view top --people 1:4 --frames "$(n 300)" --seed 202
 render today_side --view side --people 1:3 --frames "$(n 300)" --seed 203 --fully-in-view
+render val_mix --view top --people 1:4 --frames "$(n 300)" --seed 601 --sensor d435 --clutter 2 "${MOUNT[@]}"  # model selection
 render calib --view top --people 1:4 --frames 64 --seed 401 --sensor d435 --clutter 2 "${MOUNT[@]}"
 
 log "train"
-toppose-train --arch lite "${DATA[@]}" --val "$W/test_top_full" --out "$OUT/run" --gpu-augment \
-  --epochs "${EPOCHS:-60}" --epoch-size "$(n 32000)" --batch-size "${BATCH:-64}" --optimizer adamw --lr 2e-3 \
-  --amp "${AMP:-bf16}" --time-limit "${TRAIN_MIN:-30}" --seed 0 --val-images "$(n 150)" --channels-last
+OPTS=()
+[ -n "${INIT:-}" ] && OPTS+=(--init "$INIT")
+[ "${GPU_AUGMENT:-1}" = 1 ] && OPTS+=(--gpu-augment --channels-last)
+toppose-train --arch lite "${DATA[@]}" --val "$W/val_mix" --out "$OUT/run" "${OPTS[@]}" --device "${DEVICE:-auto}" \
+  --epochs "${EPOCHS:-60}" --epoch-size "${EPOCH_SIZE:-$(n 32000)}" --batch-size "${BATCH:-64}" --optimizer adamw \
+  --lr "${LR:-2e-3}" --amp "${AMP:-bf16}" --time-limit "${TRAIN_MIN:-30}" --seed 0 --val-images "$(n 150)"
 log "evaluate and export"
 toppose-export "$OUT/run/best.pth" -o "$OUT/toppose-lite.onnx" --int8 --calibration "$W/calib" --calibration-frames 64 --force
 for t in test_top_full test_top_any test_side today_top_full today_top_any today_side; do

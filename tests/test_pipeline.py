@@ -1,4 +1,5 @@
 import logging
+import threading
 import time
 
 import cv2
@@ -94,3 +95,35 @@ def test_a_file_source_at_full_speed_queues_every_frame_and_says_so(estimator, d
         results.append(r)
         time.sleep(0.05)
     assert [r.index for r in results] == list(range(5)) and pipeline.stats.dropped == 0 and pipeline.queued
+
+
+class SlowNetwork(PoseEstimator):
+    """The bundled model, 40 ms per call; records which thread prepared each frame."""
+
+    def __init__(self, session) -> None:
+        super().__init__(session)
+        self.prepared_on: list[str] = []
+
+    def preprocess(self, frame, timings=None):
+        self.prepared_on.append(threading.current_thread().name)
+        return super().preprocess(frame, timings)
+
+    def infer(self, x, timings=None):
+        time.sleep(0.04)
+        return super().infer(x, timings)
+
+
+def test_taking_turns_the_frame_next_in_turn_is_prepared_while_the_network_works(tmp_path):
+    folders = [tmp_path / name for name in "abc"]
+    for root in folders:
+        root.mkdir()
+        for i, (frame, _) in enumerate(ScenePlayer(5, 2).frames(20)):
+            cv2.imwrite(str(root / f"f{i:02d}.png"), depth_to_mm(frame.depth))
+    network = SlowNetwork(PoseSession(bundled_model(), device="cpu"))
+    pipeline = Pipeline([Paced(ImageSource(str(f)), fps=8) for f in folders], network)
+    results = list(pipeline.run())
+    assert len(results) >= 12 and sorted({r.source for r in results}) == sorted(pipeline.names)
+    # a frame held by a feed before its turn came is prepared ahead (or by its feed), never on the
+    # network's thread (one race is allowed: a frame offered between the look ahead and the pick)
+    assert network.prepared_on.count("inference") <= 1
+    assert "prepare ahead" in network.prepared_on
