@@ -71,9 +71,10 @@ def _shift(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, int]:
     return ((b[both, :2] - a[both, :2]).mean(0) if n else np.zeros(2)), n
 
 
-def match_reference(tracker: Tracker, t: np.ndarray, d: np.ndarray, kp: np.ndarray, centres: np.ndarray) -> np.ndarray:
+def match_reference(tracker: Tracker, t: np.ndarray, d: np.ndarray, kp: np.ndarray, centres: np.ndarray,
+                    image_hw: tuple[int, int]) -> np.ndarray:
     """NumPy reference of ``match_kernel``: tracks t (M,) matched to detections d (M,) of kp
-    (D, J, 3), centres (D, 2) -> det_ids (D,); the tracker's state updated in place."""
+    (D, J, 3), centres (D, 2) in an image (H, W) -> det_ids (D,); the tracker's state updated in place."""
     r = tracker.cfg.meas_std ** 2
     tracker.misses += 1
     H = np.eye(2, 4)
@@ -92,7 +93,9 @@ def match_reference(tracker: Tracker, t: np.ndarray, d: np.ndarray, kp: np.ndarr
         seen, known = kp[d[m], :, 2] > 0, tracker.mem[k, :, 2] > 0
         tracker.mem[k, ~seen & known, :2] += moved
         tracker.mem[k, ~seen & known, 2] += 1
-        tracker.mem[k, tracker.mem[k, :, 2] > tracker.cfg.max_age + 1] = 0
+        xy = tracker.mem[k, :, :2]
+        outside = (xy[:, 0] < 0) | (xy[:, 0] >= image_hw[1]) | (xy[:, 1] < 0) | (xy[:, 1] >= image_hw[0])
+        tracker.mem[k, (tracker.mem[k, :, 2] > tracker.cfg.max_age + 1) | (outside & ~seen)] = 0
         tracker.mem[k, seen, :2], tracker.mem[k, seen, 2] = kp[d[m], seen, :2], 1
     tracker.kp[t], tracker.centre_kp[t] = kp[d], centres[d]
     tracker.hits[t] += 1

@@ -84,10 +84,12 @@ def moved_centre(last_c, last_kp, kp, centre):
 
 
 @jit
-def remember(mem, kp, dx, dy, max_age):
+def remember(mem, kp, dx, dy, max_age, h, w):
     """In place, a track's memory of its keypoints mem (J, 3) x, y, 1 + frames since seen (0 =
     unknown) after a match with pose kp (J, 3) that moved the body by (dx, dy) px: seen
-    keypoints replaced, the others moved along and one frame older, forgotten after ``max_age``."""
+    keypoints replaced, the others moved along and one frame older, forgotten after ``max_age``
+    or once moved out of the (h, w) image (of someone leaving, what is still remembered is what
+    could still be seen: not their head beside the head of someone coming in)."""
     for j in range(mem.shape[0]):
         if kp[j, 2] > 0:
             mem[j, 0], mem[j, 1], mem[j, 2] = kp[j, 0], kp[j, 1], 1.0
@@ -95,12 +97,13 @@ def remember(mem, kp, dx, dy, max_age):
             mem[j, 0] += dx
             mem[j, 1] += dy
             mem[j, 2] += 1.0
-            if mem[j, 2] > max_age + 1:
+            if mem[j, 2] > max_age + 1 or not (0 <= mem[j, 0] < w and 0 <= mem[j, 1] < h):
                 mem[j, 0] = mem[j, 1] = mem[j, 2] = 0.0
 
 
 @jit
-def match_kernel(t, d, kp, centres, torso, meas_var, max_age, state, ids, hits, misses, next_id, min_hits, det_ids):
+def match_kernel(t, d, kp, centres, torso, meas_var, max_age, hw, state, ids, hits, misses, next_id, min_hits,
+                 det_ids):
     """Tracks t (M,) matched to detections d (M,) with keypoints kp (D, J, 3) and centres (D, 2)
     px, in place: every track's misses (T,) + 1, then per pair the Kalman update with
     variance ``meas_var`` px^2, the track's pose and centre replaced, its body offset
@@ -108,7 +111,7 @@ def match_kernel(t, d, kp, centres, torso, meas_var, max_age, state, ids, hits, 
     with ``min_hits`` hits gets the next id; det_ids (D,) <- the tracks' ids. state: the
     tracker's (x (T, 4), P (T, 4, 4), track_kp (T, J, 3), centre_kp (T, 2), whole_kp (T, J, 3),
     whole_c (T, 2), offset (T, 2), mem (T, J, 3) as ``remember``'s, forgetting after
-    ``max_age`` frames). Returns the next unused id."""
+    ``max_age`` frames or outside the image hw (H, W)). Returns the next unused id."""
     x, P, track_kp, centre_kp, whole_kp, whole_c, offset, mem = state
     for k in range(misses.shape[0]):
         misses[k] += 1
@@ -128,7 +131,7 @@ def match_kernel(t, d, kp, centres, torso, meas_var, max_age, state, ids, hits, 
         dx, dy, n = shared_shift(track_kp[k], det_kp[m])
         if n == 0:
             dx, dy, n = shared_shift(mem[k], det_kp[m])
-        remember(mem[k], det_kp[m], dx, dy, max_age)
+        remember(mem[k], det_kp[m], dx, dy, max_age, hw[0], hw[1])
         track_kp[k] = det_kp[m]
         centre_kp[k] = det_c[m]
         hits[k] += 1

@@ -50,7 +50,7 @@ class TrackerConfig:
     min_hits: int = 3           # consecutive matches before a track gets an id
     max_lost: int = 30          # frames a confirmed track survives unmatched
     max_cost: float = 0.75      # pairs whose shared keypoints agree less (1 - mean similarity) are refused
-    min_count: int = 3          # keypoint similarity is averaged over at least this many keypoints
+    min_count: int = 2          # keypoint similarity is averaged over at least this many keypoints
     kappa: float = 0.15         # keypoint tolerance (ranking) as a fraction of the person's size
     agree_px: float = 30.0      # px; keypoint tolerance of the agreement test, plus the track's variance
     age_px: float = 3.0         # px per frame; a remembered keypoint's tolerance grows with its age
@@ -127,7 +127,7 @@ class Tracker:
                 d, fixed = (np.cumsum(alive) - 1)[d], fixed[alive]
         det_ids = np.full(len(kp), -1, np.int64)
         self.next_id = match_kernel(t, d, kp, centres, TORSO_MASK[:kp.shape[1]], cfg.meas_std ** 2, cfg.max_age,
-                                    self._state(),
+                                    image_hw, self._state(),
                                     self.ids, self.hits, self.misses, self.next_id, cfg.min_hits, det_ids)
         ended = gone + (self._prune(image_hw) if len(t) < len(self.ids) else [])
         free = ok & ~fixed
@@ -206,11 +206,14 @@ class Tracker:
 
     def _prune(self, image_hw: tuple[int, int]) -> list[int]:
         """Drop unmatched tentative tracks, tracks lost for longer than ``max_lost`` and tracks
-        lost while last seen within ``edge`` px of the border (they walked out)."""
+        lost for longer than ``edge_lost`` while last seen within ``edge`` px of the border with
+        fewer than ``clear_parts`` keypoints in view (they walked out; someone whole in view there
+        is more likely hidden, or merged with a neighbour for a few frames)."""
         h, w = image_hw
         x, y = self.centre_kp[:, 0], self.centre_kp[:, 1]
         e = self.cfg.edge
-        at_edge = (x < e) | (y < e) | (x >= w - e) | (y >= h - e)
+        at_edge = ((x < e) | (y < e) | (x >= w - e) | (y >= h - e)) & \
+            ((self.kp[:, :, 2] > 0).sum(1) < self.cfg.clear_parts)
         return self._drop((self.misses > 0) & ((self.ids < 0) | (self.misses > self.cfg.max_lost)
                                                | (at_edge & (self.misses > self.cfg.edge_lost))))
 

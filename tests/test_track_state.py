@@ -42,14 +42,16 @@ def test_match_kernel_matches_the_reference(rng):
     dets[2, 0, 2] = 0
     t, d = np.array([1, 2, 4, 6], np.int64), np.array([5, 0, 2, 3], np.int64)
     det_ids = np.full(6, -1, np.int64)
-    a.next_id = match_kernel(t, d, dets, centres, TORSO_MASK[:18], a.cfg.meas_std ** 2, a.cfg.max_age, a._state(),
-                             a.ids, a.hits, a.misses, a.next_id, a.cfg.min_hits, det_ids)
-    ref = match_reference(b, t, d, dets, centres)
+    a.next_id = match_kernel(t, d, dets, centres, TORSO_MASK[:18], a.cfg.meas_std ** 2, a.cfg.max_age, (240, 320),
+                             a._state(), a.ids, a.hits, a.misses, a.next_id, a.cfg.min_hits, det_ids)
+    ref = match_reference(b, t, d, dets, centres, (240, 320))
     assert (det_ids == ref).all() and a.next_id == b.next_id == 6   # tracks 1, 2 and 6 reached 3 hits
     for name in ("x", "P", "kp", "centre_kp", "whole_kp", "whole_c", "offset", "mem", "ids", "hits", "misses"):
         assert np.allclose(getattr(a, name), getattr(b, name)), name
     assert a.misses.tolist() == [1, 0, 0, 3, 0, 10, 0, 1]
     assert (a.mem[t, :, 2] <= a.cfg.max_age + 1).all() and (b.mem[t, :, 2] > 1).any()
+    known = a.mem[t, :, 2] > 1                               # nothing remembered unseen outside the image
+    assert ((a.mem[t, :, 0] >= 0) & (a.mem[t, :, 0] < 320) & (a.mem[t, :, 1] >= 0) & (a.mem[t, :, 1] < 240))[known].all()
 
 
 def test_report_kernel_matches_the_reference(rng):
