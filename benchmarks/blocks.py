@@ -110,7 +110,7 @@ def bundled_ap(results: dict) -> str:
 
 def sensor_targets(results: dict) -> str:
     t = _get(results, "bench", "sensor_targets") or {}
-    out = [f"Issue 13's targets for the int8 bundled model on the d435 sets above "
+    out = [f"The sensor-realism issue's targets for the int8 bundled model on the d435 sets above "
            f"({_stamp(results, 'sensor_targets')} by `pytest benchmarks/test_bench_accuracy.py --benchmark`):", "",
            "| target | met |", "|---|---|"]
     out += [f"| {name} | {'yes' if ok else 'no'} |" for name, ok in (t.get("met") or {}).items()]
