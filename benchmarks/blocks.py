@@ -122,11 +122,18 @@ def sensor_targets(results: dict) -> str:
 
 def border(results: dict) -> str:
     b = _get(results, "bench", "border") or {}
+    keys = [f"{key}_{skeleton}" for key in ("oracle_ap", "oracle_ap_min_keypoints")
+            for skeleton in ("openpose18", "topview23")]
+    with_merge = [_num(b.get(k), ".3f") for k in keys]
+    without = [_num(b.get(f"{k}_without_merge"), ".3f") for k in keys]
+    k = _num(b.get("min_keypoints"))
     return (f"On the anywhere set ({_set(b.get('set'))}) {_num(b.get('neck_outside_frame'))} of "
-            f"{_num(b.get('people_3plus_keypoints'))} people with {_num(b.get('min_keypoints'))} or more keypoints "
-            f"have their neck outside the frame, and the decoder's ceiling there is "
-            f"{_num(b.get('oracle_ap_openpose18'), '.3f')} with the standard skeleton and "
-            f"{_num(b.get('oracle_ap_topview23'), '.3f')} with `topview23` ({_stamp(results, 'border')}).")
+            f"{_num(b.get('people_3plus_keypoints'))} people with {k} or more keypoints "
+            f"have their neck outside the frame. The decoder's ceiling there is {with_merge[0]} with the "
+            f"standard skeleton and {with_merge[1]} with `topview23`, and {with_merge[2]} and {with_merge[3]} "
+            f"ignoring people with fewer than {k} labelled keypoints (`--min-keypoints {k}`); without piece "
+            f"merging it is {without[0]}, {without[1]}, {without[2]} and {without[3]} "
+            f"({_stamp(results, 'border')}).")
 
 
 def parity(results: dict) -> str:

@@ -1,6 +1,8 @@
 """Decode time per frame (warm) for 1, 5 and 20 people at 240x320 and 368x368, per decoder,
 with the standard skeleton and with topview23 (graph assembly) on the same people."""
 
+import time
+
 import numpy as np
 import pytest
 
@@ -60,3 +62,36 @@ def test_decoder_targets(results, timing):
     if timing:
         assert sparse_5p <= 0.3
         assert min(speedups.values()) >= 20
+
+
+def test_merge_cost(results, timing):
+    """What piece merging (``DecoderConfig.merge``, on by default) costs: decode time with it over
+    decode time without, same maps, same run; the largest ratio over 1, 5, 20 people and both sizes."""
+    from toppose.codec.config import DecoderConfig
+
+    for skeleton in (OPENPOSE18, TOPVIEW):
+        ratios = {"fine": [], "sparse": []}
+        for count in (1, 5, 20):
+            for hw in ((240, 320), (368, 368)):
+                paf, heat, _ = _maps(count, hw, skeleton)
+                for m, r in ratios.items():
+                    on, off = (PoseDecoder(skeleton, method=m, config=DecoderConfig(merge=merge)).warmup()
+                               for merge in (True, False))
+                    assert len(on(paf, heat)) == len(off(paf, heat)) == count  # whole people stay whole
+                    if timing:
+                        r.append(_alternating_ratio(on, off, paf, heat))
+        if not timing:
+            continue
+        for m, r in ratios.items():
+            record(results, "decoder_targets", f"{m}_{skeleton.name}_merge_vs_without_max_ratio", round(max(r), 2))
+
+
+def _alternating_ratio(a, b, paf, heat, rounds: int = 60) -> float:
+    """Median time of decoder a over median time of b, calls taking turns (drift cancels)."""
+    times = {a: [], b: []}
+    for _ in range(rounds):
+        for d in (a, b):
+            t = time.perf_counter()
+            d(paf, heat)
+            times[d].append(time.perf_counter() - t)
+    return float(np.median(times[a]) / np.median(times[b]))

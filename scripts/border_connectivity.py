@@ -3,7 +3,8 @@
 people with at least ``--min-keypoints`` labelled keypoints whose labelled keypoints hold a
 group of at least ``min_parts`` joined through the skeleton's (non-redundant) limbs, and the
 decoder ceiling (``toppose-eval --oracle``: AP standard and with ``--min-keypoints``) when the
-decoder keeps people of 3 parts (its default) or of 2.
+decoder joins parts through limbs only and keeps people of 3 parts (its default) or of 2, and when
+it also merges pieces of one body (``DecoderConfig.merge``, the default).
 
 A decoder that joins parts through limbs and drops people with fewer than ``min_parts`` parts
 cannot find the others, whatever its maps; this share caps its recall on the
@@ -50,14 +51,16 @@ def shares(annotations: list[dict], skeleton: Skeleton, min_keypoints: int) -> d
 
 
 def ceiling(data: Path, skeleton: Skeleton, min_keypoints: int) -> dict:
-    """Oracle AP (standard, and ignoring truth with fewer labelled keypoints) per decoder min_parts."""
+    """Oracle AP (standard, and ignoring truth with fewer labelled keypoints) per decoder min_parts,
+    limbs only (piece merging off), and with piece merging (the default decoder)."""
     from toppose.train.predict import oracle_folder
 
     out = {}
-    for parts in (3, 2):
-        r = oracle_folder(data, skeleton, min_keypoints=min_keypoints, config=DecoderConfig(min_parts=parts))
-        out[f"min_parts_{parts}"] = {"AP": round(r.stats["AP"], 4),
-                                     "AP_min_keypoints": round(r.stats_min_keypoints["AP"], 4)}
+    for name, config in (("min_parts_3", DecoderConfig(min_parts=3, merge=False)),
+                         ("min_parts_2", DecoderConfig(min_parts=2, merge=False)),
+                         ("min_parts_3_merge", DecoderConfig(min_parts=3, merge=True))):
+        r = oracle_folder(data, skeleton, min_keypoints=min_keypoints, config=config)
+        out[name] = {"AP": round(r.stats["AP"], 4), "AP_min_keypoints": round(r.stats_min_keypoints["AP"], 4)}
     return out
 
 

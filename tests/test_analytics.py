@@ -10,7 +10,9 @@ from toppose.runtime.analytics import Analytics
 from toppose.runtime.cli import stream_app
 from toppose.runtime.zones import parse_zones
 
-ZONES = {"zones": [{"name": "all", "polygon": [[0, 0], [320, 0], [320, 240], [0, 240]]}],
+# "all" reaches beyond the 320x240 frame: the body centre of a person cut by the border (legs
+# inside, torso outside) is estimated outside the frame, and every tracked person is to count.
+ZONES = {"zones": [{"name": "all", "polygon": [[-400, -400], [720, -400], [720, 640], [-400, 640]]}],
          "lines": [{"name": "mid", "from": [160, 0], "to": [160, 240]}]}
 
 

@@ -93,16 +93,21 @@ def test_a_conflict_is_resolved_by_score():
 @pytest.mark.parametrize("method", ["reference", "fine", "sparse"])
 def test_topview23_keeps_a_person_whose_neck_is_outside_whole(method):
     """Head, neck and shoulders above the top edge: the legs hang off the neck in the
-    standard skeleton (two people), the hip-hip limb keeps them one in topview23."""
+    standard skeleton (two people), the hip-hip limb keeps them one in topview23; piece
+    merging (on by default) makes them one in both."""
     rng, hw, legs = np.random.default_rng(21), (240, 320), [8, 9, 10, 11, 12, 13]
     people = {}
     for skeleton in (OPENPOSE18, TOPVIEW):
         limbs = list(zip(skeleton.limbs, skeleton.paf_channels))
-        people[skeleton.name] = []
+        for merge in (False, True):
+            people[skeleton.name, merge] = []
         for seed, angle in enumerate((-0.4, -0.1, 0.2, 0.5)):
             p = person(np.random.default_rng(seed), (160, 120), 130, angle)
             p[:, 1] += -40 - p[1, 1]   # neck 40 px above the top edge
             paf, heat = render(p[None], hw, limbs, noise=0.01, rng=rng)
-            people[skeleton.name].append(PoseDecoder(skeleton, method=method)(paf, heat))
-    assert all(len(poses) == 1 and (poses.keypoints[0, legs, 2] > 0).all() for poses in people["topview23"])
-    assert not any((k[[8, 11], 2] > 0).all() for poses in people["openpose18"] for k in poses.keypoints)
+            for merge in (False, True):
+                decoder = PoseDecoder(skeleton, config=DecoderConfig(merge=merge), method=method)
+                people[skeleton.name, merge].append(decoder(paf, heat))
+    for found in (people["topview23", False], people["topview23", True], people["openpose18", True]):
+        assert all(len(poses) == 1 and (poses.keypoints[0, legs, 2] > 0).all() for poses in found)
+    assert not any((k[[8, 11], 2] > 0).all() for poses in people["openpose18", False] for k in poses.keypoints)

@@ -83,9 +83,13 @@ def test_extra_limbs_reassemble_a_person_without_neck():
     found = {}
     for skeleton in (OPENPOSE18, TOPVIEW):
         paf, heat, _ = encode(person, hw, skeleton)
-        found[skeleton.name] = PoseDecoder(skeleton, method="sparse")(paf, heat).parts
-    assert found["openpose18"].max(initial=0) < 12  # standard limbs hang off the neck: pieces
-    assert list(found["topview23"]) == [12]  # all but the nose, reached only through the neck
+        for merge in (False, True):
+            poses = PoseDecoder(skeleton, config=DecoderConfig(merge=merge), method="sparse")(paf, heat)
+            found[skeleton.name, merge] = list(poses.parts)
+    assert max(found["openpose18", False], default=0) < 12  # standard limbs hang off the neck: pieces
+    assert found["topview23", False] == [12]  # all but the nose, reached only through the neck
+    # piece merging joins what no limb joins: the nose, and the standard skeleton's pieces
+    assert found["openpose18", True] == found["topview23", True] == [13]
 
 
 def test_bad_input():
@@ -154,3 +158,28 @@ def test_single_people_at_the_border_decode_to_one_person_each(method):
         paf, heat = render(_border_person(rng, hw)[None], hw, limbs, noise=0.02, rng=rng)
         counts.append(len(decoder(paf, heat)))
     assert counts == [1] * 25
+
+
+@pytest.mark.parametrize("skeleton", [OPENPOSE18, TOPVIEW], ids=lambda s: s.name)
+def test_decoders_merge_the_same_pieces(rng, skeleton):
+    """People cut by the frame edge (parts outside unlabelled): the reference and the fine
+    decoder merge the same pieces into the same people, and merging finds more parts."""
+    hw = (240, 320)
+    found = {}
+    for i, people in enumerate(_scenes(rng, hw, 4, n=8)):
+        people = people.copy()
+        people[..., 0] += rng.uniform(-0.5, 0.5) * hw[1]
+        people[..., 1] += rng.uniform(-0.5, 0.5) * hw[0]
+        outside = (people[..., 0] < 0) | (people[..., 0] >= hw[1]) | (people[..., 1] < 0) | (people[..., 1] >= hw[0])
+        people[outside] = 0.0
+        paf, heat, _ = encode(people, hw, skeleton)
+        for method in ("reference", "fine"):
+            for merge in (False, True):
+                found.setdefault((method, merge), []).append(
+                    PoseDecoder(skeleton, config=DecoderConfig(merge=merge), method=method)(paf, heat))
+    for a, b in zip(found["reference", True], found["fine", True]):
+        assert len(a) == len(b)
+        np.testing.assert_allclose(a.keypoints[..., :2], b.keypoints[..., :2], atol=0.5)
+        np.testing.assert_allclose(a.scores, b.scores, atol=1e-4)
+    parts = {key: sum(int(p.parts.sum()) for p in poses) for key, poses in found.items()}
+    assert parts["fine", True] > parts["fine", False]

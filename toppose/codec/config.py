@@ -33,12 +33,18 @@ class DecoderConfig:
     min_sample_fraction: float = 0.8  # more than this fraction of samples must count
     min_parts: int = 3              # people with fewer parts are dropped
     min_mean_score: float = 0.2     # people whose total score / parts is lower are dropped
+    merge: bool = True              # join pieces of one body that no limb joins (``toppose.codec.merge``)
+    merge_prior: float = 0.5        # body height seen at least, as a share of the input height
+    merge_slack: float = 8.0        # input pixels added to every allowed distance
+    merge_single_score: float = 0.5  # a part alone joins a piece only with this peak score or more
 
     def __post_init__(self) -> None:
         if self.samples < 2:
             raise ValueError("samples must be at least 2")
         if not 0.0 <= self.min_sample_fraction <= 1.0:
             raise ValueError("min_sample_fraction must be in [0, 1]")
+        if self.merge_prior < 0 or self.merge_slack < 0:
+            raise ValueError("merge_prior and merge_slack must be >= 0")
 
     def to_dict(self) -> dict:
         return asdict(self)

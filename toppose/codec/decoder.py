@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from toppose.codec import assembly, grouping, peaks, sparse
+from toppose.codec import assembly, grouping, merge, peaks, sparse
 from toppose.codec.config import METHODS, DecoderConfig, resolve_method
 from toppose.codec.poses import Poses
 from toppose.codec.reference import decode_reference
@@ -17,7 +17,8 @@ class PoseDecoder:
     """Greedy PAF grouping. ``method``: ``sparse`` (grid peaks, sub-pixel, fastest),
     ``fine`` (the textbook algorithm at input resolution, compiled; formerly ``numba``) or
     ``reference`` (the textbook algorithm in NumPy). Skeletons with more limbs than a tree
-    are assembled as a graph (see ``toppose.codec.grouping``).
+    are assembled as a graph (see ``toppose.codec.grouping``); then pieces of one body that
+    no limb joins are merged (``DecoderConfig.merge``, see ``toppose.codec.merge``).
 
     ``decoder(paf, heat)`` takes paf (2K, h, w) and heat (J+1, h, w) float32 and returns
     Poses in network-input pixels.
@@ -30,6 +31,7 @@ class PoseDecoder:
         self.graph = not assembly.is_tree(skeleton)
         self._limbs = skeleton.limb_array()
         self._redundant = skeleton.redundant_array()
+        self._shares, self._dist = merge.limb_shares(skeleton), merge.body_distances(skeleton)
         self._fine_grid, self._fine_scratch = None, None  # per grid size, not per peak capacity
         self._grow(peaks_per_part=32)
 
@@ -84,14 +86,19 @@ class PoseDecoder:
                              cfg.samples, cfg.paf_threshold, cfg.min_sample_fraction, mode, s)
         total = grouping.flatten(self._peaks, self._counts, s.offsets, s.flat)
         flat = s.flat[:total]
+        # with merging on, every piece survives assembly; the filter runs after the merge
+        parts, mean = (0, -np.inf) if cfg.merge else (cfg.min_parts, cfg.min_mean_score)
         if self.graph:
             kinds = np.repeat(np.arange(J, dtype=np.int64), self._counts)
             n_edges = assembly.graph_edges(s.conns, s.conn_counts, self._limbs, self._redundant, s.offsets, s.edges)
-            n = assembly.assemble_graph(s.edges, n_edges, kinds, flat[:, 2], cfg.min_parts, cfg.min_mean_score,
-                                        s.owner[:total], s.subset)
+            n = assembly.assemble_graph(s.edges, n_edges, kinds, flat[:, 2], parts, mean, s.owner[:total], s.subset)
         else:
             n = assembly.assemble_tree(s.conns, s.conn_counts, self._limbs, self._redundant, s.offsets, flat[:, 2],
-                                       cfg.min_parts, cfg.min_mean_score, s.subset)
+                                       parts, mean, s.subset)
+        if cfg.merge:
+            n = merge.merge_and_keep(s.subset, n, flat, s.offsets, self._limbs, self._shares, self._dist,
+                                     cfg.merge_prior * height, cfg.merge_slack, cfg.merge_single_score,
+                                     s.used[:total], s.scales, s.ratios, cfg.min_parts, cfg.min_mean_score)
         if n < 0:
             raise RuntimeError("people capacity exceeded")  # cannot happen: capacity = all peaks
         rows = s.subset[:n]

@@ -41,13 +41,17 @@ class GroupScratch(NamedTuple):
     edges: np.ndarray        # (K*M, 4) f64 graph assembly: global id A, global id B, score, redundant
     owner: np.ndarray        # (J*M,) i64 graph assembly: person row of each peak, -1 = none
     subset: np.ndarray       # (P=J*M+1, J+2) f64 out: global part ids (-1 = none), total score, count
+    used: np.ndarray         # (J*M,) bool piece merging: peaks some row holds
+    scales: np.ndarray       # (P,) f64 piece merging: pixels per body height of each row
+    ratios: np.ndarray       # (P, P) f64 piece merging: how well two rows fit one body
 
 
 def group_scratch(num_keypoints: int, num_limbs: int, peaks_per_part: int) -> GroupScratch:
     J, K, M = num_keypoints, num_limbs, peaks_per_part
     return GroupScratch(np.zeros(J, np.int64), np.zeros((J * M, 3)), np.zeros((M * M, 3)), np.zeros(M, np.bool_), np.zeros(M, np.bool_),
                         np.zeros((K, M, 3)), np.zeros(K, np.int64), np.zeros((K * M, 4)),
-                        np.zeros(J * M, np.int64), np.zeros((J * M + 1, J + 2)))
+                        np.zeros(J * M, np.int64), np.zeros((J * M + 1, J + 2)),
+                        np.zeros(J * M, np.bool_), np.zeros(J * M + 1), np.zeros((J * M + 1, J * M + 1)))
 
 
 @_jit

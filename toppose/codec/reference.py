@@ -12,6 +12,8 @@ The sparse decoder's reference is ``decode_sparse_reference`` (parts in ``refere
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 
@@ -19,7 +21,8 @@ from toppose.codec.assembly import is_tree
 from toppose.codec.config import DecoderConfig, cell_offset
 from toppose.codec.peaks import band
 from toppose.codec.poses import Poses
-from toppose.codec.reference_parts import assemble_graph, bicubic_taps, find_peaks_sparse, sample_bilinear
+from toppose.codec.reference_parts import (assemble_graph, bicubic_taps, find_peaks_sparse, merge_reference,
+                                          sample_bilinear)
 from toppose.skeleton import Skeleton
 
 __all__ = ["assemble", "assemble_graph", "connect_limbs", "decode_reference", "decode_sparse_reference",
@@ -197,11 +200,15 @@ def _people(paf, peaks: list[np.ndarray], skeleton: Skeleton, cfg: DecoderConfig
     J = skeleton.num_keypoints
     all_peaks = np.concatenate(peaks) if peaks else np.zeros((0, 4))
     connections = connect_limbs(paf, peaks, skeleton, cfg, height)
+    # with merging on, every piece survives assembly; the filter runs after the merge
+    keep_all = replace(cfg, min_parts=0, min_mean_score=-np.inf) if cfg.merge else cfg
     if is_tree(skeleton):
-        subset = assemble(connections, all_peaks, skeleton, cfg)
+        subset = assemble(connections, all_peaks, skeleton, keep_all)
     else:
         kinds = np.concatenate([np.full(len(p), j) for j, p in enumerate(peaks)]).astype(int)
-        subset = assemble_graph(connections, all_peaks[:, 2], kinds, skeleton, cfg)
+        subset = assemble_graph(connections, all_peaks[:, 2], kinds, skeleton, keep_all)
+    if cfg.merge:
+        subset = merge_reference(subset, all_peaks[:, :3], np.array([len(p) for p in peaks]), skeleton, cfg, height)
     keypoints = np.zeros((len(subset), J, 3), np.float32)
     for p, row in enumerate(subset):
         for j in range(J):

@@ -2,7 +2,8 @@
 
 - ``bicubic_taps``: OpenCV's bicubic taps, held inside the outermost cell centres;
 - ``find_peaks_sparse`` and ``sample_bilinear``: the ``sparse`` decoder's peaks and samples;
-- ``assemble_graph``: person assembly for skeletons with more limbs than a tree.
+- ``assemble_graph``: person assembly for skeletons with more limbs than a tree;
+- ``merge_reference``: the piece merging of ``toppose.codec.merge`` on a NumPy people table.
 Glossary as in ``toppose.codec.peaks``.
 """
 
@@ -143,3 +144,27 @@ def assemble_graph(connections: list[np.ndarray], peak_scores: np.ndarray, kinds
             people[drop][J + 1] = 0
     keep = [p for p in people if p[J + 1] > 0 and p[J + 1] >= cfg.min_parts and p[J] / p[J + 1] >= cfg.min_mean_score]
     return np.array(keep).reshape(-1, J + 2)
+
+
+def merge_reference(subset: np.ndarray, peaks: np.ndarray, counts: np.ndarray, skeleton: Skeleton,
+                    cfg: DecoderConfig, height: int) -> np.ndarray:
+    """subset (R, J + 2) of every piece -> people (P, J + 2) after ``merge_pieces`` and the
+    filters (``min_parts``, ``min_mean_score``); peaks (N, 3) x, y, score in keypoint order,
+    counts (J,) peaks per keypoint.
+
+    The merge is the compiled kernel itself: it is plain loops, and one copy of the rule
+    keeps the decoders' people identical."""
+    from toppose.codec.merge import body_distances, limb_shares, merge_pieces
+
+    J, N = skeleton.num_keypoints, len(peaks)
+    table = np.full((len(subset) + N + 1, J + 2), -1.0)
+    table[:len(subset)] = subset
+    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    rows = merge_pieces(table, len(subset), np.ascontiguousarray(peaks, np.float64), offsets, skeleton.limb_array(),
+                        limb_shares(skeleton), body_distances(skeleton), cfg.merge_prior * height, cfg.merge_slack,
+                        cfg.merge_single_score,
+                        np.zeros(N, np.bool_), np.zeros(len(table)), np.zeros((len(table), len(table))))
+    table = table[:rows]
+    n = table[:, J + 1]
+    keep = (n > 0) & (n >= cfg.min_parts) & (table[:, J] / np.maximum(n, 1) >= cfg.min_mean_score)
+    return table[keep]

@@ -1,0 +1,74 @@
+"""Piece merging (toppose.codec.merge): exact cases on a few hand-placed parts."""
+
+import numpy as np
+import pytest
+
+from toppose.codec.merge import body_distances, limb_shares, merge_pieces
+from toppose.skeleton import OPENPOSE18, TOPVIEW
+
+R_SHO, R_ELB, R_WRI, L_HIP, L_KNE, L_ANK = 2, 3, 4, 11, 12, 13
+RIGHT_ARM = {R_SHO: (0.0, 0.0), R_ELB: (0.0, 18.0), R_WRI: (0.0, 35.0)}   # ~97 px per body height
+LEFT_LEG = {L_HIP: (25.0, 30.0), L_KNE: (25.0, 54.0), L_ANK: (25.0, 78.0)}
+
+
+def _merge(pieces, skeleton=OPENPOSE18, prior=0.0, slack=8.0, single=0.5, score=1.0):
+    """pieces: list of {keypoint: (x, y)}, every peak of ``score`` -> list of {keypoint: (x, y)}
+    after merging and dropping rows left empty (count 0)."""
+    J = skeleton.num_keypoints
+    parts = sorted((j, xy, i) for i, piece in enumerate(pieces) for j, xy in piece.items())  # keypoint order
+    flat = np.array([(*xy, score) for _, xy, _ in parts], np.float64).reshape(-1, 3)
+    offsets = np.searchsorted([j for j, _, _ in parts], np.arange(J)).astype(np.int64)
+    subset = np.full((64, J + 2), -1.0)
+    rows = [i for i, piece in enumerate(pieces) if len(piece) > 1]  # a lone part: a peak no row holds
+    for r, i in enumerate(rows):
+        subset[r, J], subset[r, J + 1] = score * len(pieces[i]), len(pieces[i])
+    for g, (j, _, i) in enumerate(parts):
+        if i in rows:
+            subset[rows.index(i), j] = g
+    n = merge_pieces(subset, len(rows), flat, offsets, skeleton.limb_array(), limb_shares(skeleton),
+                     body_distances(skeleton), prior, slack, single, np.zeros(len(flat), np.bool_), np.zeros(64),
+                     np.zeros((64, 64)))
+    out = []
+    for r in range(n):
+        if subset[r, J + 1] > 0:
+            parts = {j: tuple(flat[int(subset[r, j]), :2]) for j in range(J) if subset[r, j] >= 0}
+            assert subset[r, J + 1] == len(parts) and subset[r, J] == score * len(parts)  # counts, scores add up
+            out.append(parts)
+    return out
+
+
+def test_body_distances_follow_the_skeleton():
+    d18, d23 = body_distances(OPENPOSE18), body_distances(TOPVIEW)
+    assert d18[R_WRI, 7] == pytest.approx(2 * (0.175 + 0.186 + 0.12))   # wrist-wrist through the neck
+    assert d23[R_WRI, 7] == pytest.approx(2 * (0.175 + 0.186) + 0.23)   # the shoulder-shoulder limb is shorter
+    assert d18[L_HIP, 8] == pytest.approx(0.62) and d23[L_HIP, 8] == pytest.approx(0.116)
+    assert (np.diag(d18) == 0).all() and np.isfinite(d18[:14, :14]).all()
+
+
+@pytest.mark.parametrize("skeleton", [OPENPOSE18, TOPVIEW], ids=lambda s: s.name)
+def test_two_pieces_of_one_person_merge(skeleton):
+    assert _merge([RIGHT_ARM, LEFT_LEG], skeleton) == [{**RIGHT_ARM, **LEFT_LEG}]
+
+
+def test_pieces_of_two_people_far_apart_stay_apart():
+    far_leg = {j: (x + 400.0, y) for j, (x, y) in LEFT_LEG.items()}
+    assert _merge([RIGHT_ARM, far_leg]) == [RIGHT_ARM, far_leg]
+    # the image-plane prior lets a piece without limbs reach further, but not across the frame
+    assert _merge([RIGHT_ARM, far_leg], prior=120.0) == [RIGHT_ARM, far_leg]
+
+
+def test_never_two_parts_of_one_type():
+    other_arm = {j: (x + 10.0, y) for j, (x, y) in RIGHT_ARM.items()}
+    assert _merge([RIGHT_ARM, other_arm]) == [RIGHT_ARM, other_arm]
+    # two legs fit the arm: the closer one joins, the other stays a person of its own
+    second_leg = {j: (x + 20.0, y) for j, (x, y) in LEFT_LEG.items()}
+    assert _merge([RIGHT_ARM, second_leg, LEFT_LEG]) == [{**RIGHT_ARM, **LEFT_LEG}, second_leg]
+
+
+def test_a_lone_part_joins_a_piece_never_another_lone_part():
+    head = {0: (10.0, -20.0)}
+    assert _merge([RIGHT_ARM, head]) == [{**RIGHT_ARM, **head}]
+    assert _merge([head, {L_ANK: (15.0, -10.0)}]) == []   # lone parts that join nothing are dropped
+    # a weak lone peak (below ``single``) joins nothing: on a network's maps those are mostly noise
+    assert _merge([RIGHT_ARM, head], score=0.3) == [RIGHT_ARM]
+    assert _merge([RIGHT_ARM, head], score=0.3, single=0.25) == [{**RIGHT_ARM, **head}]
