@@ -1,7 +1,7 @@
 """Numba kernels of the tracker, like the decoder's: fixed arrays the caller allocates, no
-Python objects inside. Dimensions: T tracks, D detections, J keypoints. ``tracking.py`` keeps
-the NumPy reference of each (``body_centres``, ``Tracker.cost_reference``, ``merge_reference``,
-``Tracker.body_reference``); tests compare them.
+Python objects inside. Dimensions: T tracks, D detections, J keypoints. NumPy references:
+``track_pieces.body_centres`` and ``merge_reference``, ``track_reference.cost_reference`` and
+``body_reference``; tests compare them. The Kalman and bookkeeping steps are in ``track_state``.
 """
 
 from __future__ import annotations
@@ -37,48 +37,57 @@ def centres_kernel(kp, torso, out, ok):
 
 
 @jit
-def cost_kernel(track_kp, shift, track_xy, track_var, det_kp, det_xy, det_ok, kappa, centre_tol, min_size,
-                min_count, max_cost, big, out):
-    """(T, D) cost = 1 - similarity into ``out``; ``big`` where refused.
+def cost_kernel(rows, track_kp, centre_kp, x, P, det_kp, det_xy, det_ok, params, out):
+    """(M, D) cost = 1 - similarity of tracks ``rows`` (M,) to the detections into ``out``;
+    ``big`` where refused.
 
-    track_kp (T, J, 3) last matched keypoints; shift (T, 2) px predicted motion since then;
-    track_xy (T, 2) predicted centres; track_var (T,) px^2 their variance (trace); det_kp
-    (D, J, 3); det_xy (D, 2) centres; det_ok (D,). With s the sum over the keypoints both have
-    of exp(-d^2 / (2 (kappa size)^2)) (size: sqrt of the track's keypoint box area, at least
-    ``min_size``): cost 1 - s / (keypoints the track has), so the whole person beats a piece of
-    them; refused when 1 - s / (keypoints in common, at least ``min_count``) exceeds
-    ``max_cost``, when they have no keypoint in common, or when the centres are further apart
-    than twice sqrt(2 (centre_tol size)^2 + var).
+    track_kp (T, J, 3) last matched keypoints, centre_kp (T, 2) their centre; x (T, 4) predicted
+    centre and velocity, P (T, 4, 4) its covariance; det_kp (D, J, 3); det_xy (D, 2) centres;
+    det_ok (D,); params (7,): kappa, centre_tol, min_size px, min_count, max_cost, max_var px^2,
+    big. Each track's pose is shifted by its predicted motion x[:2] - centre_kp. With s the
+    sum over the keypoints both have of exp(-d^2 / (2 (kappa size)^2)) (size: sqrt of the
+    track's keypoint box area, at least ``min_size``): cost 1 - s / (keypoints the track has),
+    so the whole person beats a piece of them; refused when 1 - s / (keypoints in common, at
+    least ``min_count``) exceeds ``max_cost``, when they have no keypoint in common, or when
+    the centres are further apart than twice sqrt(2 (centre_tol size)^2 + var), var the
+    centre's variance (trace) capped at ``max_var``.
     """
-    for t in range(track_kp.shape[0]):
+    kappa, centre_tol, min_size, min_count = params[0], params[1], params[2], params[3]
+    max_cost, max_var, big, agree_px, age_px = params[4], params[5], params[6], params[7], params[8]
+    for i in range(rows.shape[0]):
+        t = rows[i]
         x0 = y0 = np.inf
         x1 = y1 = -np.inf
+        m = 0
         for j in range(track_kp.shape[1]):
             if track_kp[t, j, 2] > 0:
                 x0, x1 = min(x0, track_kp[t, j, 0]), max(x1, track_kp[t, j, 0])
                 y0, y1 = min(y0, track_kp[t, j, 1]), max(y1, track_kp[t, j, 1])
-        m = 0
-        for j in range(track_kp.shape[1]):
-            m += track_kp[t, j, 2] > 0
+                m += 1
         size = np.sqrt((x1 - x0) * (y1 - y0)) if x1 > x0 and y1 > y0 else 0.0
         size = max(size, min_size)
         tol2 = 2.0 * (kappa * size) ** 2
-        spread = 2.0 * (centre_tol * size) ** 2 + track_var[t]
+        var = min(P[t, 0, 0] + P[t, 1, 1], max_var)
+        spread = 2.0 * (centre_tol * size) ** 2 + var
+        atol2 = 2.0 * agree_px * agree_px + var
+        sx, sy = x[t, 0] - centre_kp[t, 0], x[t, 1] - centre_kp[t, 1]
         for d in range(det_kp.shape[0]):
-            cx, cy = track_xy[t, 0] - det_xy[d, 0], track_xy[t, 1] - det_xy[d, 1]
+            cx, cy = x[t, 0] - det_xy[d, 0], x[t, 1] - det_xy[d, 1]
             if not det_ok[d] or cx * cx + cy * cy > 4.0 * spread:   # too far to be the same person
-                out[t, d] = big
+                out[i, d] = big
                 continue
-            s = 0.0
+            s = a = 0.0
             n = 0
             for j in range(track_kp.shape[1]):
                 if track_kp[t, j, 2] > 0 and det_kp[d, j, 2] > 0:
-                    dx = track_kp[t, j, 0] + shift[t, 0] - det_kp[d, j, 0]
-                    dy = track_kp[t, j, 1] + shift[t, 1] - det_kp[d, j, 1]
-                    s += np.exp(-(dx * dx + dy * dy) / tol2)
+                    dx = track_kp[t, j, 0] + sx - det_kp[d, j, 0]
+                    dy = track_kp[t, j, 1] + sy - det_kp[d, j, 1]
+                    old = 2.0 * (age_px * (track_kp[t, j, 2] - 1.0)) ** 2
+                    s += np.exp(-(dx * dx + dy * dy) / (tol2 + old))
+                    a += np.exp(-(dx * dx + dy * dy) / (atol2 + old))
                     n += 1
             c = 1.0 - s / max(m, min_count)
-            out[t, d] = big if n == 0 or 1.0 - s / max(n, min_count) > max_cost else c
+            out[i, d] = big if n == 0 or 1.0 - a / max(n, min_count) > max_cost else c
 
 
 @jit
@@ -115,6 +124,17 @@ def merge_kernel(kp, centres, scores, radius, agree, fixed, alive):
 
 
 @jit
+def pieces_kernel(kp, scores, torso, radius, agree, fixed, alive, centres, ok):
+    """``centres_kernel`` then ``merge_kernel`` (in place on kp (D, J, 3), scores (D,), alive
+    (D,)), then the centres (D, 2) and ok (D,) of the merged pieces; returns the number merged."""
+    centres_kernel(kp, torso, centres, ok)
+    merged = merge_kernel(kp, centres, scores, radius, agree, fixed, alive)
+    if merged:
+        centres_kernel(kp, torso, centres, ok)
+    return merged
+
+
+@jit
 def body_kernel(rows, kp, centres, torso, whole_kp, whole_c, offset):
     """In place, for tracks ``rows`` (M,) matched to detections kp (M, J, 3) with centres (M, 2):
     offset[rows] (T, 2) <- body centre - centres, where the body centre is the detection's own
@@ -143,44 +163,3 @@ def body_kernel(rows, kp, centres, torso, whole_kp, whole_c, offset):
                 for c in range(3):
                     whole_kp[t, j, c] = kp[m, j, c]
             whole_c[t, 0], whole_c[t, 1] = centres[m, 0], centres[m, 1]
-
-
-@jit
-def predict_kernel(x, P, q):
-    """In place, constant velocity one frame on: x (T, 4) cx, cy, vx, vy px; P (T, 4, 4)
-    <- F P F^T + q with F = [[I, I], [0, I]]; q (4, 4)."""
-    for t in range(x.shape[0]):
-        x[t, 0] += x[t, 2]
-        x[t, 1] += x[t, 3]
-        for r in range(4):          # rows: P <- F P
-            if r < 2:
-                for c in range(4):
-                    P[t, r, c] += P[t, r + 2, c]
-        for c in range(2):          # columns: P <- P F^T
-            for r in range(4):
-                P[t, r, c] += P[t, r, c + 2]
-        for r in range(4):
-            for c in range(4):
-                P[t, r, c] += q[r, c]
-
-
-@jit
-def correct_kernel(x, P, rows, z, r):
-    """In place Kalman update of tracks ``rows`` (M,) with measured centres z (M, 2) px and
-    measurement variance r px^2 (H = [I, 0])."""
-    for m in range(rows.shape[0]):
-        t = rows[m]
-        a, b, c, d = P[t, 0, 0] + r, P[t, 0, 1], P[t, 1, 0], P[t, 1, 1] + r
-        det = a * d - b * c
-        i00, i01, i10, i11 = d / det, -b / det, -c / det, a / det
-        y0, y1 = z[m, 0] - x[t, 0], z[m, 1] - x[t, 1]
-        K = np.empty((4, 2))
-        for k in range(4):
-            K[k, 0] = P[t, k, 0] * i00 + P[t, k, 1] * i10
-            K[k, 1] = P[t, k, 0] * i01 + P[t, k, 1] * i11
-        for k in range(4):
-            x[t, k] += K[k, 0] * y0 + K[k, 1] * y1
-        top = P[t, :2, :].copy()
-        for k in range(4):
-            for c2 in range(4):
-                P[t, k, c2] -= K[k, 0] * top[0, c2] + K[k, 1] * top[1, c2]

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from toppose.errors import ToposeError
+from toppose.runtime.zone_kernels import lines_kernel, rows_kernel, zones_kernel
 
 
 class ZonesError(ToposeError):
@@ -111,20 +112,27 @@ def inside(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
 
 def line_sides(points: np.ndarray, lines: np.ndarray, margin: float) -> tuple[np.ndarray, np.ndarray]:
     """(N, 2), (L, 2, 2) -> side (N, L) int: +1 right of the arrow, -1 left, 0 within ``margin``;
-    along (N, L) bool: the point projects onto the segment."""
+    along (N, L) bool: the point projects onto the segment. (The NumPy reference of ``lines_kernel``.)"""
     d = lines[:, 1] - lines[:, 0]                              # (L, 2)
     length = np.linalg.norm(d, axis=1)
-    return _sides(points, lines[:, 0], d / length[:, None], length, margin)
-
-
-def _sides(points: np.ndarray, start: np.ndarray, unit: np.ndarray, length: np.ndarray, margin: float):
-    """``line_sides`` with the lines' starts (L, 2), unit directions (L, 2) and lengths (L,) px given."""
-    rx = points[:, :1] - start[:, 0]                           # (N, L)
-    ry = points[:, 1:] - start[:, 1]
+    unit = d / length[:, None]
+    rx = points[:, :1] - lines[:, 0, 0]                        # (N, L)
+    ry = points[:, 1:] - lines[:, 0, 1]
     dist = unit[:, 0] * ry - unit[:, 1] * rx
     t = unit[:, 0] * rx + unit[:, 1] * ry
     side = (dist > margin).astype(np.int8) - (dist < -margin)
     return side, (t >= 0) & (t <= length)
+
+
+def crossings_reference(centres: np.ndarray, seen: np.ndarray, lines: np.ndarray, margin: float,
+                        side: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """NumPy reference of ``lines_kernel``: centres (N, 2) px, seen (N,) bool, lines (L, 2, 2),
+    the people's last sides (N, L) int8 -> (cross (N, L) int8: the new side where a seen person
+    crossed over the segment, else 0; the updated sides (N, L))."""
+    now, along = line_sides(centres, lines, margin)
+    now[~seen] = 0
+    cross = np.where((now != 0) & (side != 0) & (now != side) & along, now, 0).astype(np.int8)
+    return cross, np.where(now != 0, now, side).astype(np.int8)
 
 
 @dataclass
@@ -151,13 +159,15 @@ class ZoneCounter:
         names = zones.zone_names
         d = zones.lines[:, 1] - zones.lines[:, 0]
         length = np.linalg.norm(d, axis=1)
-        self._lines = (zones.lines[:, 0], d / np.maximum(length, 1e-12)[:, None], length)   # start, unit, length
+        unit = d / np.maximum(length, 1e-12)[:, None]
+        self._lines = np.ascontiguousarray(np.column_stack([zones.lines[:, 0], unit, length]))   # (L, 5)
+        self._edges, self._edge_zone = np.zeros((0, 4)), np.zeros(0, np.int64)
         if zones.polygons:   # every polygon's edges in one array: one pass per frame
             a = np.concatenate(zones.polygons)
             b = np.concatenate([np.roll(p, -1, axis=0) for p in zones.polygons])
             dy = np.where(b[:, 1] == a[:, 1], 1e-12, b[:, 1] - a[:, 1])
-            self._edges = (a[:, 0], a[:, 1], b[:, 1], (b[:, 0] - a[:, 0]) / dy)
-            self._starts = np.cumsum([0] + [len(p) for p in zones.polygons[:-1]])
+            self._edges = np.ascontiguousarray(np.column_stack([a[:, 0], a[:, 1], b[:, 1], (b[:, 0] - a[:, 0]) / dy]))
+            self._edge_zone = np.repeat(np.arange(z), [len(p) for p in zones.polygons])
         self.totals = ZoneTotals({n: 0 for n in names}, {n: 0 for n in names}, {n: 0 for n in names},
                                  {n: {} for n in names}, {n: {"in": 0, "out": 0} for n in zones.line_names})
 
@@ -167,20 +177,18 @@ class ZoneCounter:
 
     def _rows(self, ids: np.ndarray) -> np.ndarray:
         """Rows of ``ids`` in the state arrays, adding rows for ids not seen before."""
-        pos = np.searchsorted(self.ids, ids)
-        known = (pos < len(self.ids)) & (self.ids[np.minimum(pos, len(self.ids) - 1)] == ids) if len(self.ids) \
-            else np.zeros(len(ids), bool)
-        if not known.all():
-            new = np.unique(ids[~known])
-            order = np.argsort(np.concatenate([self.ids, new]), kind="stable")
-            k = len(new)
-            self.ids = np.concatenate([self.ids, new])[order]
-            self.inside = np.concatenate([self.inside, np.zeros((k, self.inside.shape[1]), bool)])[order]
-            self.entered = np.concatenate([self.entered, np.zeros((k, self.entered.shape[1]))])[order]
-            self.entered_frame = np.concatenate([self.entered_frame, np.zeros((k, self.inside.shape[1]), np.int64)])[order]
-            self.side = np.concatenate([self.side, np.zeros((k, self.side.shape[1]), np.int8)])[order]
-            pos = np.searchsorted(self.ids, ids)
-        return pos
+        pos = np.empty(len(ids), np.int64)
+        if not rows_kernel(self.ids, ids, pos):
+            return pos
+        new = np.setdiff1d(ids, self.ids)
+        order = np.argsort(np.concatenate([self.ids, new]), kind="stable")
+        k = len(new)
+        self.ids = np.concatenate([self.ids, new])[order]
+        self.inside = np.concatenate([self.inside, np.zeros((k, self.inside.shape[1]), bool)])[order]
+        self.entered = np.concatenate([self.entered, np.zeros((k, self.entered.shape[1]))])[order]
+        self.entered_frame = np.concatenate([self.entered_frame, np.zeros((k, self.inside.shape[1]), np.int64)])[order]
+        self.side = np.concatenate([self.side, np.zeros((k, self.side.shape[1]), np.int8)])[order]
+        return np.searchsorted(self.ids, ids)
 
     def update(self, ids: np.ndarray, centres: np.ndarray, ended: list[int], t: float, frame: int,
                seen: np.ndarray | None = None) -> tuple[dict[str, int], list[dict]]:
@@ -190,37 +198,26 @@ class ZoneCounter:
         through a miss would count crossings nobody made). Default: all."""
         z = self.zones
         ids = np.asarray(ids, np.int64)
+        centres = np.ascontiguousarray(centres, np.float64)
         rows = self._rows(ids)
         events: list[dict] = []
-        occ = self._inside(centres)
-        if len(z.polygons):
+        occ = np.empty((len(ids), len(z.polygons)), bool)
+        if zones_kernel(centres, self._edges, self._edge_zone, rows, self.inside, occ):
             self._zone_events(rows, occ, t, frame, events)
         if len(z.lines):
-            side, along = _sides(centres, *self._lines, self.margin)
-            prev = self.side[rows]
-            if seen is not None:
-                side[~seen] = 0
-            flip = (side != 0) & (prev != 0) & (side != prev) & along
-            for n, k in zip(*np.nonzero(flip)):
-                self._cross(int(ids[n]), int(k), int(side[n, k]), t, frame, events)
-            self.side[rows] = np.where(side != 0, side, prev)
+            seen = np.ones(len(ids), bool) if seen is None else np.asarray(seen, bool)
+            cross = np.empty((len(ids), len(z.lines)), np.int8)
+            if lines_kernel(centres, seen, self._lines, self.margin, rows, self.side, cross):
+                for n, k in zip(*np.nonzero(cross)):
+                    self._cross(int(ids[n]), int(k), int(cross[n, k]), t, frame, events)
         if ended:
             self._end(np.asarray(ended, np.int64), t, frame, events)
-        counts = occ.sum(0)
-        occupancy = {name: int(c) for name, c in zip(z.zone_names, counts)}
+        occupancy = dict(zip(z.zone_names, occ.sum(0).tolist()))
+        top = self.totals.max_occupancy
         for name, c in occupancy.items():
-            if c > self.totals.max_occupancy[name]:
-                self.totals.max_occupancy[name] = c
+            if c > top[name]:
+                top[name] = c
         return occupancy, events
-
-    def _inside(self, centres: np.ndarray) -> np.ndarray:
-        """(N, 2) -> (N, Z) bool; ``inside`` for every zone at once."""
-        if not self.zones.polygons or not len(centres):
-            return np.zeros((len(centres), len(self.zones.polygons)), bool)
-        ax, ay, by, slope = self._edges
-        px, py = centres[:, :1], centres[:, 1:]
-        hits = ((ay > py) != (by > py)) & (px < ax + (py - ay) * slope)
-        return (np.add.reduceat(hits, self._starts, axis=1) % 2) == 1
 
     def _zone_events(self, rows: np.ndarray, now: np.ndarray, t: float, frame: int, events: list) -> None:
         for n, k in zip(*np.nonzero(now != self.inside[rows])):

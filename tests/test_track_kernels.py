@@ -3,6 +3,7 @@
 import numpy as np
 
 from toppose.runtime.track_pieces import body_centres, fast_centres
+from toppose.runtime.track_reference import body_reference, cost_reference
 from toppose.runtime.tracking import Tracker, TrackerConfig
 
 
@@ -27,6 +28,7 @@ def test_cost_kernel_matches_the_reference(rng):
     for min_count in (1, 2, 5):
         tracker = Tracker(TrackerConfig(min_count=min_count))
         tracker._spawn(random_people(rng, 12), fast_centres(random_people(rng, 12))[0])
+        tracker.mem[:, :, 2] *= rng.integers(1, 8, (12, 18))   # remembered keypoints of ages 0-6
         tracker.x[:, 2:] = rng.normal(0, 3, (12, 2))
         tracker.P[:] += np.diag(rng.uniform(1, 50, 4))
         tracker._predict()
@@ -36,7 +38,7 @@ def test_cost_kernel_matches_the_reference(rng):
         centres, ok = fast_centres(dets)
         tracks = np.arange(12)
         fast = tracker._cost(dets, centres, ok, tracks)
-        ref = tracker.cost_reference(dets, centres, ok, tracks)
+        ref = cost_reference(tracker, dets, centres, ok, tracks)
         assert np.allclose(fast, ref, atol=1e-6)
         assert (fast < 1e6).any() and (fast == 1e6).any()   # both allowed and refused pairs were checked
 
@@ -56,7 +58,7 @@ def test_merge_kernel_matches_the_reference(rng):
 
 
 def test_kalman_kernels_match_the_textbook_equations(rng):
-    from toppose.runtime.track_kernels import correct_kernel, predict_kernel
+    from toppose.runtime.track_state import correct_kernel, predict_kernel
 
     x = rng.normal(0, 10, (5, 4))
     A = rng.normal(0, 1, (5, 4, 4))
@@ -92,6 +94,29 @@ def test_body_kernel_matches_the_reference(rng):
     rows = np.array([0, 2, 4, 6, 8, 9])
     centres = fast_centres(dets)[0]
     body_kernel(rows, dets, centres, TORSO_MASK[:18], a.whole_kp, a.whole_c, a.offset)
-    b.body_reference(rows, dets, centres)
+    body_reference(b, rows, dets, centres)
     assert np.allclose(a.offset, b.offset, atol=1e-4) and np.allclose(a.whole_kp, b.whole_kp)
     assert (a.offset[rows[:3]] == 0).all() and (np.abs(a.offset[rows[3:5]]).sum(1) > 0).all()
+
+
+def test_pieces_kernel_merges_like_the_reference_and_gives_the_merged_centres(rng):
+    from toppose.codec.poses import Poses
+    from toppose.runtime.track_kernels import pieces_kernel
+    from toppose.runtime.track_pieces import TORSO_MASK, merge_reference
+
+    merged_any = False
+    for _ in range(20):
+        kp = random_people(rng, 8, drop=0.6)
+        kp[4:, :, :2] = kp[:4, :, :2] + rng.normal(0, 8, (4, 18, 2))
+        kp[kp[..., 2] == 0] = 0
+        scores = rng.random(8).astype(np.float32)
+        ref = merge_reference(Poses(kp, scores, (kp[..., 2] > 0).sum(1).astype(np.int32)), 36.0)
+        work, sc = kp.copy(), scores.copy()
+        alive, centres, ok = np.ones(8, bool), np.empty((8, 2)), np.empty(8, bool)
+        n = pieces_kernel(work, sc, TORSO_MASK[:18], 36.0, 35.0, np.zeros(8, bool), alive, centres, ok)
+        merged_any |= n > 0
+        assert n == 8 - len(ref) and alive.sum() == len(ref)
+        assert np.allclose(work[alive], ref.keypoints) and np.allclose(sc[alive], ref.scores)
+        ref_c, ref_ok = body_centres(ref.keypoints)
+        assert np.allclose(centres[alive], ref_c, atol=1e-4) and (ok[alive] == ref_ok).all()
+    assert merged_any

@@ -1,0 +1,76 @@
+"""Numba kernels of the zone counter: one pass per frame over people, polygon edges and lines.
+
+Dimensions: N tracked people this frame, K people known to the counter, Z zones, E polygon
+edges (all zones' edges in one array), L lines. NumPy references: ``zones.inside`` (even-odd
+rule) and ``zones.line_sides``; tests compare them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from toppose.codec._jit import jit
+
+
+@jit
+def rows_kernel(known, ids, rows):
+    """known (K,) ascending ids, ids (N,) -> rows (N,) their positions in ``known`` (binary
+    search); returns how many of ``ids`` are not in ``known`` (their rows are undefined)."""
+    missing = 0
+    for n in range(ids.shape[0]):
+        lo, hi = 0, known.shape[0]
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if known[mid] < ids[n]:
+                lo = mid + 1
+            else:
+                hi = mid
+        rows[n] = lo
+        if lo == known.shape[0] or known[lo] != ids[n]:
+            missing += 1
+    return missing
+
+
+@jit
+def zones_kernel(centres, edges, edge_zone, rows, inside, occ):
+    """centres (N, 2) px; edges (E, 4) ax, ay, by, (bx - ax) / (by - ay) of edge a -> b;
+    edge_zone (E,) the zone of each edge -> occ (N, Z) bool (even-odd rule, as ``inside``).
+    Returns how many (person, zone) differ from inside (K, Z) bool at the people's rows (N,)."""
+    occ[:] = False
+    changes = 0
+    for n in range(centres.shape[0]):
+        px, py = centres[n, 0], centres[n, 1]
+        for e in range(edges.shape[0]):
+            ax, ay, by, slope = edges[e, 0], edges[e, 1], edges[e, 2], edges[e, 3]
+            if (ay > py) != (by > py) and px < ax + (py - ay) * slope:
+                occ[n, edge_zone[e]] = not occ[n, edge_zone[e]]
+        for z in range(occ.shape[1]):
+            changes += occ[n, z] != inside[rows[n], z]
+    return changes
+
+
+@jit
+def lines_kernel(centres, seen, lines, margin, rows, side, cross):
+    """Crossings of this frame, in place. centres (N, 2) px; seen (N,) bool (only they move);
+    lines (L, 5) start x, y, unit direction x, y, length px; rows (N,) people's rows in side
+    (K, L) int8, the last side beyond ``margin`` (+1 right of the arrow on the image, -1 left,
+    0 unknown) -> cross (N, L) int8: the new side where a person crossed over the segment, else 0.
+    Returns the number of crossings."""
+    count = 0
+    for n in range(centres.shape[0]):
+        for k in range(lines.shape[0]):
+            cross[n, k] = 0
+            if not seen[n]:
+                continue
+            rx, ry = centres[n, 0] - lines[k, 0], centres[n, 1] - lines[k, 1]
+            dist = lines[k, 2] * ry - lines[k, 3] * rx
+            s = 1 if dist > margin else (-1 if dist < -margin else 0)
+            if s == 0:
+                continue
+            prev = side[rows[n], k]
+            t = lines[k, 2] * rx + lines[k, 3] * ry
+            if prev != 0 and s != prev and 0.0 <= t <= lines[k, 4]:
+                cross[n, k] = s
+                count += 1
+            side[rows[n], k] = s
+    return count
