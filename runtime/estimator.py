@@ -6,6 +6,7 @@ call, the model's description, the decoder settings stored in the file and its i
 
 from __future__ import annotations
 
+from toppose.codec.config import DecoderConfig
 from toppose.inference import PosePredictor, Timings
 from toppose.runtime.session import PoseSession
 
@@ -13,8 +14,9 @@ __all__ = ["PoseEstimator", "Timings"]
 
 
 class PoseEstimator(PosePredictor):
-    """A ``PosePredictor`` over an onnxruntime session; ``method``: the decoder."""
+    """A ``PosePredictor`` over an onnxruntime session; ``method``: the decoder; ``config``: decoder
+    settings (default: those stored in the model file)."""
 
-    def __init__(self, session: PoseSession, method: str = "sparse") -> None:
-        super().__init__(session.infer_maps, session.spec, session.decoder_config, method, session.input_hw)
+    def __init__(self, session: PoseSession, method: str = "sparse", config: DecoderConfig | None = None) -> None:
+        super().__init__(session.infer_maps, session.spec, config or session.decoder_config, method, session.input_hw)
         self.session = session

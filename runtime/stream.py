@@ -10,7 +10,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Iterator
@@ -141,7 +141,7 @@ def run_stream(sources: Source | list[Source], session: PoseSession, cfg: Stream
 
     ``stats.sources``: each source's own stats (FPS, drops, latency). A signal ends the stream
     cleanly (outputs finished) and is recorded in ``stats.interrupted``."""
-    pipeline = Pipeline(sources, PoseEstimator(session, decoder), batch=cfg.batch)
+    pipeline = Pipeline(sources, PoseEstimator(session, decoder, decoder_settings(session, cfg)), batch=cfg.batch)
     stats, names = pipeline.stats, pipeline.names
     jsonl = JsonlWriter(cfg.jsonl) if cfg.jsonl else None
     outputs = {n: Outputs(cfg, session, pipeline.stop, jsonl, n, len(names) > 1) for n in names}
@@ -161,6 +161,14 @@ def run_stream(sources: Source | list[Source], session: PoseSession, cfg: Stream
         for s, handler in previous.items():
             signal.signal(s, handler)
     return stats
+
+
+def decoder_settings(session: PoseSession, cfg: StreamConfig):
+    """The model's decoder settings; when tracking, without the decoder's piece merging: the tracker
+    joins the pieces of one person itself, over time (``track_pieces``), and with both the bundled
+    model's tracks lost ids on the held-out sequences (benchmarks/test_bench_tracking.py)."""
+    config = session.decoder_config
+    return replace(config, merge=False) if (cfg.track or cfg.zones) and config.merge else config
 
 
 @contextlib.contextmanager

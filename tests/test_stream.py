@@ -1,8 +1,10 @@
 """``toppose-stream`` with several sources and paced sources: outputs per source, summary per source."""
 
 import gc
-import sys
 import json
+import sys
+from dataclasses import replace
+from pathlib import Path
 
 import cv2
 import pytest
@@ -11,7 +13,7 @@ from typer.testing import CliRunner
 from toppose.runtime.cli import stream_app
 from toppose.runtime.session import PoseSession
 from toppose.runtime.sources import ImageSource
-from toppose.runtime.stream import GIL_SWITCH_S, StreamConfig, bundled_model, run_stream
+from toppose.runtime.stream import GIL_SWITCH_S, StreamConfig, bundled_model, decoder_settings, run_stream
 from toppose.synth.player import ScenePlayer
 from toppose.synth.writers import depth_to_mm
 
@@ -84,3 +86,12 @@ def test_while_streaming_objects_alive_at_the_start_stay_out_of_the_collectors_p
     assert min(source.frozen) > 1000          # the session, modules and compiled code: never rescanned
     assert set(source.switch) == {GIL_SWITCH_S} and GIL_SWITCH_S < before  # the GIL handed over more often
     assert gc.get_freeze_count() == 0 and sys.getswitchinterval() == before  # both as they were afterwards
+
+
+def test_tracking_streams_decode_without_the_decoders_piece_merging_others_with_the_models_settings():
+    session = PoseSession(bundled_model(), "cpu")
+    assert session.decoder_config.merge
+    assert decoder_settings(session, StreamConfig()) == session.decoder_config
+    for cfg in (StreamConfig(track=True), StreamConfig(zones=Path("zones.json"))):
+        settings = decoder_settings(session, cfg)
+        assert settings.merge is False and replace(settings, merge=True) == session.decoder_config
