@@ -22,8 +22,6 @@ from toppose.runtime.pipeline import Pipeline, StreamStats
 from toppose.runtime.session import PoseSession
 from toppose.runtime.sources import Source
 
-GIL_SWITCH_S = 0.0005  # sys.setswitchinterval while streaming (Python's default: 0.005)
-
 log = logging.getLogger("toppose.runtime")
 
 
@@ -173,20 +171,14 @@ def decoder_settings(session: PoseSession, cfg: StreamConfig):
 
 @contextlib.contextmanager
 def steady_gc() -> Iterator[None]:
-    """While streaming: leave the objects alive when streaming starts (modules, the session, Numba's
-    compiled code) out of the garbage collector's passes (a full pass over them took 30-50 ms on a
-    2-core box, longer than a frame period at 30 FPS, and showed as a frame's latency); and hand the
-    GIL over every 0.5 ms instead of 5 ms, so the inference thread, back from onnxruntime, waits
-    less for a capture or output thread to let go of it (measured: the pipeline's FPS over bare
-    inference rose for the int8 model). Both restored afterwards."""
+    """Leave the objects alive when streaming starts (modules, the session, Numba's compiled code) out
+    of the garbage collector's passes until it ends: a full pass over them took 30-50 ms on a 2-core
+    box, longer than a frame period at 30 FPS, and showed as a frame's latency. Restored afterwards."""
     gc.collect()
     gc.freeze()
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(GIL_SWITCH_S)
     try:
         yield
     finally:
-        sys.setswitchinterval(interval)
         gc.unfreeze()
 
 
