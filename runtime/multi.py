@@ -4,8 +4,8 @@ Each ``Feed`` reads its source's frames on its own thread. File sources at full 
 preprocessed there too and queue up to ``depth`` frames (their reading waits). Live and paced
 sources keep only their newest frame (older ones are dropped and counted); when the sources take
 turns, only the feed whose turn is next prepares its frames ahead (decoding a deferred frame and
-preprocessing it while the network works), the others when the network takes them, so a dropped
-frame costs little. ``gather`` takes the waiting frame of every source that has one (or of the
+preprocessing it while the network works), and ``Ahead`` prepares the frame that feed already held
+when its turn came next; the other feeds' frames wait undecoded, so a dropped frame costs little. ``gather`` takes the waiting frame of every source that has one (or of the
 next one in turn, when calls are not batched); ``Batcher`` runs frames of one input size as one
 batch (N, 3, H, W) when the model's batch is dynamic, else one call per frame.
 
