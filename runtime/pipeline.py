@@ -126,10 +126,11 @@ class Pipeline:
         self.prepare = prepare_with(predictor)
         self.feeds = [Feed(s, n, self.prepare, self.cond, self.stop, queue_size)
                       for s, n in zip(self.sources, self.names)]
-        self.ahead = Ahead(self.prepare, self.cond, self.stop)
         dynamic = dynamic_batch(predictor)
         self.batched = dynamic and (on_gpu(predictor) if batch is None else batch)
-        if len(self.sources) > 1 and not self.batched:
+        taking_turns = len(self.sources) > 1 and not self.batched
+        self.ahead = Ahead(self.prepare, self.cond, self.stop) if taking_turns else None
+        if taking_turns:
             why = "the model has a fixed batch size" if not dynamic else \
                 "batching frames does not pay on CPU" if batch is None else "--no-batch"
             log.info("%s: one network call per frame, the sources in turn", why)
@@ -141,15 +142,14 @@ class Pipeline:
     def _infer(self, out: queue.Queue) -> None:
         batcher = Batcher(self.predictor, self.batched)
         limit, turn = (None if self.batched else 1), 0
-        ahead = self.ahead if not self.batched and len(self.feeds) > 1 else None
         try:
             while (ready := gather(self.feeds, self.cond, self.stop, limit, turn)) is not None:
                 picked = time.perf_counter()
                 turn = self.feeds.index(ready[-1][0]) + 1
                 for i, f in enumerate(self.feeds):  # taking turns: the next feed prepares ahead
                     f.eager = self.batched or i == turn % len(self.feeds)
-                if ahead is not None:  # and the frame it already holds is prepared now, not when taken
-                    ahead.submit(self.feeds[turn % len(self.feeds)])
+                if self.ahead is not None:  # and the frame it already holds is prepared now, not when taken
+                    self.ahead.submit(self.feeds[turn % len(self.feeds)])
                 ready = [(f, w) for f, w in ready if self.prepare(w) is not None]  # live frames: prepared now
                 maps = batcher([w for _, w in ready]) if ready else []
                 for (feed, w), (paf, heat) in zip(ready, maps):
@@ -169,7 +169,7 @@ class Pipeline:
             s.started = self.stats.started
         for f in self.feeds:
             f.thread.start()
-        if len(self.feeds) > 1 and not self.batched:
+        if self.ahead is not None:
             self.ahead.thread.start()
         infer.start()
         try:
@@ -181,9 +181,9 @@ class Pipeline:
             self._raise_if_all_failed()
         finally:
             self.stop.set()
-            for t in [infer, self.ahead.thread] + [f.thread for f in self.feeds]:
-                if t.is_alive():
-                    t.join(timeout=5)
+            helpers = [self.ahead.thread] if self.ahead is not None else []
+            for t in [infer, *helpers] + [f.thread for f in self.feeds]:
+                t.join(timeout=5)
             self._count_drops()
             for s in self.sources:
                 s.close()

@@ -48,6 +48,11 @@ class StreamConfig:
     lift3d: bool = False            # --3d: keypoints in metres, the floor, heights above it
     batch: bool | None = None       # several sources in one call; None: where it pays (GPU providers)
 
+    @property
+    def tracking(self) -> bool:
+        """Whether people are tracked: --track, or zones (they count tracked people)."""
+        return self.track or self.zones is not None
+
 
 class Outputs:
     """The per-frame sinks of one source: JSON lines (shared), OpenPose JSON, overlay video, window.
@@ -166,7 +171,7 @@ def decoder_settings(session: PoseSession, cfg: StreamConfig):
     joins the pieces of one person itself, over time (``track_pieces``), and with both the bundled
     model's tracks lost ids on the held-out sequences (benchmarks/test_bench_tracking.py)."""
     config = session.decoder_config
-    return replace(config, merge=False) if (cfg.track or cfg.zones) and config.merge else config
+    return replace(config, merge=False) if cfg.tracking and config.merge else config
 
 
 @contextlib.contextmanager
