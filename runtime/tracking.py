@@ -19,8 +19,8 @@ fragment beside a person is a worse match for their track than the whole detecti
 pair is allowed when its shared keypoints agree (their mean similarity, over at least
 ``min_count``: one lucky keypoint is not a match). Poses with no keypoint in common are never
 matched (from above, the body centre of a person half out of view is one hand, and a hand of
-someone leaving lies beside the head of someone entering). Pieces of one person are merged
-before assignment, and pieces left over after it are merged into the tracked person beside
+someone leaving lies beside the head of someone entering). Pieces of one person (centres within
+``merge_radius``, shared keypoints agreeing) are merged before assignment, and pieces left over after it are merged into the tracked person beside
 them, never two pieces matched to two tracks (``merge_fragments``). A track is tentative until
 ``min_hits`` consecutive matches, then gets the next id (ids are never reused); unmatched, it is
 lost (kept and predicted) for ``max_lost`` frames, or ``edge_lost`` when last seen within
@@ -60,7 +60,9 @@ class TrackerConfig:
     accel_std: float = 1.0      # px / frame^2, the Kalman process noise
     meas_std: float = 2.0       # px, the measured centre's noise
     coast: int = 5              # frames a lost track still counts for zones
-    merge_radius: float = 0.45  # fragments of one person closer than this x min_size are merged
+    merge_radius: float = 0.3   # fragments closer than this x min_size are merged; further apart, two
+    #                             pieces are as often two people, one of them mostly out of view (0.45
+    #                             merged such people into their neighbours on the true poses)
     merge_agree: float = 35.0   # px; pieces whose shared keypoints differ more are two people
     spawn_gap: float = 0.45     # no new track closer than this x min_size to a matched one
     clear_parts: int = 12       # keypoints (the whole torso among them) for a centre to count for lines
