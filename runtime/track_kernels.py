@@ -91,11 +91,12 @@ def cost_kernel(rows, track_kp, centre_kp, x, P, det_kp, det_xy, det_ok, params,
 
 
 @jit
-def merge_kernel(kp, centres, scores, radius, agree, fixed, alive):
+def merge_kernel(kp, centres, scores, radius, agree, min_parts, fixed, alive):
     """In place: pieces a, b (a < b in order) with centres closer than ``radius`` px and shared
     keypoints within ``agree`` px merge into the fixed one, else the one with more keypoints
-    (missing keypoints filled in, scores added). Two fixed (D,) pieces never merge; alive (D,)
-    bool marks who is left. kp (D, J, 3); centres (D, 2); scores (D,). Returns the number merged."""
+    (missing keypoints filled in, scores added). Two fixed (D,) pieces never merge, nor a piece
+    with fewer than ``min_parts`` keypoints; alive (D,) bool marks who is left. kp (D, J, 3);
+    centres (D, 2); scores (D,). Returns the number merged."""
     n = kp.shape[0]
     merged = 0
     parts = np.zeros(n, np.int64)
@@ -105,7 +106,7 @@ def merge_kernel(kp, centres, scores, radius, agree, fixed, alive):
     for i in range(n):
         for k in range(i + 1, n):
             dx, dy = centres[i, 0] - centres[k, 0], centres[i, 1] - centres[k, 1]
-            if dx * dx + dy * dy >= radius * radius or (fixed[i] and fixed[k]):
+            if dx * dx + dy * dy >= radius * radius or (fixed[i] and fixed[k]) or min(parts[i], parts[k]) < min_parts:
                 continue
             a, b = (k, i) if (fixed[k] or parts[k] > parts[i]) and not fixed[i] else (i, k)
             worst = 0.0
@@ -124,11 +125,11 @@ def merge_kernel(kp, centres, scores, radius, agree, fixed, alive):
 
 
 @jit
-def pieces_kernel(kp, scores, torso, radius, agree, fixed, alive, centres, ok):
+def pieces_kernel(kp, scores, torso, radius, agree, min_parts, fixed, alive, centres, ok):
     """``centres_kernel`` then ``merge_kernel`` (in place on kp (D, J, 3), scores (D,), alive
     (D,)), then the centres (D, 2) and ok (D,) of the merged pieces; returns the number merged."""
     centres_kernel(kp, torso, centres, ok)
-    merged = merge_kernel(kp, centres, scores, radius, agree, fixed, alive)
+    merged = merge_kernel(kp, centres, scores, radius, agree, min_parts, fixed, alive)
     if merged:
         centres_kernel(kp, torso, centres, ok)
     return merged

@@ -36,12 +36,13 @@ def fast_centres(keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def merge_fragments(poses: Poses, radius: float, centres: np.ndarray | None = None, agree: float = 35.0,
-                    fixed: np.ndarray | None = None) -> tuple[Poses, np.ndarray]:
+                    fixed: np.ndarray | None = None, min_parts: int = 1) -> tuple[Poses, np.ndarray]:
     """Pieces of one person (the decoder split them, or found them twice) with centres closer
     than ``radius`` px whose shared keypoints agree within ``agree`` px are put back together:
     from above, two people are never that close. Pieces marked ``fixed`` (D,) (each matched to
     its own track) are never merged with each other: what the tracker knows to be two people
-    stays two. Returns the poses and which of the D pieces are kept, (D,) bool. (Numba;
+    stays two; pieces with fewer than ``min_parts`` keypoints are left alone. Returns the poses
+    and which of the D pieces are kept, (D,) bool. (Numba;
     ``merge_reference`` is the NumPy one.)"""
     alive = np.ones(len(poses), bool)
     if len(poses) < 2:
@@ -50,12 +51,13 @@ def merge_fragments(poses: Poses, radius: float, centres: np.ndarray | None = No
     centres = fast_centres(kp)[0] if centres is None else centres
     fixed = np.zeros(len(kp), bool) if fixed is None else fixed
     scores = poses.scores.astype(np.float32)
-    if not merge_kernel(kp, centres, scores, float(radius), float(agree), fixed, alive):
+    if not merge_kernel(kp, centres, scores, float(radius), float(agree), int(min_parts), fixed, alive):
         return poses, alive
     return Poses(kp[alive], scores[alive], (kp[alive, :, 2] > 0).sum(1).astype(np.int32)), alive
 
 
-def merge_reference(poses: Poses, radius: float, agree: float = 35.0, fixed: np.ndarray | None = None) -> Poses:
+def merge_reference(poses: Poses, radius: float, agree: float = 35.0, fixed: np.ndarray | None = None,
+                    min_parts: int = 1) -> Poses:
     """NumPy reference of ``merge_fragments``."""
     keypoints = poses.keypoints
     centres = body_centres(keypoints)[0]
@@ -65,8 +67,8 @@ def merge_reference(poses: Poses, radius: float, agree: float = 35.0, fixed: np.
     parts = (keypoints[..., 2] > 0).sum(1)
     fixed = np.zeros(len(keypoints), bool) if fixed is None else fixed
     for a, b in close:
-        if fixed[a] and fixed[b]:
-            continue                     # each has its own track
+        if (fixed[a] and fixed[b]) or min(parts[a], parts[b]) < min_parts:
+            continue                     # each has its own track, or one is too small to tell
         if (fixed[b] or parts[b] > parts[a]) and not fixed[a]:
             a, b = b, a                  # keep the tracked or larger piece, fill in from the other
         shared = (kp[a, :, 2] > 0) & (kp[b, :, 2] > 0)

@@ -19,9 +19,11 @@ fragment beside a person is a worse match for their track than the whole detecti
 pair is allowed when its shared keypoints agree (their mean similarity, over at least
 ``min_count``: one lucky keypoint is not a match). Poses with no keypoint in common are never
 matched (from above, the body centre of a person half out of view is one hand, and a hand of
-someone leaving lies beside the head of someone entering). Pieces of one person (centres within
-``merge_radius``, shared keypoints agreeing) are merged before assignment, and pieces left over after it are merged into the tracked person beside
-them, never two pieces matched to two tracks (``merge_fragments``). A track is tentative until
+someone leaving lies beside the head of someone entering). Pieces of one person are merged
+before assignment, and pieces left over after it are merged into the tracked person beside
+them, never two pieces matched to two tracks (``merge_fragments``); a piece with fewer than
+``min_parts`` keypoints is never merged: it is as likely a person mostly out of view (a foot at
+the border beside someone), whose track merging would end. A track is tentative until
 ``min_hits`` consecutive matches, then gets the next id (ids are never reused); unmatched, it is
 lost (kept and predicted) for ``max_lost`` frames, or ``edge_lost`` when last seen within
 ``edge`` px of the border; a lost track whose prediction leaves the image is dropped before the
@@ -60,13 +62,12 @@ class TrackerConfig:
     accel_std: float = 1.0      # px / frame^2, the Kalman process noise
     meas_std: float = 2.0       # px, the measured centre's noise
     coast: int = 5              # frames a lost track still counts for zones
-    merge_radius: float = 0.3   # fragments closer than this x min_size are merged; further apart, two
-    #                             pieces are as often two people, one of them mostly out of view (0.45
-    #                             merged such people into their neighbours on the true poses)
+    merge_radius: float = 0.45  # fragments of one person closer than this x min_size are merged
     merge_agree: float = 35.0   # px; pieces whose shared keypoints differ more are two people
     spawn_gap: float = 0.45     # no new track closer than this x min_size to a matched one
     clear_parts: int = 12       # keypoints (the whole torso among them) for a centre to count for lines
     min_parts: int = 3          # keypoints a detection needs to start a track (a hand at the border does not)
+    #                             and to be merged with another piece (a foot beside someone is a person)
     max_var: float = 1600.0     # px^2; a lost track's search area stops growing here
     edge: float = 30.0          # px; a track lost while its centre was this close to the border ...
     edge_lost: int = 3          # ... is dropped after this many frames: they walked out (the bundled
@@ -151,7 +152,7 @@ class Tracker:
         work, scores = kp.copy(), poses.scores.astype(np.float32)
         alive, centres, ok = np.ones(len(kp), bool), np.empty((len(kp), 2)), np.empty(len(kp), bool)
         if not pieces_kernel(work, scores, TORSO_MASK[:kp.shape[1]], cfg.merge_radius * cfg.min_size,
-                             cfg.merge_agree, fixed, alive, centres, ok):
+                             cfg.merge_agree, cfg.min_parts, fixed, alive, centres, ok):
             return poses, kp, centres, ok, alive
         work = work[alive]
         return (Poses(work, scores[alive], (work[:, :, 2] > 0).sum(1).astype(np.int32)), work, centres[alive],

@@ -52,9 +52,11 @@ def test_merge_kernel_matches_the_reference(rng):
         kp[4:, :, :2] = kp[:4, :, :2] + rng.normal(0, 8, (4, 18, 2))   # pieces near each other
         kp[kp[..., 2] == 0] = 0
         poses = Poses(kp, rng.random(8).astype(np.float32), (kp[..., 2] > 0).sum(1).astype(np.int32))
-        fast, ref = merge_fragments(poses, 36.0)[0], merge_reference(poses, 36.0)
-        assert len(fast) == len(ref)
-        assert np.allclose(fast.keypoints, ref.keypoints) and np.allclose(fast.scores, ref.scores)
+        for min_parts in (1, 6):
+            fast = merge_fragments(poses, 36.0, min_parts=min_parts)[0]
+            ref = merge_reference(poses, 36.0, min_parts=min_parts)
+            assert len(fast) == len(ref)
+            assert np.allclose(fast.keypoints, ref.keypoints) and np.allclose(fast.scores, ref.scores)
 
 
 def test_kalman_kernels_match_the_textbook_equations(rng):
@@ -113,7 +115,7 @@ def test_pieces_kernel_merges_like_the_reference_and_gives_the_merged_centres(rn
         ref = merge_reference(Poses(kp, scores, (kp[..., 2] > 0).sum(1).astype(np.int32)), 36.0)
         work, sc = kp.copy(), scores.copy()
         alive, centres, ok = np.ones(8, bool), np.empty((8, 2)), np.empty(8, bool)
-        n = pieces_kernel(work, sc, TORSO_MASK[:18], 36.0, 35.0, np.zeros(8, bool), alive, centres, ok)
+        n = pieces_kernel(work, sc, TORSO_MASK[:18], 36.0, 35.0, 1, np.zeros(8, bool), alive, centres, ok)
         merged_any |= n > 0
         assert n == 8 - len(ref) and alive.sum() == len(ref)
         assert np.allclose(work[alive], ref.keypoints) and np.allclose(sc[alive], ref.scores)

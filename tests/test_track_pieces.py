@@ -35,3 +35,12 @@ def test_pieces_matched_to_two_tracks_are_never_merged():
     assert len(kept) == 2 and alive.all()             # ... but not when each has its own track
     kept, alive = merge_fragments(poses, 60.0, fixed=np.array([True, False]))
     assert alive.tolist() == [True, False] and kept.parts[0] == 18   # the tracked piece keeps its place
+
+
+def test_pieces_under_min_parts_keypoints_are_left_alone():
+    upper, feet = person(100, 100), person(100, 100)
+    upper[8:14], feet[:10], feet[11:13], feet[14:] = 0, 0, 0, 0    # feet: the two ankles only
+    poses = Poses(np.stack([upper, feet]), np.ones(2, np.float32), np.array([12, 2], np.int32))
+    assert len(merge_fragments(poses, 60.0)[0]) == 1
+    kept, alive = merge_fragments(poses, 60.0, min_parts=3)
+    assert len(kept) == 2 and alive.all()             # two ankles beside someone may be someone else

@@ -148,6 +148,17 @@ def test_a_person_reported_as_upper_body_and_legs_in_turn_keeps_one_id():
     assert set(ids[3:]) == {1} and tracker.next_id == 2   # the remembered keypoints bridge the two halves
 
 
+def test_two_keypoints_beside_someone_keep_their_own_id():
+    tracker = Tracker()
+    a, b = person(100, 120), person(160, 120)
+    for _ in range(5):
+        tracker.update(poses_of(a, b), (240, 320))
+    arm = part(b, [3, 4])                              # only B's right elbow and wrist, 40 px from A's centre
+    no_arm = part(a, [j for j in range(18) if j not in (3, 4)])
+    out = tracker.update(poses_of(no_arm, arm), (240, 320))
+    assert len(out.poses) == 2 and out.ids.tolist() == [1, 2]   # not merged into A as A's right arm
+
+
 def test_a_person_unseen_at_the_border_has_left_after_edge_lost_frames(rng):
     cfg = Tracker().cfg
     for gap, same in ((cfg.edge_lost, True), (cfg.edge_lost + 2, False)):
