@@ -64,7 +64,7 @@ class TrackerConfig:
     coast: int = 5              # frames a lost track still counts for zones
     merge_radius: float = 0.45  # fragments of one person closer than this x min_size are merged
     merge_agree: float = 35.0   # px; pieces whose shared keypoints differ more are two people
-    spawn_gap: float = 0.45     # no new track closer than this x min_size to a matched one
+    spawn_gap: float = 0.45     # no new track closer than this x min_size to a matched one (seen with min_parts)
     clear_parts: int = 12       # keypoints (the whole torso among them) for a centre to count for lines
     min_parts: int = 3          # keypoints a detection needs to start a track (a hand at the border does not)
     #                             and to be merged with another piece (a foot beside someone is a person)
@@ -160,9 +160,10 @@ class Tracker:
 
     def _start(self, kp: np.ndarray, centres: np.ndarray, free: np.ndarray, any_matched: bool) -> None:
         """New tentative tracks from unmatched detections free (D,) bool with ``min_parts``
-        keypoints, none closer than ``spawn_gap`` to a track matched this frame (a leftover
-        piece beside a tracked person is not a newcomer)."""
-        matched = self.misses == 0
+        keypoints, none closer than ``spawn_gap`` to a track matched this frame to ``min_parts``
+        keypoints or more (a leftover piece beside a tracked person is not a newcomer; one
+        beside a foot or a hand of someone mostly out of view may be)."""
+        matched = (self.misses == 0) & ((self.kp[:, :, 2] > 0).sum(1) >= self.cfg.min_parts)
         if any_matched and matched.any():
             near = ((centres[:, None] - self.x[None, matched, :2]) ** 2).sum(-1).min(1)
             free = free & (near >= (self.cfg.spawn_gap * self.cfg.min_size) ** 2)

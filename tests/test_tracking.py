@@ -159,6 +159,16 @@ def test_two_keypoints_beside_someone_keep_their_own_id():
     assert len(out.poses) == 2 and out.ids.tolist() == [1, 2]   # not merged into A as A's right arm
 
 
+def test_a_newcomer_beside_someone_mostly_out_of_view_gets_an_id():
+    tracker = Tracker()
+    for _ in range(5):
+        tracker.update(poses_of(person(100, 120)), (240, 320))
+    feet = part(person(100, 120), [10, 13])            # A's ankles only: the rest of A out of view
+    for _ in range(5):                                 # B whole, 52 px from A's ankles
+        ids = tracker.update(poses_of(feet, person(150, 160)), (240, 320)).ids.tolist()
+    assert ids == [1, 2]                               # two keypoints do not keep a newcomer away
+
+
 def test_a_person_unseen_at_the_border_has_left_after_edge_lost_frames(rng):
     cfg = Tracker().cfg
     for gap, same in ((cfg.edge_lost, True), (cfg.edge_lost + 2, False)):
