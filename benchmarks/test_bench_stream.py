@@ -19,7 +19,8 @@ from toppose.synth.scenes import random_scene
 from toppose.synth.writers import depth_to_mm
 
 FRAMES = 80
-ROUNDS = 3       # bare inference and the pipeline alternate; the best of each is compared
+ROUNDS = 3       # bare inference and the four-source run alternate; the best of each is compared
+PAIRS = 9        # bare inference and the pipeline alternate; the median of the pairs' ratios counts
 PACE = 30.0      # frames per second of a paced source
 SOURCES = 4
 LONG = 240       # frames of a paced clip
@@ -56,27 +57,33 @@ def long_clip(tmp_path_factory):
 
 @pytest.mark.parametrize("precision", ["fp32", "int8"])
 def test_stream_fps_vs_bare_inference(results, timing, fp32, clip, tmp_path, precision):
-    """Bare inference and the pipeline take turns, ROUNDS times each: a busy second of the machine
-    then slows one round of one side, not the comparison (each side's best round counts)."""
+    """Bare inference and the pipeline take turns, PAIRS times each, in alternating order. The
+    figure is the median over the pairs of pipeline / bare measured seconds apart: this box's
+    speed drifts within a minute (bare inference alone, quiet: 73-112 FPS), which a best-of
+    each side compares across different moments. Each side's best is recorded beside it."""
     path = fp32 if precision == "fp32" else bundled_model()
     session = PoseSession(path, "cpu")
     frames, bares, runs = read(clip), [], []
-    for _ in range(ROUNDS):
-        bares.append(batched_fps(session, frames))
-        runs.append(run_stream(ImageSource(str(clip)), session, StreamConfig(jsonl=tmp_path / "p.jsonl")))
-    bare, stats = max(bares), max(runs, key=lambda r: r.fps)
+    for i in range(PAIRS):
+        for side in ("bare", "pipeline") if i % 2 == 0 else ("pipeline", "bare"):
+            if side == "bare":
+                bares.append(batched_fps(session, frames))
+            else:
+                runs.append(run_stream(ImageSource(str(clip)), session, StreamConfig(jsonl=tmp_path / "p.jsonl")))
+    ratios = [r.fps / b for r, b in zip(runs, bares)]
+    ratio, bare, stats = float(np.median(ratios)), max(bares), max(runs, key=lambda r: r.fps)
     summary = stats.summary()
     record(results, "stream_fps", f"{precision}_bare_inference", round(bare, 1))
     record(results, "stream_fps", f"{precision}_pipeline", round(stats.fps, 1))
-    record(results, "stream_fps", f"{precision}_pipeline_over_bare", round(stats.fps / bare, 3))
-    record(results, "stream_fps", f"{precision}_rounds_pipeline_over_bare",
-           [round(r.fps / b, 3) for r, b in zip(runs, bares)])
+    record(results, "stream_fps", f"{precision}_pipeline_over_bare", round(ratio, 3))
+    record(results, "stream_fps", f"{precision}_best_pipeline_over_best_bare", round(stats.fps / bare, 3))
+    record(results, "stream_fps", f"{precision}_pairs_pipeline_over_bare", [round(r, 3) for r in ratios])
     record(results, "stream_stage_ms_p50", precision, {k[:-7]: v for k, v in summary.items() if k.endswith("_ms_p50")})
     record(results, "stream_latency_ms", f"{precision}_queued_p50_p95",
            [summary.get("latency_ms_p50"), summary.get("latency_ms_p95")])
     record(results, "stream_load", f"{precision}_loadavg_1min", round(os.getloadavg()[0], 2))
     assert stats.frames == FRAMES
-    assert not timing or stats.fps >= 0.95 * bare
+    assert not timing or ratio >= 0.95
 
 
 def paced_run(sources: list, session: PoseSession, tmp_path) -> tuple[StreamStats, dict]:
