@@ -212,7 +212,7 @@ def lift3d(results: dict) -> str:
     """README: ITOP's per-joint precision at 10 cm on the rendered ITOP-format test files."""
     r = _get(results, "bench", "lift3d_itop") or {}
     st = r.get("set") or {}
-    cols = ("gt2d_learned", "gt2d_constant", "model_learned", "model_constant")
+    cols = ("gt2d_learned", "gt2d_constant", "model_learned", "model_constant", "model_tta_learned")
     joints = list((r.get("gt2d_learned") or {}).keys())
     out = [f"Rendered ITOP-format top-view test files (`toppose-data synth --frames {_num(st.get('frames'))} "
            f"--seed {_num(st.get('seed'))} --split test`, sensor `{st.get('sensor', DASH)}` with its noise; "
@@ -221,7 +221,7 @@ def lift3d(results: dict) -> str:
            f"Percent of joints within {_num(st.get('threshold_m') and 100 * st['threshold_m'], '.0f')} cm; "
            "a joint without an estimate counts as a miss.", "",
            "| ITOP joint | labelled keypoints, learned offsets | labelled keypoints, constant offset | bundled model, learned "
-           "| bundled model, constant |", "|---|---|---|---|---|"]
+           "| bundled model, constant | bundled model with `--tta`, learned |", "|---|---|---|---|---|---|"]
     for j in joints:
         out.append(f"| {j} | " + " | ".join(_num(_get(r, c, j) and 100 * _get(r, c, j), '.1f') for c in cols) + " |")
     out.append("| **mean** | " + " | ".join(f"**{_num(_get(r, c + '_mean') and 100 * _get(r, c + '_mean'), '.1f')}**"
