@@ -155,9 +155,9 @@ def highlights(results: dict) -> str:
             f"the bundled int8 model streams the demo scene end to end at "
             f"{_num(fps.get('demo_int8_with_rendering_and_video'))} FPS (rendering the scene and writing the video "
             f"included) and a folder of depth frames at up to {_num(fps.get('int8_pipeline'))} FPS (bare inference: "
-            f"up to {_num(fps.get('int8_bare_inference'))} FPS); run in turns with bare inference, the pipeline keeps "
-            f"{_pct(fps.get('int8_pipeline_over_bare'))} of its speed (median over the pairs), the fp32 model's "
-            f"{_pct(fps.get('fp32_pipeline_over_bare'))}.")
+            f"up to {_num(fps.get('int8_bare_inference'))} FPS); pipeline FPS over bare inference FPS, the two run in "
+            f"turns and the median over the pairs taken: {_pct(fps.get('int8_pipeline_over_bare'))} for int8, "
+            f"{_pct(fps.get('fp32_pipeline_over_bare'))} for fp32 (this box's speed drifts within a minute).")
 
 
 def gpu(results: dict) -> str:
