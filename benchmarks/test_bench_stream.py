@@ -19,7 +19,8 @@ from toppose.synth.scenes import random_scene
 from toppose.synth.writers import depth_to_mm
 
 FRAMES = 80
-ROUNDS = 3       # bare inference and the pipeline alternate; the best of each is compared
+FOUR_PAIRS = 5   # bare inference and the four-source run alternate; the pair with the median ratio counts
+PAIRS = 9        # bare inference and the pipeline alternate; the median of the pairs' ratios counts
 PACE = 30.0      # frames per second of a paced source
 SOURCES = 4
 LONG = 240       # frames of a paced clip
@@ -56,27 +57,33 @@ def long_clip(tmp_path_factory):
 
 @pytest.mark.parametrize("precision", ["fp32", "int8"])
 def test_stream_fps_vs_bare_inference(results, timing, fp32, clip, tmp_path, precision):
-    """Bare inference and the pipeline take turns, ROUNDS times each: a busy second of the machine
-    then slows one round of one side, not the comparison (each side's best round counts)."""
+    """Bare inference and the pipeline take turns, PAIRS times each, in alternating order. The
+    figure is the median over the pairs of pipeline / bare measured seconds apart: this box's
+    speed drifts within a minute (bare inference alone, quiet: 73-112 FPS), which a best-of
+    each side compares across different moments. Each side's best is recorded beside it."""
     path = fp32 if precision == "fp32" else bundled_model()
     session = PoseSession(path, "cpu")
     frames, bares, runs = read(clip), [], []
-    for _ in range(ROUNDS):
-        bares.append(batched_fps(session, frames))
-        runs.append(run_stream(ImageSource(str(clip)), session, StreamConfig(jsonl=tmp_path / "p.jsonl")))
-    bare, stats = max(bares), max(runs, key=lambda r: r.fps)
+    for i in range(PAIRS):
+        for side in ("bare", "pipeline") if i % 2 == 0 else ("pipeline", "bare"):
+            if side == "bare":
+                bares.append(batched_fps(session, frames))
+            else:
+                runs.append(run_stream(ImageSource(str(clip)), session, StreamConfig(jsonl=tmp_path / "p.jsonl")))
+    ratios = [r.fps / b for r, b in zip(runs, bares)]
+    ratio, bare, stats = float(np.median(ratios)), max(bares), max(runs, key=lambda r: r.fps)
     summary = stats.summary()
     record(results, "stream_fps", f"{precision}_bare_inference", round(bare, 1))
     record(results, "stream_fps", f"{precision}_pipeline", round(stats.fps, 1))
-    record(results, "stream_fps", f"{precision}_pipeline_over_bare", round(stats.fps / bare, 3))
-    record(results, "stream_fps", f"{precision}_rounds_pipeline_over_bare",
-           [round(r.fps / b, 3) for r, b in zip(runs, bares)])
+    record(results, "stream_fps", f"{precision}_pipeline_over_bare", round(ratio, 3))
+    record(results, "stream_fps", f"{precision}_best_pipeline_over_best_bare", round(stats.fps / bare, 3))
+    record(results, "stream_fps", f"{precision}_pairs_pipeline_over_bare", [round(r, 3) for r in ratios])
     record(results, "stream_stage_ms_p50", precision, {k[:-7]: v for k, v in summary.items() if k.endswith("_ms_p50")})
     record(results, "stream_latency_ms", f"{precision}_queued_p50_p95",
            [summary.get("latency_ms_p50"), summary.get("latency_ms_p95")])
     record(results, "stream_load", f"{precision}_loadavg_1min", round(os.getloadavg()[0], 2))
     assert stats.frames == FRAMES
-    assert not timing or stats.fps >= 0.95 * bare
+    assert not timing or ratio >= 0.95
 
 
 def paced_run(sources: list, session: PoseSession, tmp_path) -> tuple[StreamStats, dict]:
@@ -120,37 +127,40 @@ def dynamic_fp32(tmp_path_factory):
 
 def test_four_paced_sources_one_session(results, timing, clip, long_clip, dynamic_fp32, tmp_path):
     """Four paced sources through one session, served in turn (CPU: batching does not pay), against
-    what batched bare inference allows; the same run batched is recorded beside it as the evidence."""
+    what batched bare inference allows measured just before (pairs, as for one source; the pair
+    with the median ratio counts, latencies included); the same run batched is recorded beside it
+    as the evidence."""
     session, frames = PoseSession(dynamic_fp32, "cpu"), read(clip)
     for n in range(1, SOURCES):  # each batch size's first call is slower: warm them all, as a long stream would be
         batched_fps(session, frames[:2 * n], batch=n)
-    bare, runs = {1: [], SOURCES: []}, {False: [], True: []}
-    for _ in range(ROUNDS):  # bare inference and the four-source run take turns; each side's best round counts
+    bare, runs = {1: [], SOURCES: []}, []
+    for _ in range(FOUR_PAIRS):
         for n in bare:
             bare[n].append(batched_fps(session, frames, batch=n))
         sources = [Paced(ImageSource(str(long_clip)), fps=PACE) for _ in range(SOURCES)]
-        runs[False].append(run_stream(sources, session, StreamConfig(jsonl=tmp_path / "four.jsonl")))
-    one_call = {n: max(v) for n, v in bare.items()}
-    allowed = min(SOURCES * PACE, one_call[SOURCES])
+        runs.append(run_stream(sources, session, StreamConfig(jsonl=tmp_path / "four.jsonl")))
+    allowed = [min(SOURCES * PACE, b) for b in bare[SOURCES]]
+    ratios = [r.fps / a for r, a in zip(runs, allowed)]
+    middle = int(np.argsort(ratios)[len(ratios) // 2])
+    stats, summary = runs[middle], runs[middle].summary()
     _, one = paced_run([Paced(ImageSource(str(long_clip)), fps=PACE)], session, tmp_path)
     sources = [Paced(ImageSource(str(long_clip)), fps=PACE) for _ in range(SOURCES)]
-    runs[True] = [run_stream(sources, session, StreamConfig(jsonl=tmp_path / "four.jsonl", batch=True))]
-    runs = {batch: max(r, key=lambda x: x.fps) for batch, r in runs.items()}
-    stats, summary = runs[False], runs[False].summary()
+    batched_run = run_stream(sources, session, StreamConfig(jsonl=tmp_path / "four.jsonl", batch=True))
     per_source = [s["latency_ms_p50"] for s in summary["sources"].values()]
-    batched = [s["latency_ms_p50"] for s in runs[True].summary()["sources"].values()]  # evidence: batching on CPU
+    batched = [s["latency_ms_p50"] for s in batched_run.summary()["sources"].values()]  # evidence: batching on CPU
     key = "stream_four_sources"
-    record(results, key, "fp32_bare_fps_batch_1_and_4", [round(one_call[1], 1), round(one_call[SOURCES], 1)])
-    record(results, key, "fp32_batched_bare_fps_allowed", round(allowed, 1))
+    record(results, key, "fp32_bare_fps_batch_1_and_4", [round(bare[1][middle], 1), round(bare[SOURCES][middle], 1)])
+    record(results, key, "fp32_batched_bare_fps_allowed", round(allowed[middle], 1))
     record(results, key, "fp32_aggregate_fps", round(stats.fps, 1))
-    record(results, key, "fp32_aggregate_over_allowed", round(stats.fps / allowed, 3))
+    record(results, key, "fp32_aggregate_over_allowed", round(ratios[middle], 3))
+    record(results, key, "fp32_pairs_aggregate_over_allowed", [round(r, 3) for r in ratios])
     record(results, key, "fp32_latency_p50_single_vs_each", [one["latency_ms_p50"], per_source])
     record(results, key, "fp32_dropped_per_source", [s["dropped"] for s in summary["sources"].values()])
-    record(results, key, "fp32_batched_on_cpu_aggregate_fps", round(runs[True].fps, 1))
+    record(results, key, "fp32_batched_on_cpu_aggregate_fps", round(batched_run.fps, 1))
     record(results, key, "fp32_batched_on_cpu_latency_p50_each", batched)
     record(results, key, "loadavg_1min", round(os.getloadavg()[0], 2))
     assert len(per_source) == SOURCES
-    assert not timing or (stats.fps >= 0.9 * allowed and max(per_source) <= 2 * one["latency_ms_p50"])
+    assert not timing or (ratios[middle] >= 0.9 and max(per_source) <= 2 * one["latency_ms_p50"])
 
 
 def test_demo_fps(results, tmp_path):

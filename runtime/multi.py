@@ -7,7 +7,8 @@ turns, only the feed whose turn is next prepares its frames ahead (decoding a de
 preprocessing it while the network works), and ``Ahead`` prepares the frame that feed already held
 when its turn came next; the other feeds' frames wait undecoded, so a dropped frame costs little. ``gather`` takes the waiting frame of every source that has one (or of the
 next one in turn, when calls are not batched); ``Batcher`` runs frames of one input size as one
-batch (N, 3, H, W) when the model's batch is dynamic, else one call per frame.
+batch (N, 3, H, W) when the model's batch is dynamic, else one call per frame. Feeds and ``Ahead``
+run at the lowest scheduling priority (``yield_to_inference``): the network's threads come first.
 
 Batching pays only where a batch of n costs less than n calls: on GPU providers. On CPU,
 onnxruntime already spreads one frame over every core, so a batch of n takes about n times as
@@ -18,7 +19,9 @@ served one frame per call, in turn (``on_gpu``).
 from __future__ import annotations
 
 import logging
+import os
 import re
+import sys
 import threading
 import time
 from collections import deque
@@ -31,6 +34,24 @@ from toppose.inference import PosePredictor, Prepared, Timings
 from toppose.runtime.sources import Captured, Source, SourceError, open_source
 
 log = logging.getLogger("toppose.runtime")
+BACKGROUND_NICE = 19  # the capture and prepare-ahead threads' nice value (Linux)
+
+
+def yield_to_inference() -> None:
+    """Lower the calling thread's scheduling priority (Linux: per-thread nice, ``BACKGROUND_NICE``).
+
+    On a small box onnxruntime's threads use every core, and a parallel operator waits for its
+    slowest thread: a capture thread holding a core then stalls the whole network call. At the
+    lowest priority, reading and preparing frames fill the gaps the network leaves (its serial
+    operators, decoding), and the network's threads take a core back as soon as they wake
+    (benchmarks: stream_fps). Elsewhere, and where it is not allowed, nothing changes."""
+    if not sys.platform.startswith("linux"):  # elsewhere a thread id is no process id for setpriority
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, max(os.getpriority(os.PRIO_PROCESS, tid), BACKGROUND_NICE))
+    except OSError:
+        pass
 
 
 @dataclass
@@ -68,6 +89,7 @@ class Feed:
         return self.dropped + getattr(self.source, "skipped", 0)
 
     def _run(self) -> None:
+        yield_to_inference()
         try:
             for captured in self.source:
                 if self.stop.is_set():
@@ -130,6 +152,7 @@ class Ahead:
         self.wake.set()
 
     def _run(self) -> None:
+        yield_to_inference()
         while not self.stop.is_set():
             if not self.wake.wait(0.1):
                 continue

@@ -113,8 +113,24 @@ def test_eval_cli_scores_rendered_itop_files_with_the_bundled_model(rendered, tm
     assert result["lift"]["recipe"]["seed"] == 1
 
 
+def test_eval_cli_itop_tta_runs_the_model_at_several_scales_flipped(rendered, tmp_path, monkeypatch):
+    from toppose.runtime.session import PoseSession
+
+    calls = []
+    real = PoseSession.infer_maps
+    monkeypatch.setattr(PoseSession, "infer_maps", lambda self, x: (calls.append(len(x)), real(self, x))[1])
+    labels, depth = rendered
+    res = runner.invoke(eval_app, ["--model", str(bundled_model()), "--itop-labels", str(labels), "--itop-depth",
+                                   str(depth), "--tta", "--limit", "2", "--out", str(tmp_path / "r.json")])
+    assert res.exit_code == 0, res.output
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["tta"] is True and result["frames"] == 2 and result["model"]["learned_mean"] > 0.5
+    assert len(calls) == 2 * 4  # per frame: scales 0.75 and 1 (1.25 overflows the fixed input), each also flipped
+
+
 def test_eval_cli_itop_bad_input(rendered, tmp_path):
     labels, depth = rendered
+    check(eval_app, ["--itop-labels", labels, "--itop-depth", depth, "--tta"], "--tta needs a model", tmp_path)
     check(eval_app, ["--itop-labels", labels], "--itop-labels and --itop-depth go together", tmp_path)
     check(eval_app, ["--itop-labels", labels, "--itop-depth", tmp_path / "none.h5"], "none.h5: no such file", tmp_path)
     (tmp_path / "bad.npz").write_text("x")

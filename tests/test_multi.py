@@ -3,6 +3,8 @@
 import json
 import logging
 import os
+import sys
+import threading
 from pathlib import Path
 
 import cv2
@@ -11,7 +13,7 @@ import pytest
 
 from toppose.export.onnx_export import ExportOptions, export_onnx
 from toppose.runtime.estimator import PoseEstimator
-from toppose.runtime.multi import dynamic_batch, source_names
+from toppose.runtime.multi import BACKGROUND_NICE, dynamic_batch, source_names
 from toppose.runtime.pipeline import Pipeline
 from toppose.runtime.session import PoseSession
 from toppose.runtime.replay import ItopSource
@@ -112,3 +114,19 @@ def test_source_names_are_file_safe_and_unique(tmp_path):
     a = folder(tmp_path / "a b", 3, 1)
     first, second = source_names([ImageSource(str(a)), ImageSource(str(a))])
     assert first.endswith("a_b") and "/" not in first and second == first + "-2"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+def test_capture_threads_yield_to_inference_and_the_callers_thread_keeps_its_priority(tmp_path):
+    images = folder(tmp_path / "images", 3, 3)
+
+    class Watched(ImageSource):
+        """Records the nice value of the thread that reads its frames."""
+        def __iter__(self):
+            self.nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+            yield from super().__iter__()
+
+    source, before = Watched(str(images)), os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    results = list(Pipeline(source, PoseEstimator(PoseSession(bundled_model(), "cpu"))).run())
+    assert len(results) == 3 and source.nice == max(before, BACKGROUND_NICE)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Callable, Iterator
 
@@ -48,7 +48,7 @@ class Timings:
             setattr(self, stage, 1000 * (time.perf_counter() - t0))
 
     def as_dict(self) -> dict[str, float]:
-        return asdict(self)
+        return dict(self.__dict__)  # not dataclasses.asdict: it deep-copies, twice per streamed frame
 
 
 @dataclass

@@ -67,9 +67,10 @@ def _lift_both(lifter: LiftModel, kp: np.ndarray, depth: np.ndarray) -> dict[str
 
 
 def evaluate_itop(labels_path: Path, depth_path: Path, lifter: LiftModel, predictor=None,
-                  limit: int | None = None, progress=None) -> dict:
+                  limit: int | None = None, progress=None, tta: bool = False) -> dict:
     """Score ``lifter`` on the valid frames of an ITOP pair -> {"frames", "joints", "gt2d": {method:
-    per-joint list}, "model": ... (with ``predictor``, a ``PosePredictor``)}; each with its "mean"."""
+    per-joint list}, "model": ... (with ``predictor``, a ``PosePredictor``; ``tta``: its scales
+    0.75/1/1.25 + flip)}; each with its "mean"."""
     labels_path, depth_path = Path(labels_path), Path(depth_path)
     with open_itop(labels_path, LABEL_DATASETS) as labels, open_itop(depth_path, ("id", "data")) as depth_file:
         check_itop_pair(labels, depth_file, labels_path, depth_path)
@@ -84,7 +85,7 @@ def evaluate_itop(labels_path: Path, depth_path: Path, lifter: LiftModel, predic
             gt_kp, _ = openpose_from_itop(coords[i], visible[i], ITOP.hw)
             inputs = {"gt2d": gt_kp}
             if predictor is not None:
-                poses, _ = predictor(depth)
+                poses, _ = predictor(depth, tta=tta)
                 p = match_person(poses.keypoints[:, :NUM_OPENPOSE], gt_kp)
                 inputs["model"] = poses.keypoints[p, :NUM_OPENPOSE] if p >= 0 else None
             for kind, kp in inputs.items():

@@ -36,7 +36,7 @@ def main(data: Annotated[Optional[Path], typer.Option(help="training-format fold
     With --itop-labels/--itop-depth: ITOP's per-joint precision at 10 cm of the lifted 3-D joints,
     from the true 2-D keypoints and (with --model or --weights) from the model's."""
     if itop_labels is not None or itop_depth is not None:
-        _itop(itop_labels, itop_depth, weights, model, lift, limit, out, force)
+        _itop(itop_labels, itop_depth, weights, model, lift, limit, out, force, tta)
         return
     if data is None:
         raise ConfigError("give --data (or --itop-labels and --itop-depth)")
@@ -114,7 +114,7 @@ def _metrics(result) -> dict:
 
 
 def _itop(labels: Optional[Path], depth: Optional[Path], weights: Optional[Path], model: Optional[Path],
-          lift: Optional[Path], limit: Optional[int], out: Optional[Path], force: bool) -> None:
+          lift: Optional[Path], limit: Optional[int], out: Optional[Path], force: bool, tta: bool) -> None:
     from toppose.atomic import check_output
     from toppose.codec.config import DecoderConfig
     from toppose.inference import PosePredictor
@@ -129,6 +129,8 @@ def _itop(labels: Optional[Path], depth: Optional[Path], weights: Optional[Path]
         raise ConfigError("give at most one of --weights or --model")
     if weights is not None:
         require_extra("train", "toppose-eval --weights")
+    if tta and weights is None and model is None:
+        raise ConfigError("--tta needs a model to run (--model or --weights)")
     if limit is not None and limit < 1:
         raise ConfigError(f"--limit must be at least 1, got {limit}")
     if out is not None:
@@ -141,10 +143,10 @@ def _itop(labels: Optional[Path], depth: Optional[Path], weights: Optional[Path]
     if weights is not None or model is not None:
         spec, infer, input_hw, config = _model(weights, model)
         predictor = PosePredictor(infer, spec, config or DecoderConfig(), input_hw=input_hw)
-    result = evaluate_itop(labels, depth, lifter, predictor, limit)  # DataError: one line naming the file
+    result = evaluate_itop(labels, depth, lifter, predictor, limit, tta=tta)  # DataError: one line naming the file
     typer.echo(table(result))
     if out is not None:
-        write_json(out, {**result, "lift": lifter.meta}, indent=1)
+        write_json(out, {**result, "tta": tta, "lift": lifter.meta}, indent=1)
 
 
 def _tracks(tracks: Path, data: Path, out: Optional[Path], match: str, force: bool) -> None:

@@ -37,6 +37,8 @@ class DecoderConfig:
     merge_prior: float = 0.5        # body height seen at least, as a share of the input height
     merge_slack: float = 8.0        # input pixels added to every allowed distance
     merge_single_score: float = 0.5  # a part alone joins a piece only with this peak score or more
+    merge_duplicate: float = 0.2    # pieces sharing a part type may join when each such pair lies within this
+                                    # share of body height (+ merge_slack); negative: never
 
     def __post_init__(self) -> None:
         if self.samples < 2:

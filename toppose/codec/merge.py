@@ -4,16 +4,25 @@ Limb grouping forms a person only from parts joined by limbs with PAF support. A
 by the frame edge, or seen from above with limbs foreshortened to nothing, often has labelled
 parts in two or three groups with no limb between them (a hand and a foot, both shoulders
 and a knee); each group becomes a person of its own with a low OKS, or is dropped. After
-grouping, ``merge_pieces`` joins two pieces with disjoint part types when they fit one body:
-every pair of their parts lies no further apart than ``scale`` x the path between the two part
-types through a canonical body (``body_distances``), where ``scale`` (input pixels per body
-height) is the larger of the two pieces' own limb lengths (each limb's length over its
+grouping, ``merge_pieces`` joins two pieces when they fit one body: every pair of their parts
+of different types lies no further apart than ``scale`` x the path between the two part types
+through a canonical body (``body_distances``) + ``slack``, where ``scale`` (input pixels per
+body height) is the larger of the two pieces' own limb lengths (each limb's length over its
 canonical share of the body height) and an image-plane prior (``prior`` x input height).
-Greedy: the best-fitting pair first (smallest largest distance ratio), then again, until no
-pair fits. A part left alone by grouping (a hand whose elbow is outside) may join a piece of
-two or more parts, never another single part, and only when its peak is strong
-(``DecoderConfig.merge_single_score``): on a network's maps weak lone peaks are mostly noise,
-and letting them join cost the bundled model AP on the tuning set (seed 9173).
+Pieces may share part types when each shared type's two parts are duplicates of one body
+part: no further apart than ``scale`` x ``dup`` + ``slack`` (``DecoderConfig.merge_duplicate``;
+negative: only pieces with disjoint types join). The joined person keeps, of each shared type,
+the part with the stronger peak, so it never holds two parts of one type. On a network's maps
+one person often comes out as pieces sharing a type (a double peak, or a second maximum that
+grouping gave its own chain): with duplicates allowed 0.2 body heights apart (about a
+forearm), 25 instead of 65 of 155 single-person ITOP-format frames (seed 1700) decode to more
+than one person, and the bundled model's AP rose on every tuning set (seeds 9101-9106); 0.3
+cost the decoder's ceiling AP on people anywhere. Greedy: the best-fitting pair first
+(smallest largest distance ratio), then again, until no pair fits. A part left alone by
+grouping (a hand whose elbow is outside) may join a piece of two or more parts, never another
+single part, and only when its peak is strong (``DecoderConfig.merge_single_score``): on a
+network's maps weak lone peaks are mostly noise, and letting them join cost the bundled model
+AP on the tuning set (seed 9173).
 
 Glossary as in ``toppose.codec.peaks``; R: rows of the people table (P, J+2).
 """
@@ -81,15 +90,17 @@ def piece_scale(subset, row, flat, limbs, shares):
 
 
 @_jit
-def fit_ratio(subset, i, j, flat, dist, scale, slack):
+def fit_ratio(subset, i, j, flat, dist, scale, slack, dup):
     """Largest (part distance) / (scale x canonical path + slack) over the parts of rows i and j;
-    inf when they share a part type or a pair has no canonical path."""
+    two parts of one type count as duplicates of one body part, allowed ``scale x dup + slack``
+    apart (dup < 0: inf when the rows share a type); inf when a pair lies further (ratio > 1); a
+    pair with no canonical path limits nothing."""
     J = subset.shape[1] - 2
     worst = 0.0
     for a in range(J):
         if subset[i, a] < 0:
             continue
-        if subset[j, a] >= 0:
+        if subset[j, a] >= 0 and dup < 0:
             return np.inf
         pa = int(subset[i, a])
         for b in range(J):
@@ -97,7 +108,10 @@ def fit_ratio(subset, i, j, flat, dist, scale, slack):
                 continue
             pb = int(subset[j, b])
             dx, dy = flat[pa, 0] - flat[pb, 0], flat[pa, 1] - flat[pb, 1]
-            worst = max(worst, np.sqrt(dx * dx + dy * dy) / (scale * dist[a, b] + slack))
+            ratio = np.sqrt(dx * dx + dy * dy) / (scale * (dup if a == b else dist[a, b]) + slack)
+            if ratio > 1.0:
+                return np.inf  # no fit: the rest cannot change that, and crowds have many such pairs
+            worst = max(worst, ratio)
     return worst
 
 
@@ -124,31 +138,43 @@ def add_singles(subset, rows, flat, offsets, min_score, used):
 
 
 @_jit
-def _pair_ratio(subset, i, j, flat, dist, scales, prior, slack):
+def _pair_ratio(subset, i, j, flat, dist, scales, prior, slack, dup):
     if subset[i, -1] <= 0 or subset[j, -1] <= 0 or (subset[i, -1] < 2 and subset[j, -1] < 2):
         return np.inf
-    return fit_ratio(subset, i, j, flat, dist, max(scales[i], scales[j], prior), slack)
+    return fit_ratio(subset, i, j, flat, dist, max(scales[i], scales[j], prior), slack, dup)
 
 
 @_jit
-def _join(subset, keep, drop):
-    """Row ``drop`` (no part type in common with ``keep``) moves into ``keep`` and is emptied."""
+def _join(subset, keep, drop, flat):
+    """Row ``drop`` moves into ``keep`` and is emptied; of a type both hold, the part with the
+    higher peak score stays (total score and count lose the other)."""
     J = subset.shape[1] - 2
     for a in range(J):
-        if subset[drop, a] >= 0:
-            subset[keep, a] = subset[drop, a]
+        pd = subset[drop, a]
+        if pd < 0:
+            continue
+        pk = subset[keep, a]
+        if pk >= 0:
+            weaker = min(flat[int(pk), 2], flat[int(pd), 2])
+            subset[keep, J] -= weaker
+            subset[keep, J + 1] -= 1
+            if flat[int(pd), 2] <= flat[int(pk), 2]:
+                continue
+        subset[keep, a] = pd
     subset[keep, J] += subset[drop, J]
     subset[keep, J + 1] += subset[drop, J + 1]
     subset[drop, J + 1] = 0
 
 
 @_jit
-def merge_pieces(subset, rows, flat, offsets, limbs, shares, dist, prior, slack, single, used, scales, ratios):
+def merge_pieces(subset, rows, flat, offsets, limbs, shares, dist, prior, slack, dup, single, used, scales,
+                 ratios):
     """Join rows of subset (P, J+2) that fit one body (module docstring), greedily best first.
 
     flat (N, 3) x, y, score of every peak by global id, in keypoint order from offsets (J,);
     limbs (K, >=2); shares (K,) and dist (J, J) from ``limb_shares`` / ``body_distances``;
-    prior: input pixels per body height assumed at least; slack: pixels; single: the peak score
+    prior: input pixels per body height assumed at least; slack: pixels; dup: how far apart (body
+    heights, plus slack) two parts of one type may lie and count as one (< 0: never); single: the peak score
     a part that no row holds needs to join a row (inf: none joins). Scratch: used (N,)
     bool, scales (P,), ratios (P, P). Rows with one part that joined nothing are emptied
     (count 0); returns rows.
@@ -160,7 +186,7 @@ def merge_pieces(subset, rows, flat, offsets, limbs, shares, dist, prior, slack,
         scales[r] = piece_scale(subset, r, flat, limbs, shares)
     for i in range(rows):
         for j in range(i + 1, rows):
-            ratios[i, j] = _pair_ratio(subset, i, j, flat, dist, scales, prior, slack)
+            ratios[i, j] = _pair_ratio(subset, i, j, flat, dist, scales, prior, slack, dup)
     while True:
         best, bi, bj = 1.0, -1, -1
         for i in range(rows):
@@ -169,13 +195,13 @@ def merge_pieces(subset, rows, flat, offsets, limbs, shares, dist, prior, slack,
                     best, bi, bj = ratios[i, j], i, j
         if bi < 0:
             break
-        _join(subset, bi, bj)
+        _join(subset, bi, bj, flat)
         scales[bi] = piece_scale(subset, bi, flat, limbs, shares)
         for r in range(rows):
             ratios[min(r, bj), max(r, bj)] = np.inf  # bj is empty now
             if r != bi:
                 ratios[min(r, bi), max(r, bi)] = _pair_ratio(subset, min(r, bi), max(r, bi), flat, dist, scales,
-                                                             prior, slack)
+                                                             prior, slack, dup)
     for r in range(first_single, rows):
         if subset[r, J + 1] == 1:
             subset[r, J + 1] = 0
@@ -183,10 +209,11 @@ def merge_pieces(subset, rows, flat, offsets, limbs, shares, dist, prior, slack,
 
 
 @_jit
-def merge_and_keep(subset, rows, flat, offsets, limbs, shares, dist, prior, slack, single, used, scales, ratios,
-                   min_parts, min_mean_score):
+def merge_and_keep(subset, rows, flat, offsets, limbs, shares, dist, prior, slack, dup, single, used, scales,
+                   ratios, min_parts, min_mean_score):
     """``merge_pieces`` then ``keep_people`` in one call (one dispatch per frame); returns people."""
     if rows < 0:
         return rows
-    rows = merge_pieces(subset, rows, flat, offsets, limbs, shares, dist, prior, slack, single, used, scales, ratios)
+    rows = merge_pieces(subset, rows, flat, offsets, limbs, shares, dist, prior, slack, dup, single, used, scales,
+                        ratios)
     return keep_people(subset, rows, min_parts, min_mean_score)
