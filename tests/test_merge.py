@@ -11,7 +11,7 @@ RIGHT_ARM = {R_SHO: (0.0, 0.0), R_ELB: (0.0, 18.0), R_WRI: (0.0, 35.0)}   # ~97 
 LEFT_LEG = {L_HIP: (25.0, 30.0), L_KNE: (25.0, 54.0), L_ANK: (25.0, 78.0)}
 
 
-def _merge(pieces, skeleton=OPENPOSE18, prior=0.0, slack=8.0, single=0.5, score=1.0, dup=-1.0):
+def _merge(pieces, skeleton=OPENPOSE18, prior=0.0, slack=8.0, single=0.5, score=1.0, dup=-1.0, drop=0):
     """pieces: list of {keypoint: (x, y) or (x, y, peak score)}, peaks of ``score`` unless given
     -> list of {keypoint: (x, y)} after merging and dropping rows left empty (count 0)."""
     J = skeleton.num_keypoints
@@ -27,7 +27,7 @@ def _merge(pieces, skeleton=OPENPOSE18, prior=0.0, slack=8.0, single=0.5, score=
             subset[r, J] = max(subset[r, J], 0.0) + flat[g, 2]
             subset[r, J + 1] = max(subset[r, J + 1], 0.0) + 1
     n = merge_pieces(subset, len(rows), flat, offsets, skeleton.limb_array(), limb_shares(skeleton),
-                     body_distances(skeleton), prior, slack, dup, single, np.zeros(len(flat), np.bool_),
+                     body_distances(skeleton), prior, slack, dup, drop, single, np.zeros(len(flat), np.bool_),
                      np.zeros(64), np.zeros((64, 64)))
     out = []
     for r in range(n):

@@ -138,10 +138,54 @@ def add_singles(subset, rows, flat, offsets, min_score, used):
 
 
 @_jit
-def _pair_ratio(subset, i, j, flat, dist, scales, prior, slack, dup):
+def fit_drop(subset, i, j, flat, dist, scale, slack, dup, drop):
+    """When one part of rows i and j is to blame for every pair that does not fit (``fit_ratio``)
+    -> (1 + largest ratio of the pairs left without it, its row, its type), else (inf, -1, -1).
+    A pair that only two parts share is blamed on the smaller row's part (drop 1) or the weaker
+    peak (drop 2); a lone part is never dropped."""
+    J = subset.shape[1] - 2
+    ca, cb = -1, -1  # the type in i (in j) that every failing pair so far holds; -2: none
+    for a in range(J):
+        if subset[i, a] < 0:
+            continue
+        pa = int(subset[i, a])
+        for b in range(J):
+            if subset[j, b] < 0:
+                continue
+            pb = int(subset[j, b])
+            dx, dy = flat[pa, 0] - flat[pb, 0], flat[pa, 1] - flat[pb, 1]
+            if a == b and dup < 0 or np.sqrt(dx * dx + dy * dy) > scale * (dup if a == b else dist[a, b]) + slack:
+                ca = a if ca == -1 or ca == a else -2
+                cb = b if cb == -1 or cb == b else -2
+                if ca == -2 and cb == -2:
+                    return np.inf, -1, -1
+    if ca >= 0 and cb >= 0:  # a single failing pair: the rule picks its side
+        if drop == 1:
+            on_i = subset[i, J + 1] < subset[j, J + 1] or (subset[i, J + 1] == subset[j, J + 1]
+                                                          and flat[int(subset[i, ca]), 2] <= flat[int(subset[j, cb]), 2])
+        else:
+            on_i = flat[int(subset[i, ca]), 2] <= flat[int(subset[j, cb]), 2]
+        ca, cb = (ca, -2) if on_i else (-2, cb)
+    row, kind = (i, ca) if ca >= 0 else (j, cb)
+    if subset[row, J + 1] < 2 or ca == -1:
+        return np.inf, -1, -1
+    part = subset[row, kind]
+    subset[row, kind] = -1.0
+    worst = fit_ratio(subset, i, j, flat, dist, scale, slack, dup)
+    subset[row, kind] = part
+    return 1.0 + worst, row, kind
+
+
+@_jit
+def _pair_ratio(subset, i, j, flat, dist, scales, prior, slack, dup, drop):
+    """Rows i and j's fit: ``fit_ratio`` (<= 1), else with drop > 0 ``fit_drop``'s (1, 2], else inf."""
     if subset[i, -1] <= 0 or subset[j, -1] <= 0 or (subset[i, -1] < 2 and subset[j, -1] < 2):
         return np.inf
-    return fit_ratio(subset, i, j, flat, dist, max(scales[i], scales[j], prior), slack, dup)
+    scale = max(scales[i], scales[j], prior)
+    ratio = fit_ratio(subset, i, j, flat, dist, scale, slack, dup)
+    if ratio > 1.0 and drop > 0:
+        ratio = fit_drop(subset, i, j, flat, dist, scale, slack, dup, drop)[0]
+    return ratio
 
 
 @_jit
@@ -167,7 +211,7 @@ def _join(subset, keep, drop, flat):
 
 
 @_jit
-def merge_pieces(subset, rows, flat, offsets, limbs, shares, dist, prior, slack, dup, single, used, scales,
+def merge_pieces(subset, rows, flat, offsets, limbs, shares, dist, prior, slack, dup, drop, single, used, scales,
                  ratios):
     """Join rows of subset (P, J+2) that fit one body (module docstring), greedily best first.
 
@@ -186,22 +230,27 @@ def merge_pieces(subset, rows, flat, offsets, limbs, shares, dist, prior, slack,
         scales[r] = piece_scale(subset, r, flat, limbs, shares)
     for i in range(rows):
         for j in range(i + 1, rows):
-            ratios[i, j] = _pair_ratio(subset, i, j, flat, dist, scales, prior, slack, dup)
+            ratios[i, j] = _pair_ratio(subset, i, j, flat, dist, scales, prior, slack, dup, drop)
     while True:
-        best, bi, bj = 1.0, -1, -1
+        best, bi, bj = 2.0, -1, -1  # ratios in (1, 2] drop a part: they wait for every clean fit
         for i in range(rows):
             for j in range(i + 1, rows):
                 if ratios[i, j] <= best:
                     best, bi, bj = ratios[i, j], i, j
         if bi < 0:
             break
+        if best > 1.0:
+            _, row, kind = fit_drop(subset, bi, bj, flat, dist, max(scales[bi], scales[bj], prior), slack, dup, drop)
+            subset[row, J] -= flat[int(subset[row, kind]), 2]
+            subset[row, J + 1] -= 1
+            subset[row, kind] = -1.0
         _join(subset, bi, bj, flat)
         scales[bi] = piece_scale(subset, bi, flat, limbs, shares)
         for r in range(rows):
             ratios[min(r, bj), max(r, bj)] = np.inf  # bj is empty now
             if r != bi:
                 ratios[min(r, bi), max(r, bi)] = _pair_ratio(subset, min(r, bi), max(r, bi), flat, dist, scales,
-                                                             prior, slack, dup)
+                                                             prior, slack, dup, drop)
     for r in range(first_single, rows):
         if subset[r, J + 1] == 1:
             subset[r, J + 1] = 0
@@ -209,11 +258,11 @@ def merge_pieces(subset, rows, flat, offsets, limbs, shares, dist, prior, slack,
 
 
 @_jit
-def merge_and_keep(subset, rows, flat, offsets, limbs, shares, dist, prior, slack, dup, single, used, scales,
+def merge_and_keep(subset, rows, flat, offsets, limbs, shares, dist, prior, slack, dup, drop, single, used, scales,
                    ratios, min_parts, min_mean_score):
     """``merge_pieces`` then ``keep_people`` in one call (one dispatch per frame); returns people."""
     if rows < 0:
         return rows
-    rows = merge_pieces(subset, rows, flat, offsets, limbs, shares, dist, prior, slack, dup, single, used, scales,
+    rows = merge_pieces(subset, rows, flat, offsets, limbs, shares, dist, prior, slack, dup, drop, single, used, scales,
                         ratios)
     return keep_people(subset, rows, min_parts, min_mean_score)

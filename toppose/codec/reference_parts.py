@@ -162,7 +162,7 @@ def merge_reference(subset: np.ndarray, peaks: np.ndarray, counts: np.ndarray, s
     offsets = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
     rows = merge_pieces(table, len(subset), np.ascontiguousarray(peaks, np.float64), offsets, skeleton.limb_array(),
                         limb_shares(skeleton), body_distances(skeleton), cfg.merge_prior * height, cfg.merge_slack,
-                        cfg.merge_duplicate, cfg.merge_single_score,
+                        cfg.merge_duplicate, cfg.merge_drop, cfg.merge_single_score,
                         np.zeros(N, np.bool_), np.zeros(len(table)), np.zeros((len(table), len(table))))
     table = table[:rows]
     n = table[:, J + 1]
