@@ -11,7 +11,7 @@ RIGHT_ARM = {R_SHO: (0.0, 0.0), R_ELB: (0.0, 18.0), R_WRI: (0.0, 35.0)}   # ~97 
 LEFT_LEG = {L_HIP: (25.0, 30.0), L_KNE: (25.0, 54.0), L_ANK: (25.0, 78.0)}
 
 
-def _merge(pieces, skeleton=OPENPOSE18, prior=0.0, slack=8.0, single=0.5, score=1.0, dup=-1.0, drop=0):
+def _merge(pieces, skeleton=OPENPOSE18, prior=0.0, slack=8.0, single=0.5, score=1.0, dup=-1.0, drop=False):
     """pieces: list of {keypoint: (x, y) or (x, y, peak score)}, peaks of ``score`` unless given
     -> list of {keypoint: (x, y)} after merging and dropping rows left empty (count 0)."""
     J = skeleton.num_keypoints
@@ -104,3 +104,36 @@ def test_the_stronger_duplicate_is_kept(first, second, kept):
     arm = {**RIGHT_ARM, R_WRI: (*RIGHT_ARM[R_WRI], first)}
     leg_and_wrist = {**LEFT_LEG, R_WRI: (3.0, 38.0, second)}
     assert _merge([arm, leg_and_wrist], dup=0.2) == [{**RIGHT_ARM, **LEFT_LEG, R_WRI: kept}]
+
+
+# Dropping a part (``drop``): pieces that fit but for one part join without it.
+FAR_NOSE, FAR_EAR = {0: (25.0, 200.0)}, {16: (25.0, 220.0)}
+
+
+def test_a_piece_with_one_wrong_part_joins_without_it():
+    leg_and_nose = {**LEFT_LEG, **FAR_NOSE}   # the nose lies 200 px below the shoulder: no body
+    assert _merge([RIGHT_ARM, leg_and_nose]) == [RIGHT_ARM, leg_and_nose]
+    assert _merge([RIGHT_ARM, leg_and_nose], drop=True) == [{**RIGHT_ARM, **LEFT_LEG}]
+    # two wrong parts: no single part is to blame, the pieces stay apart
+    two_wrong = {**leg_and_nose, **FAR_EAR}
+    assert _merge([RIGHT_ARM, two_wrong], drop=True) == [RIGHT_ARM, two_wrong]
+
+
+# A wrist 32 px from the arm's own (over 27.6: not a duplicate) that fits the shoulder and elbow:
+# the one pair that fails is the two wrists, and the weaker of them goes.
+@pytest.mark.parametrize("arm_score, other_score, kept", [(0.9, 0.6, RIGHT_ARM[R_WRI]), (0.6, 0.9, (-20.0, 10.0))])
+def test_of_one_failing_pair_the_weaker_part_is_dropped(arm_score, other_score, kept):
+    arm = {**RIGHT_ARM, R_WRI: (*RIGHT_ARM[R_WRI], arm_score)}
+    leg_and_wrist = {**LEFT_LEG, R_WRI: (-20.0, 10.0, other_score)}
+    assert _merge([arm, leg_and_wrist], dup=0.2) == [RIGHT_ARM, {**LEFT_LEG, R_WRI: (-20.0, 10.0)}]
+    assert _merge([arm, leg_and_wrist], dup=0.2, drop=True) == [{**RIGHT_ARM, **LEFT_LEG, R_WRI: kept}]
+
+
+def test_two_people_never_join_by_dropping():
+    person = {**RIGHT_ARM, **LEFT_LEG}
+    for dx in (45.0, 60.0, 100.0):   # every shared part fails: no one part is to blame
+        beside = {j: (x + dx, y) for j, (x, y) in person.items()}
+        assert _merge([person, beside], dup=0.2, drop=True) == [person, beside]
+        assert _merge([person, beside], drop=True) == [person, beside]
+    # a lone wrist that fits nothing but the arm's wrist's place is not swapped in
+    assert _merge([person, {R_WRI: (45.0, 35.0)}], dup=0.2, drop=True) == [person]

@@ -24,7 +24,7 @@ def test_the_bundled_models_description_reads_and_writes_back_unchanged(bundled_
     # settings added to DecoderConfig after the file was written come back at their defaults
     added = {k: v for k, v in DecoderConfig().to_dict().items() if k not in bundled["decoder"]}
     assert set(added) == {"merge", "merge_prior", "merge_slack", "merge_single_score",
-                          "merge_duplicate"}
+                          "merge_duplicate", "merge_drop"}
     assert json.loads(meta.to_json()) == {**bundled, "decoder": {**bundled["decoder"], **added}}
 
 

@@ -39,8 +39,7 @@ class DecoderConfig:
     merge_single_score: float = 0.5  # a part alone joins a piece only with this peak score or more
     merge_duplicate: float = 0.2    # pieces sharing a part type may join when each such pair lies within this
                                     # share of body height (+ merge_slack); negative: never
-    merge_drop: int = 0             # pieces that fit but for one part join without it: 0 never, 1 the smaller
-                                    # piece's part, 2 the weaker part (``toppose.codec.merge.fit_drop``)
+    merge_drop: bool = True         # pieces that fit but for one part join without it (``merge.fit_drop``)
 
     def __post_init__(self) -> None:
         if self.samples < 2:
@@ -49,8 +48,6 @@ class DecoderConfig:
             raise ValueError("min_sample_fraction must be in [0, 1]")
         if self.merge_prior < 0 or self.merge_slack < 0:
             raise ValueError("merge_prior and merge_slack must be >= 0")
-        if self.merge_drop not in (0, 1, 2):
-            raise ValueError("merge_drop must be 0, 1 or 2")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -17,8 +17,15 @@ one person often comes out as pieces sharing a type (a double peak, or a second 
 grouping gave its own chain): with duplicates allowed 0.2 body heights apart (about a
 forearm), 25 instead of 65 of 155 single-person ITOP-format frames (seed 1700) decode to more
 than one person, and the bundled model's AP rose on every tuning set (seeds 9101-9106); 0.3
-cost the decoder's ceiling AP on people anywhere. Greedy: the best-fitting pair first
-(smallest largest distance ratio), then again, until no pair fits. A part left alone by
+cost the decoder's ceiling AP on people anywhere. A piece often holds one wrong part (a knee
+on the other leg, a second maximum off the body) that keeps it from fitting: when one part is
+in every pair that does not fit (or of a single such pair, the weaker peak), the pieces join
+without it (``DecoderConfig.merge_drop``; ``fit_drop``), after every clean fit. Two people
+side by side fail on many parts and never join. On seed 1700, missed keypoints that another
+piece held fell from 42 to 17 and the frames split into more than one person from 25 to 16;
+the bundled model's AP rose on every tuning set, most on top_any (+0.018; blaming the smaller
+piece's part instead cost the side-view set). Greedy: the best-fitting pair first (smallest
+largest distance ratio), then again, until no pair fits. A part left alone by
 grouping (a hand whose elbow is outside) may join a piece of two or more parts, never another
 single part, and only when its peak is strong (``DecoderConfig.merge_single_score``): on a
 network's maps weak lone peaks are mostly noise, and letting them join cost the bundled model
@@ -138,11 +145,10 @@ def add_singles(subset, rows, flat, offsets, min_score, used):
 
 
 @_jit
-def fit_drop(subset, i, j, flat, dist, scale, slack, dup, drop):
-    """When one part of rows i and j is to blame for every pair that does not fit (``fit_ratio``)
-    -> (1 + largest ratio of the pairs left without it, its row, its type), else (inf, -1, -1).
-    A pair that only two parts share is blamed on the smaller row's part (drop 1) or the weaker
-    peak (drop 2); a lone part is never dropped."""
+def fit_drop(subset, i, j, flat, dist, scale, slack, dup):
+    """When one part of rows i and j is in every pair that does not fit (``fit_ratio``) -> (1 +
+    the largest ratio of the pairs left without it, its row, its type), else (inf, -1, -1). Of a
+    single failing pair the weaker peak is to blame; a part alone in its row is never dropped."""
     J = subset.shape[1] - 2
     ca, cb = -1, -1  # the type in i (in j) that every failing pair so far holds; -2: none
     for a in range(J):
@@ -159,15 +165,12 @@ def fit_drop(subset, i, j, flat, dist, scale, slack, dup, drop):
                 cb = b if cb == -1 or cb == b else -2
                 if ca == -2 and cb == -2:
                     return np.inf, -1, -1
-    if ca >= 0 and cb >= 0:  # a single failing pair: the rule picks its side
-        if drop == 1:
-            on_i = subset[i, J + 1] < subset[j, J + 1] or (subset[i, J + 1] == subset[j, J + 1]
-                                                          and flat[int(subset[i, ca]), 2] <= flat[int(subset[j, cb]), 2])
-        else:
-            on_i = flat[int(subset[i, ca]), 2] <= flat[int(subset[j, cb]), 2]
-        ca, cb = (ca, -2) if on_i else (-2, cb)
+    if ca == -1:
+        return np.inf, -1, -1  # nothing failed: not a case for dropping
+    if ca >= 0 and cb >= 0:
+        ca, cb = (ca, -2) if flat[int(subset[i, ca]), 2] <= flat[int(subset[j, cb]), 2] else (-2, cb)
     row, kind = (i, ca) if ca >= 0 else (j, cb)
-    if subset[row, J + 1] < 2 or ca == -1:
+    if subset[row, J + 1] < 2:
         return np.inf, -1, -1
     part = subset[row, kind]
     subset[row, kind] = -1.0
@@ -178,13 +181,13 @@ def fit_drop(subset, i, j, flat, dist, scale, slack, dup, drop):
 
 @_jit
 def _pair_ratio(subset, i, j, flat, dist, scales, prior, slack, dup, drop):
-    """Rows i and j's fit: ``fit_ratio`` (<= 1), else with drop > 0 ``fit_drop``'s (1, 2], else inf."""
+    """Rows i and j's fit: ``fit_ratio`` (<= 1), else with ``drop`` ``fit_drop``'s (1, 2], else inf."""
     if subset[i, -1] <= 0 or subset[j, -1] <= 0 or (subset[i, -1] < 2 and subset[j, -1] < 2):
         return np.inf
     scale = max(scales[i], scales[j], prior)
     ratio = fit_ratio(subset, i, j, flat, dist, scale, slack, dup)
-    if ratio > 1.0 and drop > 0:
-        ratio = fit_drop(subset, i, j, flat, dist, scale, slack, dup, drop)[0]
+    if ratio > 1.0 and drop:
+        ratio = fit_drop(subset, i, j, flat, dist, scale, slack, dup)[0]
     return ratio
 
 
@@ -218,7 +221,8 @@ def merge_pieces(subset, rows, flat, offsets, limbs, shares, dist, prior, slack,
     flat (N, 3) x, y, score of every peak by global id, in keypoint order from offsets (J,);
     limbs (K, >=2); shares (K,) and dist (J, J) from ``limb_shares`` / ``body_distances``;
     prior: input pixels per body height assumed at least; slack: pixels; dup: how far apart (body
-    heights, plus slack) two parts of one type may lie and count as one (< 0: never); single: the peak score
+    heights, plus slack) two parts of one type may lie and count as one (< 0: never); drop: whether
+    two rows that fit but for one part may join without it (``fit_drop``); single: the peak score
     a part that no row holds needs to join a row (inf: none joins). Scratch: used (N,)
     bool, scales (P,), ratios (P, P). Rows with one part that joined nothing are emptied
     (count 0); returns rows.
@@ -240,7 +244,7 @@ def merge_pieces(subset, rows, flat, offsets, limbs, shares, dist, prior, slack,
         if bi < 0:
             break
         if best > 1.0:
-            _, row, kind = fit_drop(subset, bi, bj, flat, dist, max(scales[bi], scales[bj], prior), slack, dup, drop)
+            _, row, kind = fit_drop(subset, bi, bj, flat, dist, max(scales[bi], scales[bj], prior), slack, dup)
             subset[row, J] -= flat[int(subset[row, kind]), 2]
             subset[row, J + 1] -= 1
             subset[row, kind] = -1.0
