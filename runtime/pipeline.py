@@ -146,12 +146,14 @@ class Pipeline:
             while (ready := gather(self.feeds, self.cond, self.stop, limit, turn)) is not None:
                 picked = time.perf_counter()
                 turn = self.feeds.index(ready[-1][0]) + 1
-                for i, f in enumerate(self.feeds):  # taking turns: the next feed prepares ahead
-                    f.eager = self.batched or i == turn % len(self.feeds)
-                if self.ahead is not None:  # and the frame it already holds is prepared now, not when taken
-                    self.ahead.submit(self.feeds[turn % len(self.feeds)])
+                if self.ahead is not None:  # taking turns: the next feed is readied shortly before this call ends
+                    for f in self.feeds:
+                        f.eager = False
+                    self.ahead.submit(self.feeds[turn % len(self.feeds)], picked)
                 ready = [(f, w) for f, w in ready if self.prepare(w) is not None]  # live frames: prepared now
                 maps = batcher([w for _, w in ready]) if ready else []
+                if self.ahead is not None:
+                    self.ahead.called(time.perf_counter() - picked)
                 for (feed, w), (paf, heat) in zip(ready, maps):
                     if not _put(out, (feed, w, picked, paf, heat), self.stop):
                         return
