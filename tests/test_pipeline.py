@@ -113,6 +113,16 @@ class SlowNetwork(PoseEstimator):
         return super().infer(x, timings)
 
 
+def scene_folders(tmp_path, names: str) -> list:
+    """One folder of 20 depth PNGs of the same two-person scene per name."""
+    folders = [tmp_path / name for name in names]
+    for root in folders:
+        root.mkdir()
+        for i, (frame, _) in enumerate(ScenePlayer(5, 2).frames(20)):
+            cv2.imwrite(str(root / f"f{i:02d}.png"), depth_to_mm(frame.depth))
+    return folders
+
+
 class SlowerNetwork(SlowNetwork):
     """100 ms per call: several frames of each paced source arrive during one."""
 
@@ -122,11 +132,7 @@ class SlowerNetwork(SlowNetwork):
 
 
 def test_taking_turns_the_next_feed_is_readied_late_in_the_call_so_few_preparations_are_lost(tmp_path):
-    folders = [tmp_path / name for name in "ab"]
-    for root in folders:
-        root.mkdir()
-        for i, (frame, _) in enumerate(ScenePlayer(5, 2).frames(20)):
-            cv2.imwrite(str(root / f"f{i:02d}.png"), depth_to_mm(frame.depth))
+    folders = scene_folders(tmp_path, "ab")
     network = SlowerNetwork(PoseSession(bundled_model(), device="cpu"))
     results = list(Pipeline([Paced(ImageSource(str(f)), fps=30) for f in folders], network).run())
     # readied for the whole call, the next feed prepared about 3.4 frames per frame served (measured)
@@ -135,11 +141,7 @@ def test_taking_turns_the_next_feed_is_readied_late_in_the_call_so_few_preparati
 
 
 def test_taking_turns_the_frame_next_in_turn_is_prepared_while_the_network_works(tmp_path):
-    folders = [tmp_path / name for name in "abc"]
-    for root in folders:
-        root.mkdir()
-        for i, (frame, _) in enumerate(ScenePlayer(5, 2).frames(20)):
-            cv2.imwrite(str(root / f"f{i:02d}.png"), depth_to_mm(frame.depth))
+    folders = scene_folders(tmp_path, "abc")
     network = SlowNetwork(PoseSession(bundled_model(), device="cpu"))
     pipeline = Pipeline([Paced(ImageSource(str(f)), fps=8) for f in folders], network)
     results = list(pipeline.run())

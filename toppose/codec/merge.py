@@ -91,34 +91,44 @@ def piece_scale(subset, row, flat, limbs, shares):
         pa, pb = subset[row, limbs[k, 0]], subset[row, limbs[k, 1]]
         if pa < 0 or pb < 0 or shares[k] <= 0:
             continue
-        dx, dy = flat[int(pa), 0] - flat[int(pb), 0], flat[int(pa), 1] - flat[int(pb), 1]
-        best = max(best, np.sqrt(dx * dx + dy * dy) / shares[k])
+        best = max(best, _gap(flat, int(pa), int(pb)) / shares[k])
     return best
 
 
 @_jit
+def _allowed(a, b, dist, scale, slack, dup):
+    """Input pixels parts of types a and b may lie apart: ``scale`` x their canonical path (of one
+    type: ``dup``, a duplicate of one body part) + ``slack``; -1 for one type when dup < 0."""
+    if a == b:
+        return scale * dup + slack if dup >= 0 else -1.0
+    return scale * dist[a, b] + slack
+
+
+@_jit
+def _gap(flat, pa, pb):
+    dx, dy = flat[pa, 0] - flat[pb, 0], flat[pa, 1] - flat[pb, 1]
+    return np.sqrt(dx * dx + dy * dy)
+
+
+@_jit
 def fit_ratio(subset, i, j, flat, dist, scale, slack, dup):
-    """Largest (part distance) / (scale x canonical path + slack) over the parts of rows i and j;
-    two parts of one type count as duplicates of one body part, allowed ``scale x dup + slack``
-    apart (dup < 0: inf when the rows share a type); inf when a pair lies further (ratio > 1); a
-    pair with no canonical path limits nothing."""
+    """Largest (part distance) / (``_allowed`` distance) over the parts of rows i and j; inf when a
+    pair lies further (ratio > 1) or the rows share a type and dup < 0; a pair with no canonical
+    path limits nothing."""
     J = subset.shape[1] - 2
     worst = 0.0
     for a in range(J):
         if subset[i, a] < 0:
             continue
-        if subset[j, a] >= 0 and dup < 0:
-            return np.inf
         pa = int(subset[i, a])
         for b in range(J):
             if subset[j, b] < 0:
                 continue
-            pb = int(subset[j, b])
-            dx, dy = flat[pa, 0] - flat[pb, 0], flat[pa, 1] - flat[pb, 1]
-            ratio = np.sqrt(dx * dx + dy * dy) / (scale * (dup if a == b else dist[a, b]) + slack)
-            if ratio > 1.0:
+            limit, d = _allowed(a, b, dist, scale, slack, dup), _gap(flat, pa, int(subset[j, b]))
+            if limit < 0 or d > limit:
                 return np.inf  # no fit: the rest cannot change that, and crowds have many such pairs
-            worst = max(worst, ratio)
+            if limit > 0:
+                worst = max(worst, d / limit)
     return worst
 
 
@@ -158,9 +168,8 @@ def fit_drop(subset, i, j, flat, dist, scale, slack, dup):
         for b in range(J):
             if subset[j, b] < 0:
                 continue
-            pb = int(subset[j, b])
-            dx, dy = flat[pa, 0] - flat[pb, 0], flat[pa, 1] - flat[pb, 1]
-            if a == b and dup < 0 or np.sqrt(dx * dx + dy * dy) > scale * (dup if a == b else dist[a, b]) + slack:
+            limit = _allowed(a, b, dist, scale, slack, dup)
+            if limit < 0 or _gap(flat, pa, int(subset[j, b])) > limit:
                 ca = a if ca == -1 or ca == a else -2
                 cb = b if cb == -1 or cb == b else -2
                 if ca == -2 and cb == -2:
