@@ -24,7 +24,10 @@ before assignment, and pieces left over after it are merged into the tracked per
 them, never two pieces matched to two tracks (``merge_fragments``); a piece with fewer than
 ``min_parts`` keypoints is never merged: it is as likely a person mostly out of view (a foot at
 the border beside someone), whose track merging would end. A track is tentative until
-``min_hits`` consecutive matches, then gets the next id (ids are never reused); unmatched, it is
+``min_hits`` consecutive matches, then gets the next id (ids are never reused). A piece too small
+to start a track (under ``min_parts`` keypoints: someone walking in at the border) is followed
+as a seedling whose matches count as hits only once it shows ``min_parts``: a newcomer walking
+in beside someone is then no free piece the ``spawn_gap`` keeps away. Unmatched, a track is
 lost (kept and predicted) for ``max_lost`` frames, or ``edge_lost`` when last seen within
 ``edge`` px of the border; a lost track whose prediction leaves the image is dropped before the
 next assignment, so a person who left at a border does not hand their id to someone entering there.
@@ -129,6 +132,8 @@ class Tracker:
             if len(kp) < len(fixed):
                 d, fixed = (np.cumsum(alive) - 1)[d], fixed[alive]
         det_ids = np.full(len(kp), -1, np.int64)
+        seedling = (self.ids[t] < 0) & ((kp[d, :, 2] > 0).sum(1) < cfg.min_parts)
+        self.hits[t[seedling]] -= 1   # a match to a piece too small to start a track is no hit
         self.next_id = match_kernel(t, d, kp, centres, TORSO_MASK[:kp.shape[1]], cfg.meas_std ** 2, cfg.max_age,
                                     image_hw, self._state(),
                                     self.ids, self.hits, self.misses, self.next_id, cfg.min_hits, det_ids)
@@ -162,14 +167,17 @@ class Tracker:
         """New tentative tracks from unmatched detections free (D,) bool with ``min_parts``
         keypoints, none closer than ``spawn_gap`` to a track matched this frame to ``min_parts``
         keypoints or more (a leftover piece beside a tracked person is not a newcomer; one
-        beside a foot or a hand of someone mostly out of view may be)."""
+        beside a foot or a hand of someone mostly out of view may be); seedlings (hits 0) from
+        those with fewer keypoints, wherever they are."""
+        seeds = free.copy()
         matched = (self.misses == 0) & ((self.kp[:, :, 2] > 0).sum(1) >= self.cfg.min_parts)
         if any_matched and matched.any():
             near = ((centres[:, None] - self.x[None, matched, :2]) ** 2).sum(-1).min(1)
             free = free & (near >= (self.cfg.spawn_gap * self.cfg.min_size) ** 2)
-        free = free & ((kp[:, :, 2] > 0).sum(1) >= self.cfg.min_parts)
+        parts = (kp[:, :, 2] > 0).sum(1)
+        free = (free & (parts >= self.cfg.min_parts)) | (seeds & (parts < self.cfg.min_parts))
         if free.any():
-            self._spawn(kp[free], centres[free])
+            self._spawn(kp[free], centres[free], (parts[free] >= self.cfg.min_parts).astype(np.int64))
 
     def _predict(self) -> None:
         predict_kernel(self.x, self.P, self._q)
@@ -231,8 +239,11 @@ class Tracker:
             setattr(self, name, getattr(self, name)[keep])
         return ended
 
-    def _spawn(self, kp: np.ndarray, centres: np.ndarray) -> None:
+    def _spawn(self, kp: np.ndarray, centres: np.ndarray, hits: np.ndarray | None = None) -> None:
+        """New tentative tracks from kp (n, J, 3) with centres (n, 2) px; hits (n,) each has
+        (default 1; 0 for a piece too small to start a track, whose matches count once it grows)."""
         n = len(kp)
+        hits = np.ones(n, np.int64) if hits is None else hits
         if not n:
             return
         x = np.zeros((n, 4))
@@ -248,9 +259,8 @@ class Tracker:
         self.whole_c = np.concatenate([self.whole_c, centres])
         self.offset = np.concatenate([self.offset, np.zeros((n, 2))])
         self.ids = np.concatenate([self.ids, np.full(n, -1, np.int64)])
-        self.hits = np.concatenate([self.hits, np.ones(n, np.int64)])
+        self.hits = np.concatenate([self.hits, hits])
         self.misses = np.concatenate([self.misses, np.zeros(n, np.int64)])
-        if self.cfg.min_hits <= 1:
-            new = np.arange(len(self.ids) - n, len(self.ids))
-            self.ids[new] = np.arange(self.next_id, self.next_id + n)
-            self.next_id += n
+        new = np.arange(len(self.ids) - n, len(self.ids))[hits >= self.cfg.min_hits]
+        self.ids[new] = np.arange(self.next_id, self.next_id + len(new))
+        self.next_id += len(new)

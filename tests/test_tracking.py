@@ -194,3 +194,18 @@ def test_only_a_whole_torso_counts_as_clearly_seen_for_lines():
     seen = [tracker.update(poses_of(person(100, 120) if t < 5 else part(person(100, 120), no_neck)),
                            (240, 320)).seen.tolist() for t in range(8)]
     assert seen[4] == [True] and seen[6] == [False]
+
+
+def test_a_newcomer_walking_in_beside_someone_gets_an_id_as_soon_as_a_lone_one_would():
+    tracker = Tracker()
+    ids, parts = [], []
+    for t in range(20):   # A stands 8 px from the right border; B walks in beside them, 40-50 px away
+        a, b = person(290, 60), person(348 - 2 * t, 100)
+        b = part(b, [j for j in range(18) if b[j, 0] < 320])
+        out = tracker.update(poses_of(a, b) if b[:, 2].any() else poses_of(a), (240, 320))
+        ids.append(out.ids.tolist())
+        parts.append(int((b[:, 2] > 0).sum()))
+    first = next(t for t, n in enumerate(parts) if n >= tracker.cfg.min_parts)
+    ready = first + tracker.cfg.min_hits - 1       # as many frames as a newcomer alone would need
+    assert all(i[0] == 1 for i in ids[2:]) and ids[ready - 1][1] == -1
+    assert all(i[1] == 2 for i in ids[ready:]) and tracker.next_id == 3
