@@ -26,8 +26,9 @@ them, never two pieces matched to two tracks (``merge_fragments``); a piece with
 the border beside someone), whose track merging would end. A track is tentative until
 ``min_hits`` consecutive matches, then gets the next id (ids are never reused). A piece too small
 to start a track (under ``min_parts`` keypoints: someone walking in at the border) is followed
-as a seedling whose matches count as hits only once it shows ``min_parts``: a newcomer walking
-in beside someone is then no free piece the ``spawn_gap`` keeps away. Unmatched, a track is
+as a seedling: its matches count as hits, but it gets an id only in a frame where it shows
+``min_parts`` (someone walking in has their id as soon as they are big enough, and is no free
+piece beside a tracked person that ``spawn_gap`` keeps away). Unmatched, a track is
 lost (kept and predicted) for ``max_lost`` frames, or ``edge_lost`` when last seen within
 ``edge`` px of the border; a lost track whose prediction leaves the image is dropped before the
 next assignment, so a person who left at a border does not hand their id to someone entering there.
@@ -133,7 +134,8 @@ class Tracker:
                 d, fixed = (np.cumsum(alive) - 1)[d], fixed[alive]
         det_ids = np.full(len(kp), -1, np.int64)
         seedling = (self.ids[t] < 0) & ((kp[d, :, 2] > 0).sum(1) < cfg.min_parts)
-        self.hits[t[seedling]] -= 1   # a match to a piece too small to start a track is no hit
+        rows = t[seedling]   # followed, but no id before the piece is big enough to start a track
+        self.hits[rows] = np.minimum(self.hits[rows], cfg.min_hits - 2)
         self.next_id = match_kernel(t, d, kp, centres, TORSO_MASK[:kp.shape[1]], cfg.meas_std ** 2, cfg.max_age,
                                     image_hw, self._state(),
                                     self.ids, self.hits, self.misses, self.next_id, cfg.min_hits, det_ids)
@@ -167,8 +169,8 @@ class Tracker:
         """New tentative tracks from unmatched detections free (D,) bool with ``min_parts``
         keypoints, none closer than ``spawn_gap`` to a track matched this frame to ``min_parts``
         keypoints or more (a leftover piece beside a tracked person is not a newcomer; one
-        beside a foot or a hand of someone mostly out of view may be); seedlings (hits 0) from
-        those with fewer keypoints, wherever they are."""
+        beside a foot or a hand of someone mostly out of view may be); seedlings from those
+        with fewer keypoints, wherever they are."""
         seeds = free.copy()
         matched = (self.misses == 0) & ((self.kp[:, :, 2] > 0).sum(1) >= self.cfg.min_parts)
         if any_matched and matched.any():
@@ -177,7 +179,8 @@ class Tracker:
         parts = (kp[:, :, 2] > 0).sum(1)
         free = (free & (parts >= self.cfg.min_parts)) | (seeds & (parts < self.cfg.min_parts))
         if free.any():
-            self._spawn(kp[free], centres[free], (parts[free] >= self.cfg.min_parts).astype(np.int64))
+            small = parts[free] < self.cfg.min_parts   # a seedling's first frame counts, but gives no id
+            self._spawn(kp[free], centres[free], np.where(small, min(1, self.cfg.min_hits - 1), 1))
 
     def _predict(self) -> None:
         predict_kernel(self.x, self.P, self._q)
@@ -240,8 +243,8 @@ class Tracker:
         return ended
 
     def _spawn(self, kp: np.ndarray, centres: np.ndarray, hits: np.ndarray | None = None) -> None:
-        """New tentative tracks from kp (n, J, 3) with centres (n, 2) px; hits (n,) each has
-        (default 1; 0 for a piece too small to start a track, whose matches count once it grows)."""
+        """New tentative tracks from kp (n, J, 3) with centres (n, 2) px and hits (n,) (default 1);
+        those with ``min_hits`` get ids."""
         n = len(kp)
         hits = np.ones(n, np.int64) if hits is None else hits
         if not n:

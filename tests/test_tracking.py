@@ -196,7 +196,7 @@ def test_only_a_whole_torso_counts_as_clearly_seen_for_lines():
     assert seen[4] == [True] and seen[6] == [False]
 
 
-def test_a_newcomer_walking_in_beside_someone_gets_an_id_as_soon_as_a_lone_one_would():
+def test_a_newcomer_walking_in_beside_someone_gets_an_id_as_soon_as_three_parts_show():
     tracker = Tracker()
     ids, parts = [], []
     for t in range(20):   # A stands 8 px from the right border; B walks in beside them, 40-50 px away
@@ -205,7 +205,16 @@ def test_a_newcomer_walking_in_beside_someone_gets_an_id_as_soon_as_a_lone_one_w
         out = tracker.update(poses_of(a, b) if b[:, 2].any() else poses_of(a), (240, 320))
         ids.append(out.ids.tolist())
         parts.append(int((b[:, 2] > 0).sum()))
-    first = next(t for t, n in enumerate(parts) if n >= tracker.cfg.min_parts)
-    ready = first + tracker.cfg.min_hits - 1       # as many frames as a newcomer alone would need
-    assert all(i[0] == 1 for i in ids[2:]) and ids[ready - 1][1] == -1
-    assert all(i[1] == 2 for i in ids[ready:]) and tracker.next_id == 3
+    first = parts.index(next(n for n in parts if n >= tracker.cfg.min_parts))
+    assert parts[first - tracker.cfg.min_hits:first] == [1, 2, 2, 2][-tracker.cfg.min_hits:]   # followed while small
+    assert all(i[0] == 1 for i in ids[2:]) and ids[first - 1][1] == -1
+    assert all(i[1] == 2 for i in ids[first:]) and tracker.next_id == 3
+
+
+def test_a_foot_alone_at_the_border_gets_no_id_until_the_person_shows_three_parts():
+    tracker = Tracker()
+    foot = part(person(320, 100), [10])                 # the right ankle alone, 8 px inside the right border
+    ids = [tracker.update(poses_of(foot), (240, 320)).ids.tolist() for _ in range(10)]
+    body = part(person(320, 100), [2, 3, 4, 10])          # then the right shoulder, elbow and wrist too
+    ids.append(tracker.update(poses_of(body), (240, 320)).ids.tolist())
+    assert ids[:10] == [[-1]] * 10 and ids[10] == [1]
