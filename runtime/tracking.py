@@ -192,8 +192,11 @@ class Tracker:
         return out
 
     def _associate(self, kp: np.ndarray, centres: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Matched tracks (M,) and detections (M,): confirmed tracks first, then tentative ones."""
-        confirmed = self.ids >= 0
+        """Matched tracks (M,) and detections (M,): confirmed tracks first, then tentative ones
+        together with confirmed remnants (last seen with fewer than ``min_parts`` keypoints: of
+        someone leaving at a corner, one keypoint is no better a claim on the next small piece
+        there than the newcomer's own seedling)."""
+        confirmed = (self.ids >= 0) & ((self.kp[:, :, 2] > 0).sum(1) >= self.cfg.min_parts)
         if not len(kp) or not len(confirmed):
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
         if confirmed.all() or not confirmed.any():

@@ -218,3 +218,13 @@ def test_a_foot_alone_at_the_border_gets_no_id_until_the_person_shows_three_part
     body = part(person(320, 100), [2, 3, 4, 10])          # then the right shoulder, elbow and wrist too
     ids.append(tracker.update(poses_of(body), (240, 320)).ids.tolist())
     assert ids[:10] == [[-1]] * 10 and ids[10] == [1]
+
+
+def test_a_corner_handover_between_one_keypoint_remnants_keeps_the_ids_apart():
+    tracker = Tracker()
+    seen = []
+    for t in range(30):   # A walks out through the top-left corner; B walks in there as A's last keypoint goes
+        a, b = (60 - 5 * t, 30 - 5 * t), (-65 + 5 * t, -75 + 5 * t)
+        seen.append(ids_by_position(tracker, frame(a, b) if t >= 7 else frame(a)))
+    assert seen[10] == [1] and [len(s) for s in seen[11:13]] == [2, 2] and seen[13] == [2]   # A's remnant, then B
+    assert seen[-1] == [2] and tracker.next_id == 3   # the remnant's id is not handed to the newcomer
