@@ -69,13 +69,14 @@ class TrackerConfig:
     merge_radius: float = 0.45  # fragments of one person closer than this x min_size are merged
     merge_agree: float = 35.0   # px; pieces whose shared keypoints differ more are two people
     spawn_gap: float = 0.45     # no new track closer than this x min_size to a matched one (seen with min_parts)
-    clear_parts: int = 12       # keypoints (the whole torso among them) for a centre to count for lines
+    clear_parts: int = 10       # keypoints (the whole torso among them) for a centre to count for lines
     min_parts: int = 3          # keypoints a detection needs to start a track (a hand at the border does not)
     #                             and to be merged with another piece (a foot beside someone is a person)
     max_var: float = 1600.0     # px^2; a lost track's search area stops growing here
     edge: float = 30.0          # px; a track lost while its centre was this close to the border ...
     edge_lost: int = 3          # ... is dropped after this many frames: they walked out (the bundled
-    #                             model's flicker at the border lasts a frame or two)
+    #                             model's flicker at the border lasts a frame or two) ...
+    edge_parts: int = 12        # ... if last seen with fewer keypoints than this (partly out of view)
 
 
 @dataclass
@@ -225,13 +226,13 @@ class Tracker:
     def _prune(self, image_hw: tuple[int, int]) -> list[int]:
         """Drop unmatched tentative tracks, tracks lost for longer than ``max_lost`` and tracks
         lost for longer than ``edge_lost`` while last seen within ``edge`` px of the border with
-        fewer than ``clear_parts`` keypoints in view (they walked out; someone whole in view there
+        fewer than ``edge_parts`` keypoints in view (they walked out; someone whole in view there
         is more likely hidden, or merged with a neighbour for a few frames)."""
         h, w = image_hw
         x, y = self.centre_kp[:, 0], self.centre_kp[:, 1]
         e = self.cfg.edge
         at_edge = ((x < e) | (y < e) | (x >= w - e) | (y >= h - e)) & \
-            ((self.kp[:, :, 2] > 0).sum(1) < self.cfg.clear_parts)
+            ((self.kp[:, :, 2] > 0).sum(1) < self.cfg.edge_parts)
         return self._drop((self.misses > 0) & ((self.ids < 0) | (self.misses > self.cfg.max_lost)
                                                | (at_edge & (self.misses > self.cfg.edge_lost))))
 
