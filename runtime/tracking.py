@@ -28,7 +28,10 @@ the border beside someone), whose track merging would end. A track is tentative 
 to start a track (under ``min_parts`` keypoints: someone walking in at the border) is followed
 as a seedling: its matches count as hits, but it gets an id only in a frame where it shows
 ``min_parts`` (someone walking in has their id as soon as they are big enough, and is no free
-piece beside a tracked person that ``spawn_gap`` keeps away). Unmatched, a track is
+piece beside a tracked person that ``spawn_gap`` keeps away). A remnant (a confirmed track last
+seen with fewer than ``min_parts`` keypoints) is assigned with the tentative tracks, and left
+unmatched it may take a piece as small within ``relink_px`` of what it remembers, whatever the
+keypoints, unless it is moving out (``track_border.relink``). Unmatched, a track is
 lost (kept and predicted) for ``max_lost`` frames, or ``edge_lost`` when last seen within
 ``edge`` px of the border; a lost track whose prediction leaves the image is dropped before the
 next assignment, so a person who left at a border does not hand their id to someone entering there.
@@ -42,6 +45,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from toppose.codec.poses import Poses
+from toppose.runtime.track_border import relink
 from toppose.runtime.track_kernels import cost_kernel, pieces_kernel
 from toppose.runtime.track_pieces import TORSO_MASK
 from toppose.runtime.track_state import match_kernel, predict_kernel, report_kernel
@@ -77,6 +81,9 @@ class TrackerConfig:
     edge_lost: int = 3          # ... is dropped after this many frames: they walked out (the bundled
     #                             model's flicker at the border lasts a frame or two) ...
     edge_parts: int = 12        # ... if last seen with fewer keypoints than this (partly out of view)
+    relink_px: float = 80.0     # px; an unmatched remnant (fewer than min_parts keypoints) takes a piece as
+    #                             small this close to a keypoint it remembers, whatever the keypoints ...
+    relink_out: float = 6.0     # px / frame; ... unless moving out through the border faster than this
 
 
 @dataclass
@@ -127,6 +134,7 @@ class Tracker:
         predict_kernel(self.x, self.P, self._q)
         gone = self._drop(self._outside(image_hw) & (self.misses > 0)) if self.misses.any() else []
         t, d = self._associate(kp, centres, ok)   # lost and predicted out above: they left
+        t, d = relink(self, kp, ok, t, d, image_hw)   # remnants at the border and small pieces
         fixed = np.zeros(len(kp), bool)
         fixed[d] = True
         if len(t) and len(t) < len(kp):   # leftover pieces go into the tracked people beside them
