@@ -34,9 +34,11 @@ def relink(tracker, kp: np.ndarray, ok: np.ndarray, t: np.ndarray, d: np.ndarray
     cfg = tracker.cfg
     small = ok & ((kp[:, :, 2] > 0).sum(1) < cfg.min_parts)
     small[d] = False
+    if not small.any():
+        return t, d
     rem = (tracker.ids >= 0) & ((tracker.kp[:, :, 2] > 0).sum(1) < cfg.min_parts)
     rem[t] = False
-    if not (rem.any() and small.any()):
+    if not rem.any():
         return t, d
     rem &= outward_speed(tracker.centre_kp, tracker.x[:, 2:], image_hw) <= cfg.relink_out
     rows, cols = np.flatnonzero(rem), np.flatnonzero(small)

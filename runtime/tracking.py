@@ -142,9 +142,10 @@ class Tracker:
             if len(kp) < len(fixed):
                 d, fixed = (np.cumsum(alive) - 1)[d], fixed[alive]
         det_ids = np.full(len(kp), -1, np.int64)
-        seedling = (self.ids[t] < 0) & ((kp[d, :, 2] > 0).sum(1) < cfg.min_parts)
-        rows = t[seedling]   # followed, but no id before the piece is big enough to start a track
-        self.hits[rows] = np.minimum(self.hits[rows], cfg.min_hits - 2)
+        tentative = self.ids[t] < 0
+        if tentative.any():   # a seedling is followed, but gets no id before it is big enough to start a track
+            rows = t[tentative & ((kp[d, :, 2] > 0).sum(1) < cfg.min_parts)]
+            self.hits[rows] = np.minimum(self.hits[rows], cfg.min_hits - 2)
         self.next_id = match_kernel(t, d, kp, centres, TORSO_MASK[:kp.shape[1]], cfg.meas_std ** 2, cfg.max_age,
                                     image_hw, self._state(),
                                     self.ids, self.hits, self.misses, self.next_id, cfg.min_hits, det_ids)
