@@ -12,11 +12,6 @@ from toppose.codec.poses import Poses
 from toppose.runtime.tracking import Tracker, TrackerConfig
 from toppose.runtime.zones import ZoneCounter, Zones, load_zones
 
-# px; a tracked centre only changes side of a line this far beyond it. A measured centre jitters
-# by several px from frame to frame (the decoder's keypoints, the half-seen body's estimate),
-# where the true centres the sequences count with move smoothly (ZoneCounter's 4 px).
-LINE_MARGIN = 12.0
-
 
 @dataclass
 class FrameAnalytics:
@@ -42,7 +37,7 @@ class Analytics:
         self.tracker = Tracker(tracker) if track else None
         if isinstance(zones, (str, Path)):
             zones = load_zones(zones)
-        self.counter = ZoneCounter(zones, LINE_MARGIN) if zones is not None else None
+        self.counter = ZoneCounter(zones) if zones is not None else None
         # the overlay's pixel geometry, fixed for the stream: rounded once, not on every drawn frame
         self._polygons = [np.rint(poly).astype(np.int32) for poly in zones.polygons] if zones is not None else []
         self._lines = [tuple(tuple(int(v) for v in np.rint(p)) for p in line) for line in zones.lines] \

@@ -65,15 +65,15 @@ class TrackerConfig:
     agree_px: float = 30.0      # px; keypoint tolerance of the agreement test, plus the track's variance
     age_px: float = 3.0         # px per frame; a remembered keypoint's tolerance grows with its age
     max_age: int = 10           # frames a keypoint out of sight is remembered (moved along with the body)
-    centre_tol: float = 0.2     # body-centre gate as a fraction of the person's size
+    centre_tol: float = 0.3     # body-centre gate as a fraction of the person's size
     min_size: float = 120.0     # px; a person's size at least (merge and spawn radii scale with it)
     accel_std: float = 1.0      # px / frame^2, the Kalman process noise
-    meas_std: float = 4.0       # px, the measured centre's noise
+    meas_std: float = 2.0       # px, the measured centre's noise
     coast: int = 5              # frames a lost track still counts for zones
     merge_radius: float = 0.45  # fragments of one person closer than this x min_size are merged
     merge_agree: float = 35.0   # px; pieces whose shared keypoints differ more are two people
-    spawn_gap: float = 0.55     # no new track closer than this x min_size to a matched one (seen with min_parts)
-    clear_parts: int = 10       # keypoints (the whole torso among them) for a centre to count for lines
+    spawn_gap: float = 0.45     # no new track closer than this x min_size to a matched one (seen with min_parts)
+    clear_parts: int = 12       # keypoints (the whole torso among them) for a centre to count for lines
     min_parts: int = 3          # keypoints a detection needs to start a track (a hand at the border does not)
     #                             and to be merged with another piece (a foot beside someone is a person)
     max_var: float = 1600.0     # px^2; a lost track's search area stops growing here

@@ -58,14 +58,3 @@ def test_overlay_draws_zones_lines_and_ids():
     assert drawn[95:110, 90:110].any()                 # the id label at the person
     assert analytics.close()["zones"]["all"]["entries"] == 1
 
-
-def test_a_centre_jittering_on_a_line_counts_nothing_and_a_walk_across_counts_once():
-    from tests.test_tracking import person
-
-    analytics = Analytics(True, parse_zones(ZONES))
-    wobble = [160 + 10 * (-1) ** i for i in range(20)]          # 10 px either side of the line "mid"
-    walk = list(range(200, 110, -4)) + list(range(110, 230, 6))  # across it one way, then back
-    for i, x in enumerate(wobble + walk):
-        kp = person(x, 120)
-        analytics.update(Poses(kp[None], np.ones(1, np.float32), np.array([18], np.int32)), (240, 320), i, i / 15)
-    assert analytics.close()["lines"]["mid"] == {"in": 1, "out": 1}
