@@ -57,4 +57,3 @@ def test_overlay_draws_zones_lines_and_ids():
     assert drawn[:, 160].any()                         # the line
     assert drawn[95:110, 90:110].any()                 # the id label at the person
     assert analytics.close()["zones"]["all"]["entries"] == 1
-
