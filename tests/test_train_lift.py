@@ -16,7 +16,8 @@ def test_a_tiny_run_beats_the_constant_offsets_and_records_its_recipe(tmp_path):
     meta = train_lift(tmp_path / "m.npz", recipe, FitConfig(hidden=64, steps=400, batch=256), log=lambda *_: None)
     model = LiftModel.load(tmp_path / "m.npz")
     assert model.meta == meta and meta["recipe"]["seed"] == 5 and meta["fit"]["steps"] == 400
-    assert model.has_lateral and meta["outputs"] == "offsets + lateral x, y"
+    assert model.has_lateral and meta["outputs"] == "offsets + lateral x, y" and "--hidden 64" in meta["command"]
+    assert model.layers[0][0].shape[1] == 64
     feats, targets, mask = render_set(LiftRecipe(frames=20, seed=6))  # frames it never saw
     L = len(LIFTED)
     learned = np.abs(model.offsets(feats) - targets[:, :L])[mask[:, :L]].mean()
@@ -70,4 +71,5 @@ def test_cli_refuses_bad_options(tmp_path):
     (tmp_path / "m.npz").write_bytes(b"x")
     check(app, ["--out", tmp_path / "m.npz"], "m.npz: exists (add --force", tmp_path)
     check(app, ["--out", tmp_path / "n.npz", "--frames", 3], "--frames must be >= 10", tmp_path)
+    check(app, ["--out", tmp_path / "n.npz", "--hidden", 0], "--hidden and --workers >= 1", tmp_path)
     check(app, ["--out", tmp_path / "n.npz", "--model", tmp_path / "none.onnx"], "none.onnx: no such file", tmp_path)

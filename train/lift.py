@@ -194,7 +194,7 @@ def train_lift(out: Path, recipe: LiftRecipe, cfg: FitConfig, workers: int = 1, 
             "renderer": "toppose.synth random_scene, top view, sensor 'generic'",
             "outputs": "offsets + lateral x, y" if recipe.lateral else "offsets",
             "command": f"python -m toppose.train.lift --frames {recipe.frames} --seed {recipe.seed} "
-                       f"--steps {cfg.steps}" + (f" --model {recipe.model}" if recipe.model else "")
+                       f"--steps {cfg.steps} --hidden {cfg.hidden}" + (f" --model {recipe.model}" if recipe.model else "")
                        + ("" if recipe.lateral else " --no-lateral"),
             "seconds": round(time.time() - t0, 1)}
     if recipe.model:
@@ -211,6 +211,7 @@ def main(out: Annotated[Path, typer.Option(help="the .npz to write")],
          frames: Annotated[int, typer.Option(help="rendered frames")] = LiftRecipe.frames,
          seed: Annotated[int, typer.Option(help="rendering seed")] = LiftRecipe.seed,
          steps: Annotated[int, typer.Option(help="optimiser steps")] = FitConfig.steps,
+         hidden: Annotated[int, typer.Option(help="units in each of the two hidden layers")] = FitConfig.hidden,
          workers: Annotated[int, typer.Option(help="rendering processes")] = 1,
          model: Annotated[Optional[Path], typer.Option(help="also learn from this exported pose model's "
                                                       "keypoints on every frame")] = None,
@@ -219,13 +220,13 @@ def main(out: Annotated[Path, typer.Option(help="the .npz to write")],
     """Render, fit, write the weights with their provenance."""
     from toppose.atomic import check_output
 
-    if frames < 10 or steps < 1 or workers < 1:
-        raise ConfigError("--frames must be >= 10, --steps and --workers >= 1")
+    if frames < 10 or steps < 1 or workers < 1 or hidden < 1:
+        raise ConfigError("--frames must be >= 10, --steps, --hidden and --workers >= 1")
     check_output(out, force, "--out")
     if model is not None and not model.is_file():
         raise ConfigError(f"--model {model}: no such file")
     recipe = LiftRecipe(frames=frames, seed=seed, model=str(model) if model else None, lateral=lateral)
-    meta = train_lift(out, recipe, FitConfig(steps=steps), workers, typer.echo)
+    meta = train_lift(out, recipe, FitConfig(hidden=hidden, steps=steps), workers, typer.echo)
     typer.echo(f"wrote {out} ({meta['samples']} samples, {meta['seconds']} s)")
 
 
