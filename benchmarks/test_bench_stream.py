@@ -126,10 +126,11 @@ def dynamic_fp32(tmp_path_factory):
 
 
 def test_four_paced_sources_one_session(results, timing, clip, long_clip, dynamic_fp32, tmp_path):
-    """Four paced sources through one session, served in turn (CPU: batching does not pay), against
-    what batched bare inference allows measured just before (pairs, as for one source; the pair
-    with the median ratio counts, latencies included); the same run batched is recorded beside it
-    as the evidence."""
+    """Four paced sources through one session, served in turn, the cores split among calls at once
+    (``split_cores``: two one-thread calls here), against what batched bare inference with every
+    thread allows, measured just before (pairs, as for one source; the pair with the median ratio
+    counts, latencies included); the same run batched is recorded beside it: on CPU a frame waits
+    for its whole batch."""
     session, frames = PoseSession(dynamic_fp32, "cpu"), read(clip)
     for n in range(1, SOURCES):  # each batch size's first call is slower: warm them all, as a long stream would be
         batched_fps(session, frames[:2 * n], batch=n)

@@ -1,20 +1,21 @@
-"""Several sources, one session: a capture thread per source and batched network calls.
+"""Several sources, one session: a capture thread per source and batched or concurrent network calls.
 
 Each ``Feed`` reads its source's frames on its own thread. File sources at full speed are
 preprocessed there too and queue up to ``depth`` frames (their reading waits). Live and paced
-sources keep only their newest frame (older ones are dropped and counted). When the sources take
-turns, a feed's frames wait undecoded (a dropped frame costs little) until ``Ahead`` readies the
-feed whose turn is next, late in the running network call: it prepares (decodes a deferred frame
-and preprocesses it) the frame that feed holds, and the feed prepares each newer one as it
-arrives. ``gather`` takes the waiting frame of every source that has one (or of the next one in
-turn, when calls are not batched); ``Batcher`` runs frames of one input size as one batch
-(N, 3, H, W) when the model's batch is dynamic, else one call per frame. Feeds and ``Ahead`` run
-at the lowest scheduling priority (``yield_to_inference``): the network's threads come first.
+sources keep only their newest frame (older ones are dropped and counted); their frames wait
+undecoded (a dropped frame costs little). ``gather`` takes the waiting frame of every source that
+has one (or of the next one in turn, when calls are not batched), never from a source whose
+previous frame is still in a call; ``Batcher`` runs frames of one input size as one batch
+(N, 3, H, W) when the model's batch is dynamic, else one call per frame.
 
-Batching pays only where a batch of n costs less than n calls: on GPU providers. On CPU,
-onnxruntime already spreads one frame over every core, so a batch of n takes about n times as
-long as one frame (benchmarks: stream_four_sources) and only adds latency; there the sources are
-served one frame per call, in turn (``on_gpu``).
+Batching pays where a batch of n costs much less than n calls: on GPU providers. On CPU a batch
+of four frames ran 1.0-1.2 times the frames per second of one frame per call, but a frame waits
+for the whole batch (benchmarks: stream_four_sources). There the sources take turns, one frame
+per call, and the cores are split among several calls at once (``split_cores``): each call
+prepares (decodes and preprocesses) the frame it takes while the others hold the cores. With one
+call at a time (one core), ``Ahead`` readies the feed whose turn is next late in the running call:
+it prepares the frame that feed holds, and the feed prepares each newer one as it arrives. Threads
+that prepare frames beside the network run at the lowest scheduling priority (``yield_to_inference``).
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ class Feed:
         self.depth = 1 if source.live else depth
         self.frames: deque[Waiting] = deque()
         self.dropped, self.done, self.error = 0, False, None
+        self.busy = False  # a frame of this feed is in a network call (or waiting to be queued as a result)
         self.eager = True  # prepare frames here, while the network works; False: only when taken
         self.thread = threading.Thread(target=self._run, daemon=True, name=f"capture {name}")
 
@@ -90,7 +92,8 @@ class Feed:
         return self.dropped + getattr(self.source, "skipped", 0)
 
     def _run(self) -> None:
-        yield_to_inference()
+        if not self.source.live or self.eager:  # preparing frames: behind the network; handing them over: on time
+            yield_to_inference()
         try:
             for captured in self.source:
                 if self.stop.is_set():
@@ -189,19 +192,31 @@ class Ahead:
 
 def gather(feeds: list[Feed], cond: threading.Condition, stop: threading.Event,
            limit: int | None = None, first: int = 0) -> list[tuple[Feed, Waiting]] | None:
-    """The waiting frame of each feed that has one, at most ``limit`` of them, looking from feed
-    ``first`` on (round robin); None once all have ended or on stop."""
+    """The waiting frame of each feed that has one and none in a call, at most ``limit`` of them,
+    looking from feed ``first`` on (round robin); None once all have ended or on stop. The feeds
+    taken are busy until ``release``d: a source's frames go through the network one at a time,
+    so its results stay in order however many calls run at once."""
     order = feeds[first % len(feeds):] + feeds[:first % len(feeds)]
     with cond:
         while not stop.is_set():
-            ready = [(f, f.frames.popleft()) for f in [f for f in order if f.frames][:limit]]
+            ready = [(f, f.frames.popleft()) for f in [f for f in order if f.frames and not f.busy][:limit]]
             if ready:
+                for f, _ in ready:
+                    f.busy = True
                 cond.notify_all()  # file sources waiting for room
                 return ready
-            if all(f.done for f in feeds):
+            if all(f.done and not f.frames for f in feeds):
                 return None
             cond.wait(0.1)
     return None
+
+
+def release(taken: list[tuple[Feed, Waiting]], cond: threading.Condition) -> None:
+    """The feeds ``gather`` gave these frames of may give their next ones."""
+    with cond:
+        for f, _ in taken:
+            f.busy = False
+        cond.notify_all()
 
 
 def dynamic_batch(predictor: PosePredictor) -> bool:
@@ -217,6 +232,23 @@ def on_gpu(predictor: PosePredictor) -> bool:
     """Whether the predictor's session runs on a GPU provider, where batching the sources' frames pays."""
     session = getattr(predictor, "session", None)
     return session is not None and session.device != "CPUExecutionProvider"
+
+
+def cores() -> int:
+    """CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def split_cores(sources: int, threads: int = 0) -> tuple[int, int]:
+    """(network calls at once, onnxruntime threads per call) for ``sources`` sources taking turns on
+    CPU, sharing ``threads`` threads (0: one per core): the threads are split among as many calls
+    as there are sources, at most one per thread. A parallel operator waits for its slowest thread
+    and a small frame splits poorly, so on 2 cores two one-thread calls at once ran 1.1-1.2 times
+    the frames per second of one two-thread call at a time, and more than batches of four
+    (benchmarks: stream_four_sources)."""
+    total = threads or cores()
+    calls = max(1, min(sources, total))
+    return calls, max(1, total // calls)
 
 
 class Batcher:

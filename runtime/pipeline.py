@@ -22,7 +22,8 @@ import numpy as np
 
 from toppose.codec.poses import Poses
 from toppose.inference import PosePredictor, Prepared, Timings
-from toppose.runtime.multi import Ahead, Batcher, Feed, dynamic_batch, gather, on_gpu, prepare_with, source_names
+from toppose.runtime.multi import (Ahead, Batcher, Feed, dynamic_batch, gather, on_gpu, prepare_with, release,
+                                   source_names)
 from toppose.runtime.sources import Captured, Source
 
 log = logging.getLogger("toppose.runtime")
@@ -114,11 +115,13 @@ class Pipeline:
     ``sources``: one Source or several (of one modality); ``queue_size``: frames a file source
     at full speed may queue. ``batch``: run the waiting frames of all sources as one call (needs a
     model with a dynamic batch); None: only where that pays, on GPU providers (see ``multi``).
+    ``calls``: with several sources not batched, network calls in flight at once, each on its own
+    thread and each source's frame in at most one of them (``multi.split_cores``).
     ``stats`` covers all sources; ``source_stats`` each one.
     """
 
     def __init__(self, sources: Source | list[Source], predictor: PosePredictor, queue_size: int = 4,
-                 batch: bool | None = None) -> None:
+                 batch: bool | None = None, calls: int = 1) -> None:
         self.sources = [sources] if isinstance(sources, Source) else list(sources)
         self.predictor = predictor
         self.stop, self.cond = threading.Event(), threading.Condition()
@@ -129,11 +132,16 @@ class Pipeline:
         dynamic = dynamic_batch(predictor)
         self.batched = dynamic and (on_gpu(predictor) if batch is None else batch)
         taking_turns = len(self.sources) > 1 and not self.batched
-        self.ahead = Ahead(self.prepare, self.cond, self.stop) if taking_turns else None
+        self.calls = max(1, calls) if taking_turns else 1
+        self.ahead = Ahead(self.prepare, self.cond, self.stop) if taking_turns and self.calls == 1 else None
+        for f in self.feeds if self.calls > 1 else ():
+            f.eager = False  # each call prepares the frame it takes while the other calls hold the cores
+        self.turn = 0  # the feed whose turn is next
         if taking_turns:
             why = "the model has a fixed batch size" if not dynamic else \
                 "batching frames does not pay on CPU" if batch is None else "--no-batch"
-            log.info("%s: one network call per frame, the sources in turn", why)
+            log.info("%s: one network call per frame, the sources in turn%s", why,
+                     f", {self.calls} calls at once" if self.calls > 1 else "")
         self.stats = StreamStats()
         self.source_stats = {n: StreamStats() for n in self.names}
         self.queued = any(not s.live for s in self.sources)  # file sources at full speed: latency includes queueing
@@ -141,31 +149,34 @@ class Pipeline:
 
     def _infer(self, out: queue.Queue) -> None:
         batcher = Batcher(self.predictor, self.batched)
-        limit, turn = (None if self.batched else 1), 0
+        limit = None if self.batched else 1
         try:
-            while (ready := gather(self.feeds, self.cond, self.stop, limit, turn)) is not None:
+            while (ready := gather(self.feeds, self.cond, self.stop, limit, self.turn)) is not None:
                 picked = time.perf_counter()
-                turn = self.feeds.index(ready[-1][0]) + 1
+                self.turn = self.feeds.index(ready[-1][0]) + 1
                 if self.ahead is not None:  # taking turns: the next feed is readied shortly before this call ends
                     for f in self.feeds:
                         f.eager = False
-                    self.ahead.submit(self.feeds[turn % len(self.feeds)], picked)
-                ready = [(f, w) for f, w in ready if self.prepare(w) is not None]  # live frames: prepared now
-                maps = batcher([w for _, w in ready]) if ready else []
+                    self.ahead.submit(self.feeds[self.turn % len(self.feeds)], picked)
+                taken = [(f, w) for f, w in ready if self.prepare(w) is not None]  # live frames: prepared now
+                maps = batcher([w for _, w in taken]) if taken else []
                 if self.ahead is not None:
                     self.ahead.called(time.perf_counter() - picked)
-                for (feed, w), (paf, heat) in zip(ready, maps):
+                for (feed, w), (paf, heat) in zip(taken, maps):
                     if not _put(out, (feed, w, picked, paf, heat), self.stop):
                         return
-        except BaseException as e:  # surfaced in the caller's thread
+                release(ready, self.cond)  # queued in order: the feeds' next frames may go
+        except BaseException as e:  # surfaced in the caller's thread; the other calls stop too
             self.error = e
+            self.stop.set()
         finally:
             _put(out, _END, self.stop)
 
     def run(self) -> Iterator[Result]:
         """Yield results until every source ends or ``stop`` is set; threads are joined, sources closed."""
         out: queue.Queue = queue.Queue(len(self.feeds))  # one batch ahead of decoding: results never go stale here
-        infer = threading.Thread(target=self._infer, args=(out,), daemon=True, name="inference")
+        infer = [threading.Thread(target=self._infer, args=(out,), daemon=True,
+                                  name="inference" + (f" {i}" if i else "")) for i in range(self.calls)]
         self.stats.started = time.perf_counter()
         for s in self.source_stats.values():
             s.started = self.stats.started
@@ -173,9 +184,16 @@ class Pipeline:
             f.thread.start()
         if self.ahead is not None:
             self.ahead.thread.start()
-        infer.start()
+        for t in infer:
+            t.start()
         try:
-            while (item := _get(out, self.stop)) is not _END:
+            ended = 0
+            while ended < self.calls:
+                if (item := _get(out, self.stop)) is _END:
+                    ended += 1
+                    if self.stop.is_set():
+                        break
+                    continue
                 feed, w, picked, paf, heat = item
                 poses = self.predictor.decode(paf, heat, w.prepared.box.scale, w.timings)
                 self._count_drops()
@@ -184,7 +202,7 @@ class Pipeline:
         finally:
             self.stop.set()
             helpers = [self.ahead.thread] if self.ahead is not None else []
-            for t in [infer, *helpers] + [f.thread for f in self.feeds]:
+            for t in [*infer, *helpers] + [f.thread for f in self.feeds]:
                 t.join(timeout=5)
             self._count_drops()
             for s in self.sources:

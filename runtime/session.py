@@ -71,7 +71,7 @@ class PoseSession:
 
     def __init__(self, path: str | Path, device: str = "auto", cache_dir: str | None = None,
                  fp16: bool = False, threads: int = 0) -> None:
-        self.path = Path(path)
+        self.path, self.threads = Path(path), threads
         if not self.path.is_file():
             raise ModelError(f"{self.path}: no such file")
         options = ort.SessionOptions()
@@ -140,6 +140,10 @@ class PoseSession:
     @property
     def device(self) -> str:
         return self.providers[0]
+
+    def with_threads(self, threads: int) -> "PoseSession":
+        """This CPU model opened again with ``threads`` onnxruntime threads per call (self if it has them)."""
+        return self if threads == self.threads else PoseSession(self.path, "cpu", threads=threads)
 
     def infer_maps(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """x (N, 3, H, W) float32 -> paf (N, 2K, H/8, W/8), heatmaps (N, J+1, H/8, W/8)."""

@@ -17,6 +17,7 @@ from typing import Iterator
 
 from toppose.runtime.draw import draw_heights, draw_poses, draw_status
 from toppose.runtime.estimator import PoseEstimator
+from toppose.runtime.multi import split_cores
 from toppose.runtime.outputs import JsonlWriter, OpenPoseJsonWriter, VideoOut, frame_record
 from toppose.runtime.pipeline import Pipeline, StreamStats
 from toppose.runtime.session import PoseSession
@@ -144,7 +145,9 @@ def run_stream(sources: Source | list[Source], session: PoseSession, cfg: Stream
 
     ``stats.sources``: each source's own stats (FPS, drops, latency). A signal ends the stream
     cleanly (outputs finished) and is recorded in ``stats.interrupted``."""
-    pipeline = Pipeline(sources, PoseEstimator(session, decoder, decoder_settings(session, cfg)), batch=cfg.batch)
+    network, calls = shared_network(session, sources, cfg.batch)
+    pipeline = Pipeline(sources, PoseEstimator(network, decoder, decoder_settings(session, cfg)), batch=cfg.batch,
+                        calls=calls)
     stats, names = pipeline.stats, pipeline.names
     jsonl = JsonlWriter(cfg.jsonl) if cfg.jsonl else None
     outputs = {n: Outputs(cfg, session, pipeline.stop, jsonl, n, len(names) > 1) for n in names}
@@ -164,6 +167,17 @@ def run_stream(sources: Source | list[Source], session: PoseSession, cfg: Stream
         for s, handler in previous.items():
             signal.signal(s, handler)
     return stats
+
+
+def shared_network(session: PoseSession, sources: Source | list[Source],
+                   batch: bool | None) -> tuple[PoseSession, int]:
+    """(the session the stream runs, network calls at once). Several sources on CPU, not batched: the
+    session's threads split among calls at once (``multi.split_cores``); otherwise ``session``, one call."""
+    n = 1 if isinstance(sources, Source) else len(sources)
+    if n < 2 or batch or session.device != "CPUExecutionProvider":
+        return session, 1
+    calls, threads = split_cores(n, session.threads)
+    return (session.with_threads(threads), calls) if calls > 1 else (session, 1)
 
 
 def decoder_settings(session: PoseSession, cfg: StreamConfig):

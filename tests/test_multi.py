@@ -5,6 +5,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from pathlib import Path
 
 import cv2
@@ -13,12 +14,13 @@ import pytest
 
 from toppose.export.onnx_export import ExportOptions, export_onnx
 from toppose.runtime.estimator import PoseEstimator
-from toppose.runtime.multi import BACKGROUND_NICE, dynamic_batch, source_names
+from toppose.runtime.multi import (BACKGROUND_NICE, Feed, cores, dynamic_batch, gather, release, source_names,
+                                  split_cores)
 from toppose.runtime.pipeline import Pipeline
 from toppose.runtime.session import PoseSession
 from toppose.runtime.replay import ItopSource
-from toppose.runtime.sources import ImageSource
-from toppose.runtime.stream import StreamConfig, bundled_model, run_stream
+from toppose.runtime.sources import ImageSource, Paced
+from toppose.runtime.stream import StreamConfig, bundled_model, run_stream, shared_network
 from toppose.synth.player import ScenePlayer
 from toppose.synth.writers import depth_to_mm, write_itop
 from toppose.weights import load_weights
@@ -45,7 +47,8 @@ def test_several_sources_batch_each_frame_keeps_its_own_poses_and_order(dynamic_
     estimator = PoseEstimator(PoseSession(dynamic_model, "cpu"))
     batches = []
     real = estimator.infer_batch
-    estimator.infer_batch = lambda x: (batches.append(len(x)), real(x))[1]  # counts the real calls
+    # counts the real calls; the first one waits until both folders have frames queued (a busy box)
+    estimator.infer_batch = lambda x: (batches or time.sleep(0.5), batches.append(len(x)), real(x))[2]
     assert dynamic_batch(estimator)
     results = list(Pipeline([ImageSource(str(a)), ImageSource(str(b))], estimator, batch=True).run())
     by_source = {n: [r for r in results if r.source == n] for n in source_names([ImageSource(str(a)),
@@ -130,3 +133,82 @@ def test_capture_threads_yield_to_inference_and_the_callers_thread_keeps_its_pri
     results = list(Pipeline(source, PoseEstimator(PoseSession(bundled_model(), "cpu"))).run())
     assert len(results) == 3 and source.nice == max(before, BACKGROUND_NICE)
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before
+
+
+def test_split_cores_gives_each_source_a_call_while_threads_last():
+    assert split_cores(4, threads=2) == (2, 1)    # a 2-core box: two one-thread calls
+    assert split_cores(4, threads=16) == (4, 4)
+    assert split_cores(3, threads=8) == (3, 2)
+    assert split_cores(2, threads=1) == (1, 1)    # one thread: one call at a time
+    assert split_cores(1, threads=8) == (1, 8)
+    assert split_cores(5, threads=0) == (min(5, cores()), max(1, cores() // min(5, cores())))
+
+
+def test_gather_skips_a_source_whose_frame_is_in_a_call_until_it_is_released():
+    cond, stop = threading.Condition(), threading.Event()
+    a, b = (Feed(ImageSource.__new__(ImageSource), n, lambda w: w, cond, stop, 4) for n in "ab")
+    a.frames.extend(["a0", "a1"])
+    b.frames.append("b0")
+    first = gather([a, b], cond, stop, limit=1, first=0)
+    second = gather([a, b], cond, stop, limit=1, first=0)   # a's turn again, but its frame is in a call
+    assert [w for _, w in first] == ["a0"] and [w for _, w in second] == ["b0"]
+    release(first, cond)
+    assert [w for _, w in gather([a, b], cond, stop, limit=1, first=0)] == ["a1"]
+
+
+class Concurrent(PoseEstimator):
+    """The bundled model, 30 ms per call (sleeping, as a call on another core would); records how
+    many calls run at once and which threads prepared frames. ``fail_at``: that call raises."""
+
+    def __init__(self, session, fail_at: int = 0) -> None:
+        super().__init__(session)
+        self.lock, self.running, self.most, self.calls, self.fail_at = threading.Lock(), 0, 0, 0, fail_at
+        self.prepared_on: set[str] = set()
+
+    def preprocess(self, frame, timings=None):
+        self.prepared_on.add(threading.current_thread().name)
+        return super().preprocess(frame, timings)
+
+    def infer(self, x, timings=None):
+        with self.lock:
+            self.running, self.calls = self.running + 1, self.calls + 1
+            self.most, call = max(self.most, self.running), self.calls
+        try:
+            if call == self.fail_at:
+                raise RuntimeError("the network failed")
+            time.sleep(0.03)
+            return super().infer(x, timings)
+        finally:
+            with self.lock:
+                self.running -= 1
+
+
+def test_calls_at_once_keep_each_sources_frames_in_order_and_prepare_on_the_calls_threads(tmp_path):
+    folders = [folder(tmp_path / n, seed, 8) for n, seed in zip("abcd", (3, 5, 7, 9))]
+    network = Concurrent(PoseSession(bundled_model(), "cpu"))
+    pipeline = Pipeline([Paced(ImageSource(str(f)), fps=40) for f in folders], network, calls=2)
+    results = list(pipeline.run())
+    per = {n: [r.index for r in results if r.source == n] for n in pipeline.names}
+    assert network.most == 2 and pipeline.ahead is None
+    assert all(v and v == sorted(v) for v in per.values())             # every source served, in order
+    assert network.prepared_on <= {"inference", "inference 1"} and len(network.prepared_on) == 2
+    assert len(results) + pipeline.stats.dropped == 32                 # every frame served or counted
+
+
+def test_a_failing_call_ends_every_call_and_the_stream_raises_it(tmp_path):
+    folders = [folder(tmp_path / n, 3, 30) for n in "ab"]
+    network = Concurrent(PoseSession(bundled_model(), "cpu"), fail_at=3)
+    pipeline = Pipeline([ImageSource(str(f)) for f in folders], network, calls=2)
+    with pytest.raises(RuntimeError, match="the network failed"):
+        list(pipeline.run())
+    assert network.calls < 10 and not any(t.is_alive() for t in threading.enumerate() if t.name.startswith("inference"))
+
+
+def test_several_sources_on_cpu_run_a_session_whose_threads_are_split_among_calls(tmp_path):
+    session = PoseSession(bundled_model(), "cpu", threads=2)
+    sources = [ImageSource(str(folder(tmp_path / n, 3, 1))) for n in "abcd"]
+    network, calls = shared_network(session, sources, batch=None)
+    assert (calls, network.threads, network.path) == (2, 1, session.path)
+    assert shared_network(session, sources, batch=True) == (session, 1)       # batching asked for: one call
+    assert shared_network(session, sources[0], batch=None) == (session, 1)    # one source: every thread
+    assert shared_network(session, sources[:2], batch=None)[0].threads == 1
