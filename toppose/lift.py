@@ -118,6 +118,9 @@ class LiftModel:
                              f"computes {len(LIFTED) * FEATURES + GLOBAL} for {len(LIFTED)} keypoints and "
                              f"takes {len(LIFTED)} or {3 * len(LIFTED)}")
         self.has_lateral = n_out == 3 * len(LIFTED)
+        if layers:  # the input standardisation folded into the first layer: one product less per frame
+            w0, b0 = layers[0]
+            self._layers = [(w0 / self.std[:, None], b0 - (self.mean / self.std) @ w0)] + layers[1:]
 
     @classmethod
     def load(cls, path: str | Path) -> "LiftModel":
@@ -136,14 +139,14 @@ class LiftModel:
         L = len(LIFTED)
         if not learned or not self.layers:
             return np.broadcast_to(self.constant, (len(features), L)).copy(), None
-        h = (features - self.mean) / self.std
-        for i, (w, b) in enumerate(self.layers):
+        h = features
+        for i, (w, b) in enumerate(self._layers):
             h = h @ w + b
-            if i < len(self.layers) - 1:
+            if i < len(self._layers) - 1:
                 np.maximum(h, 0, out=h)
         if not self.has_lateral:
             return h, None
-        return h[:, :L], np.stack([h[:, L:2 * L], h[:, 2 * L:]], -1)
+        return h[:, :L], h[:, L:].reshape(len(h), 2, L).transpose(0, 2, 1)
 
     def offsets(self, features: np.ndarray, learned: bool = True) -> np.ndarray:
         """(P, L*F + GLOBAL) features -> (P, L) offsets in metres along the ray."""
