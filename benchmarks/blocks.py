@@ -226,6 +226,7 @@ def lift3d(results: dict) -> str:
         out.append(f"| {j} | " + " | ".join(_num(_get(r, c, j) and 100 * _get(r, c, j), '.1f') for c in cols) + " |")
     out.append("| **mean** | " + " | ".join(f"**{_num(_get(r, c + '_mean') and 100 * _get(r, c + '_mean'), '.1f')}**"
                                          for c in cols) + " |")
+    out += _causes_table(r.get("model_causes") or {}, _num(st.get('threshold_m') and 100 * st['threshold_m'], '.0f'))
     speed = _get(results, "bench", "lift3d_speed") or {}
     out += ["", f"Lifting costs {_num(speed.get('lift_ms_per_person_1_people'))} ms for one person and "
             f"{_num(speed.get('lift_ms_per_person_4_people'))} ms per person with four "
@@ -233,6 +234,21 @@ def lift3d(results: dict) -> str:
             f"{_num(speed.get('floor_fit_ms'))} ms and runs every {_num(speed.get('floor_refit_every_frames'))} frames "
             f"({_stamp(results, 'lift3d_speed')})."]
     return "\n".join(out)
+
+
+def _causes_table(causes: dict, cm: str) -> list[str]:
+    """Why the bundled model's joints miss (learned lifting), percent of frames per ITOP joint."""
+    if not causes:
+        return []
+    names = list(next(iter(causes.values())))
+    out = ["", f"Where the bundled model's joints (learned lifting) land, percent of frames: `ok` within {cm} cm; "
+           "`missing` no keypoint; `other_piece` the keypoint went to another decoded person; `off_ray` a keypoint "
+           f"whose viewing ray passes more than {cm} cm from the joint (the 2-D is wrong); `depth` the ray is right, "
+           "the lifted point is not.", "", "| ITOP joint | " + " | ".join(names) + " |",
+           "|---|" + "---|" * len(names)]
+    for j, share in causes.items():
+        out.append(f"| {j} | " + " | ".join(_num(100 * share[c], '.1f') for c in names) + " |")
+    return out
 
 
 def _decoder_table(r: dict) -> list[str]:

@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 
 from corpus import check
 from toppose.camera import ITOP
-from toppose.itop_eval import _frames, evaluate_itop, match_person, precision
+from toppose.itop_eval import CAUSED, CAUSES, _frames, causes, evaluate_itop, match_person, precision
 from toppose.lift import GLOBAL, LIFTED, FEATURES, TORSO_FRACTION, LiftModel
-from toppose.skeleton import ITOP_TORSO, NUM_ITOP
+from toppose.skeleton import ITOP_JOINTS, ITOP_TORSO, NUM_ITOP, OPENPOSE_FROM_ITOP
 from toppose.runtime.stream import bundled_model
 from toppose.synth.writers import write_itop
 from toppose.train.eval_cli import app as eval_app
@@ -96,6 +96,35 @@ def test_the_nearest_predicted_person_is_matched():
     assert match_person(people, truth) == 1 and match_person(people[:0], truth) == -1
 
 
+def test_each_missed_joint_gets_its_cause():
+    """Head ok; neck missing; right shoulder held by a second piece 5 px from the truth; right elbow
+    decoded 30 px off (its ray passes ~26 cm from the joint); left shoulder on its ray, 30 cm too deep."""
+    z = 2.5
+    uv = np.stack([np.arange(15) * 15 + 40.0, np.full(15, 120.0)], -1)
+    truth = np.stack([(uv[:, 0] - ITOP.cx) * z / ITOP.fx, -(uv[:, 1] - ITOP.cy) * z / ITOP.fy, np.full(15, z)], -1)
+    truth_kp = np.zeros((18, 3), np.float32)
+    for k, j in enumerate(OPENPOSE_FROM_ITOP):
+        if j >= 0:
+            truth_kp[k] = (*uv[j], 2)
+    people = np.zeros((2, 18, 3), np.float32)
+    people[0] = truth_kp
+    people[0, 1] = 0                                            # neck not decoded
+    people[0, 2] = 0                                            # right shoulder not in this person ...
+    people[1, 2] = (truth_kp[2, 0] + 3, truth_kp[2, 1] + 4, 1)  # ... but in another piece, 5 px away
+    people[0, 3, 0] += 30                                       # right elbow 30 px off
+    lifted = truth.copy()
+    lifted[[1, 2]] = np.nan
+    lifted[4] = (truth[4, 0] + 30 * z / ITOP.fx, truth[4, 1], z)
+    lifted[3, 2] += 0.3                                         # left shoulder: right ray, wrong depth
+    got = dict(zip([ITOP_JOINTS[j] for j in CAUSED], [CAUSES[c] for c in causes(people, 0, truth_kp, lifted, truth)]))
+    assert got == {**{ITOP_JOINTS[j]: "ok" for j in CAUSED}, "neck": "missing", "right_shoulder": "other_piece",
+                   "right_elbow": "off_ray", "left_shoulder": "depth"}
+    people[1, 2, 0] += 5                                        # 8.6 px away: no longer the same keypoint
+    assert CAUSES[causes(people, 0, truth_kp, lifted, truth)[CAUSED.index(2)]] == "missing"
+    nobody = causes(people[:0], -1, truth_kp, np.full_like(truth, np.nan), truth)
+    assert [CAUSES[c] for c in nobody] == ["missing"] * len(CAUSED) and ITOP_TORSO not in CAUSED
+
+
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
     return write_itop(tmp_path_factory.mktemp("itop"), "top", 12, seed=77, split="test")
@@ -111,6 +140,12 @@ def test_eval_cli_scores_rendered_itop_files_with_the_bundled_model(rendered, tm
     assert result["gt2d"]["learned_mean"] > 0.85 and result["model"]["learned_mean"] > 0.5
     assert result["gt2d"]["learned_mean"] > result["gt2d"]["constant_mean"]
     assert result["lift"]["recipe"]["seed"] == 1
+    for j, name in enumerate(ITOP_JOINTS):  # every joint but the torso has one cause per frame; "ok" is its precision
+        if j != ITOP_TORSO:
+            share = result["model"]["causes"][name]
+            assert sum(share.values()) == pytest.approx(1.0, abs=1e-3)
+            assert share["ok"] == pytest.approx(result["model"]["learned"][j], abs=1e-4)
+    assert "by cause" in res.output and "off_ray" in res.output
 
 
 def test_eval_cli_itop_tta_runs_the_model_at_several_scales_flipped(rendered, tmp_path, monkeypatch):

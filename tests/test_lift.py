@@ -16,10 +16,14 @@ from toppose.synth.scenes import random_scene
 D = len(LIFTED) * FEATURES + GLOBAL
 
 
-def _model(offset: float = 0.0, layers: bool = False) -> LiftModel:
-    """A model whose every offset is ``offset``: no layers (constant) or an MLP with zero weights."""
+def _model(offset: float = 0.0, layers: bool = False, lateral: tuple[float, float] | None = None) -> LiftModel:
+    """A model whose every offset is ``offset``: no layers (constant) or an MLP with zero weights;
+    ``lateral``: the MLP also outputs this x, y correction (metres) for every keypoint."""
+    bias = np.full(len(LIFTED), offset, np.float32)
+    if lateral is not None:
+        bias = np.concatenate([bias, np.full(len(LIFTED), lateral[0]), np.full(len(LIFTED), lateral[1])])
     mats = [(np.zeros((D, 4), np.float32), np.zeros(4, np.float32)),
-            (np.zeros((4, len(LIFTED)), np.float32), np.full(len(LIFTED), offset, np.float32))] if layers else []
+            (np.zeros((4, len(bias)), np.float32), bias.astype(np.float32))] if layers or lateral else []
     return LiftModel(mats, np.zeros(D), np.ones(D), np.full(len(LIFTED), offset), {})
 
 
@@ -41,6 +45,20 @@ def test_flat_surface_at_known_depth_lifts_exactly(layers):
                          np.full(len(uv), z)], -1)
     np.testing.assert_allclose(pts[LIFTED], expected, atol=1e-5)
     assert np.isnan(pts[14:]).all()  # eyes and ears: not lifted
+
+
+def test_a_lateral_correction_moves_each_point_off_its_ray_by_exactly_that_much():
+    intr = Intrinsics(200, 100, 180.0, 170.0, 97.5, 52.0)
+    depth = np.full((100, 200), 2.5, np.float32)
+    uv = np.rint(np.stack([np.linspace(10, 190, len(LIFTED)), np.linspace(5, 95, len(LIFTED))], -1))
+    kp = _keypoints(uv.astype(np.float32))
+    plain = _model(0.1, layers=True).lift(kp, depth, intr)[0]
+    moved = _model(0.1, lateral=(0.03, -0.02)).lift(kp, depth, intr)[0]
+    np.testing.assert_allclose(moved[LIFTED] - plain[LIFTED], np.tile([0.03, -0.02, 0.0], (len(LIFTED), 1)), atol=1e-6)
+    baseline = _model(0.1, lateral=(0.03, -0.02)).lift(kp, depth, intr, learned=False)[0]
+    np.testing.assert_allclose(baseline[LIFTED], plain[LIFTED], atol=1e-6)  # the constant baseline has none
+    kp[0, LIFTED[0], 2] = 0.0
+    assert np.isnan(_model(0.1, lateral=(0.03, -0.02)).lift(kp, depth, intr)[0, LIFTED[0]]).all()
 
 
 def test_missing_keypoints_holes_and_thin_people_get_no_value():
@@ -82,6 +100,10 @@ def test_a_file_that_is_not_a_lifting_model_is_refused(tmp_path):
              constant=np.zeros(14), meta=np.array(json.dumps({})))
     with pytest.raises(ValueError, match="expects 5 inputs"):
         LiftModel.load(tmp_path / "small.npz")
+    np.savez(tmp_path / "outputs.npz", W0=np.zeros((D, 2 * len(LIFTED))), b0=np.zeros(2 * len(LIFTED)),
+             mean=np.zeros(D), std=np.ones(D), constant=np.zeros(14), meta=np.array(json.dumps({})))
+    with pytest.raises(ValueError, match=f"gives {2 * len(LIFTED)} outputs"):
+        LiftModel.load(tmp_path / "outputs.npz")
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,9 @@ import numpy as np
 from typer.testing import CliRunner
 
 from corpus import check
-from toppose.lift import LiftModel
-from toppose.train.lift import FitConfig, LiftRecipe, app, render_set, train_lift
+from toppose.camera import Intrinsics
+from toppose.lift import LIFTED, LiftModel, lift_features
+from toppose.train.lift import FitConfig, LiftRecipe, app, render_set, sample_targets, train_lift
 
 runner = CliRunner()
 
@@ -15,10 +16,39 @@ def test_a_tiny_run_beats_the_constant_offsets_and_records_its_recipe(tmp_path):
     meta = train_lift(tmp_path / "m.npz", recipe, FitConfig(hidden=64, steps=400, batch=256), log=lambda *_: None)
     model = LiftModel.load(tmp_path / "m.npz")
     assert model.meta == meta and meta["recipe"]["seed"] == 5 and meta["fit"]["steps"] == 400
+    assert model.has_lateral and meta["outputs"] == "offsets + lateral x, y" and "--hidden 64" in meta["command"]
+    assert model.layers[0][0].shape[1] == 64
     feats, targets, mask = render_set(LiftRecipe(frames=20, seed=6))  # frames it never saw
-    learned = np.abs(model.offsets(feats) - targets)[mask].mean()
-    constant = np.abs(model.offsets(feats, learned=False) - targets)[mask].mean()
+    L = len(LIFTED)
+    learned = np.abs(model.offsets(feats) - targets[:, :L])[mask[:, :L]].mean()
+    constant = np.abs(model.offsets(feats, learned=False) - targets[:, :L])[mask[:, :L]].mean()
     assert learned < 0.7 * constant  # mean absolute offset error, metres
+
+
+def test_without_lateral_the_model_learns_offsets_only(tmp_path):
+    recipe = LiftRecipe(frames=20, seed=5, lateral=False)
+    meta = train_lift(tmp_path / "m.npz", recipe, FitConfig(hidden=16, steps=20, batch=64), log=lambda *_: None)
+    model = LiftModel.load(tmp_path / "m.npz")
+    assert not model.has_lateral and meta["outputs"] == "offsets" and meta["command"].endswith("--no-lateral")
+    assert model.corrections(render_set(recipe)[0])[1] is None
+
+
+def test_targets_are_the_offset_along_the_ray_and_the_side_step_to_the_truth():
+    intr = Intrinsics(200, 100, 100.0, 100.0, 100.0, 50.0)
+    depth = np.full((100, 200), 2.0, np.float32)
+    kp = np.zeros((1, 18, 3), np.float32)
+    kp[0, LIFTED, 0], kp[0, LIFTED, 1], kp[0, LIFTED, 2] = np.arange(len(LIFTED)) * 10 + 20, 50.0, 1.0
+    inputs = lift_features(kp, depth, intr)
+    truth = np.stack([(kp[0, LIFTED, 0] - 100) * 2.3 / 100 + 0.05, np.full(len(LIFTED), -0.04),
+                      np.full(len(LIFTED), 2.3)], -1)  # 0.3 m behind the surface, 5 cm right and 4 cm down
+    target, mask = sample_targets(inputs, truth, lateral=True)
+    L = len(LIFTED)
+    assert target.shape == mask.shape == (1, 3 * L) and mask.all()
+    np.testing.assert_allclose(target[0], np.concatenate([np.full(L, 0.3), np.full(L, 0.05), np.full(L, -0.04)]),
+                               atol=1e-5)
+    offsets, only = sample_targets(inputs, truth, lateral=False)
+    np.testing.assert_allclose(offsets, target[:, :L])
+    np.testing.assert_array_equal(only, mask[:, :L])
 
 
 def test_the_same_recipe_renders_the_same_samples():
@@ -41,4 +71,5 @@ def test_cli_refuses_bad_options(tmp_path):
     (tmp_path / "m.npz").write_bytes(b"x")
     check(app, ["--out", tmp_path / "m.npz"], "m.npz: exists (add --force", tmp_path)
     check(app, ["--out", tmp_path / "n.npz", "--frames", 3], "--frames must be >= 10", tmp_path)
+    check(app, ["--out", tmp_path / "n.npz", "--hidden", 0], "--hidden and --workers >= 1", tmp_path)
     check(app, ["--out", tmp_path / "n.npz", "--model", tmp_path / "none.onnx"], "none.onnx: no such file", tmp_path)

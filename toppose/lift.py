@@ -5,7 +5,9 @@ Camera frame as ``toppose.camera``: x right, y up, z away from the camera. A key
 observed surface near (u, v) plus an offset along the ray. From above, hips, knees, elbows and the
 torso usually lie under another body surface, so the offset is learned (``LiftModel``, a small
 MLP trained by ``toppose.train.lift`` on rendered frames with exact 3-D truth); a constant offset
-per keypoint is the baseline it must beat.
+per keypoint is the baseline it must beat. A model may also learn a lateral correction (x, y
+metres added to the ray point): the rest of the skeleton and the depth around it move a 2-D
+keypoint that a pose model placed a few pixels off (knees on the hip, ankles beside the foot).
 
 Glossary: P people, K keypoints of the model (OpenPose order first), L lifted keypoints
 (``LIFTED``: the 14 ITOP labels), S window samples, F features per keypoint.
@@ -68,10 +70,12 @@ def lift_features(keypoints: np.ndarray, depth: np.ndarray, intr: Intrinsics) ->
     return out
 
 
-def points_from(inputs: LiftInputs, offsets: np.ndarray) -> np.ndarray:
-    """Anchors + offsets (P, L) metres along the ray -> (P, L, 3) camera points, NaN where not liftable."""
+def points_from(inputs: LiftInputs, offsets: np.ndarray, lateral: np.ndarray | None = None) -> np.ndarray:
+    """Anchors + offsets (P, L) metres along the ray (+ lateral (P, L, 2) x, y metres) -> (P, L, 3)
+    camera points, NaN where not liftable."""
     z = inputs.anchors + offsets
-    pts = np.concatenate([inputs.slopes * z[..., None], z[..., None]], -1)
+    xy = inputs.slopes * z[..., None] if lateral is None else inputs.slopes * z[..., None] + lateral
+    pts = np.concatenate([xy, z[..., None]], -1)
     pts[~inputs.ok | (z <= 0)] = np.nan
     return pts
 
@@ -98,17 +102,25 @@ def to_itop(points: np.ndarray) -> np.ndarray:
 class LiftModel:
     """The offset regressor: a ReLU MLP evaluated with NumPy, or the constant per-keypoint baseline.
 
-    ``LiftModel.load(path)`` reads a ``.npz`` written by ``toppose.train.lift`` (weights W0.., b0..,
-    input mean/std, the baseline's constant offsets and a JSON ``meta`` with the provenance)."""
+    The MLP's output is L offsets along the ray, or 3L: the offsets, then the lateral x (L) and y
+    (L) corrections in metres. ``LiftModel.load(path)`` reads a ``.npz`` written by
+    ``toppose.train.lift`` (weights W0.., b0.., input mean/std, the baseline's constant offsets and
+    a JSON ``meta`` with the provenance)."""
 
     def __init__(self, layers: list[tuple[np.ndarray, np.ndarray]], mean: np.ndarray, std: np.ndarray,
                  constant: np.ndarray, meta: dict) -> None:
         self.layers, self.mean, self.std = layers, mean.astype(np.float32), std.astype(np.float32)
         self.constant, self.meta = constant.astype(np.float32), meta
         n_in = layers[0][0].shape[0] if layers else len(mean)
-        if n_in != len(LIFTED) * FEATURES + GLOBAL or (layers and layers[-1][0].shape[1] != len(LIFTED)):
-            raise ValueError(f"lifting model expects {n_in} inputs; this toppose computes "
-                             f"{len(LIFTED) * FEATURES + GLOBAL} for {len(LIFTED)} keypoints")
+        n_out = layers[-1][0].shape[1] if layers else len(LIFTED)
+        if n_in != len(LIFTED) * FEATURES + GLOBAL or n_out not in (len(LIFTED), 3 * len(LIFTED)):
+            raise ValueError(f"lifting model expects {n_in} inputs and gives {n_out} outputs; this toppose "
+                             f"computes {len(LIFTED) * FEATURES + GLOBAL} for {len(LIFTED)} keypoints and "
+                             f"takes {len(LIFTED)} or {3 * len(LIFTED)}")
+        self.has_lateral = n_out == 3 * len(LIFTED)
+        if layers:  # the input standardisation folded into the first layer: one product less per frame
+            w0, b0 = layers[0]
+            self._layers = [(w0 / self.std[:, None], b0 - (self.mean / self.std) @ w0)] + layers[1:]
 
     @classmethod
     def load(cls, path: str | Path) -> "LiftModel":
@@ -121,18 +133,29 @@ class LiftModel:
         except (OSError, KeyError, ValueError) as e:
             raise ValueError(f"{path}: not a toppose lifting model ({e})") from None
 
+    def corrections(self, features: np.ndarray, learned: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+        """(P, L*F + GLOBAL) features -> (P, L) offsets in metres along the ray and (P, L, 2) lateral
+        x, y metres (None for the baseline and for offset-only models)."""
+        L = len(LIFTED)
+        if not learned or not self.layers:
+            return np.broadcast_to(self.constant, (len(features), L)).copy(), None
+        h = features
+        for i, (w, b) in enumerate(self._layers):
+            h = h @ w + b
+            if i < len(self._layers) - 1:
+                np.maximum(h, 0, out=h)
+        if not self.has_lateral:
+            return h, None
+        return h[:, :L], h[:, L:].reshape(len(h), 2, L).transpose(0, 2, 1)
+
     def offsets(self, features: np.ndarray, learned: bool = True) -> np.ndarray:
         """(P, L*F + GLOBAL) features -> (P, L) offsets in metres along the ray."""
-        if not learned or not self.layers:
-            return np.broadcast_to(self.constant, (len(features), len(LIFTED))).copy()
-        h = (features - self.mean) / self.std
-        for i, (w, b) in enumerate(self.layers):
-            h = h @ w + b
-            if i < len(self.layers) - 1:
-                np.maximum(h, 0, out=h)
-        return h
+        return self.corrections(features, learned)[0]
+
+    def points(self, inputs: LiftInputs, learned: bool = True) -> np.ndarray:
+        """LiftInputs of P people -> (P, L, 3) camera points (metres), NaN where not liftable."""
+        return points_from(inputs, *self.corrections(inputs.features, learned))
 
     def lift(self, keypoints: np.ndarray, depth: np.ndarray, intr: Intrinsics, learned: bool = True) -> np.ndarray:
         """(P, K, 3) keypoints + (H, W) depth metres -> (P, K, 3) camera metres, NaN where unknown."""
-        inputs = lift_features(keypoints, depth, intr)
-        return to_openpose(points_from(inputs, self.offsets(inputs.features, learned)), keypoints.shape[1])
+        return to_openpose(self.points(lift_features(keypoints, depth, intr), learned), keypoints.shape[1])

@@ -3,7 +3,9 @@
 ``python -m toppose.train.lift --out runtime/models/toppose-lift.npz`` renders top-view frames
 (the sensor model on), feeds the true 2-D keypoints with jitter and random drop-outs through the
 same features the runtime computes, and fits a small MLP (torch) to the true depth offset of
-every keypoint from the observed surface. Weights are written as ``.npz`` for NumPy evaluation.
+every keypoint from the observed surface and, with ``lateral``, to the x, y correction from the
+keypoint's ray to the true joint (mostly the pose model's own 2-D errors: its keypoints on each
+frame are one more copy). Weights are written as ``.npz`` for NumPy evaluation.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class LiftRecipe:
     drop: float = 0.15            # keypoint drop-out probability drawn per copy from U(0, drop)
     mixed_every: int = 4          # every Nth frame: 1-3 people, tilted (0-20 deg) cameras, 55-90 deg FOV
     model: str | None = None      # an exported pose model: its keypoints on each frame are one more copy
+    lateral: bool = True          # also learn x, y corrections to each keypoint's ray (3L outputs)
 
 
 @dataclass(frozen=True)
@@ -75,8 +78,20 @@ def _model_keypoints(recipe: LiftRecipe, depth: np.ndarray) -> np.ndarray:
     return _ESTIMATORS[recipe.model](depth)[0].keypoints
 
 
+def sample_targets(inputs, joints_cam: np.ndarray, lateral: bool) -> tuple[np.ndarray, np.ndarray]:
+    """LiftInputs of N copies + (L, 3) true camera points -> targets (N, L) offsets along the ray
+    [+ (N, 2L) lateral x, y: truth - the ray point at the true depth], mask of the same shape."""
+    z_true = joints_cam[:, 2]
+    offsets = (z_true[None] - inputs.anchors).astype(np.float32)
+    if not lateral:
+        return offsets, inputs.ok
+    side = joints_cam[None, :, :2] - inputs.slopes * z_true[None, :, None]      # (N, L, 2)
+    return (np.concatenate([offsets, side[..., 0], side[..., 1]], 1).astype(np.float32),
+            np.concatenate([inputs.ok] * 3, 1))
+
+
 def frame_samples(args) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One rendered frame -> (features (N, D), targets (N, L) metres, mask (N, L)) for its people."""
+    """One rendered frame -> (features (N, D), targets (N, L or 3L) metres, mask) for its people."""
     recipe, index = args
     frame, rng = _scene(recipe, index)
     found = _model_keypoints(recipe, frame.depth) if recipe.model else None
@@ -96,12 +111,13 @@ def frame_samples(args) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             if np.median(np.linalg.norm(found[m, :len(kp)][both, :2] - kp[both, :2], axis=1)) < 15:  # the same person
                 copies = np.concatenate([copies, found[m:m + 1, :len(kp)]])
         inputs = lift_features(copies, frame.depth, intr)
-        z_true = frame.joints_cam[p, JOINT_OF, 2]
+        target, mask = sample_targets(inputs, frame.joints_cam[p, JOINT_OF], recipe.lateral)
         feats.append(inputs.features)
-        targets.append((z_true[None] - inputs.anchors).astype(np.float32))
-        masks.append(inputs.ok)
+        targets.append(target)
+        masks.append(mask)
     if not feats:
-        return np.zeros((0, 0), np.float32), np.zeros((0, len(LIFTED)), np.float32), np.zeros((0, len(LIFTED)), bool)
+        n = len(LIFTED) * (3 if recipe.lateral else 1)
+        return np.zeros((0, 0), np.float32), np.zeros((0, n), np.float32), np.zeros((0, n), bool)
     return np.concatenate(feats), np.concatenate(targets), np.concatenate(masks)
 
 
@@ -118,9 +134,10 @@ def render_set(recipe: LiftRecipe, workers: int = 1, start: int = 0) -> tuple[np
 
 
 def constant_offsets(targets: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """(L,) the baseline: the median offset of each keypoint over the training set."""
+    """(L,) the baseline: the median offset of each keypoint over the training set (the first L
+    target columns; lateral columns have no baseline)."""
     return np.array([np.median(targets[mask[:, k], k]) if mask[:, k].any() else 0.0
-                     for k in range(targets.shape[1])], np.float32)
+                     for k in range(len(LIFTED))], np.float32)
 
 
 def fit(features: np.ndarray, targets: np.ndarray, mask: np.ndarray, cfg: FitConfig, log=print) -> dict:
@@ -175,8 +192,10 @@ def train_lift(out: Path, recipe: LiftRecipe, cfg: FitConfig, workers: int = 1, 
     meta = {"kind": "toppose lifting offsets", "toppose": __version__, "keypoints": LIFTED.tolist(),
             "recipe": asdict(recipe), "fit": asdict(cfg), "samples": int(len(feats)),
             "renderer": "toppose.synth random_scene, top view, sensor 'generic'",
+            "outputs": "offsets + lateral x, y" if recipe.lateral else "offsets",
             "command": f"python -m toppose.train.lift --frames {recipe.frames} --seed {recipe.seed} "
-                       f"--steps {cfg.steps}" + (f" --model {recipe.model}" if recipe.model else ""),
+                       f"--steps {cfg.steps} --hidden {cfg.hidden}" + (f" --model {recipe.model}" if recipe.model else "")
+                       + ("" if recipe.lateral else " --no-lateral"),
             "seconds": round(time.time() - t0, 1)}
     if recipe.model:
         meta["model_sha256"] = hashlib.sha256(Path(recipe.model).read_bytes()).hexdigest()
@@ -192,20 +211,22 @@ def main(out: Annotated[Path, typer.Option(help="the .npz to write")],
          frames: Annotated[int, typer.Option(help="rendered frames")] = LiftRecipe.frames,
          seed: Annotated[int, typer.Option(help="rendering seed")] = LiftRecipe.seed,
          steps: Annotated[int, typer.Option(help="optimiser steps")] = FitConfig.steps,
+         hidden: Annotated[int, typer.Option(help="units in each of the two hidden layers")] = FitConfig.hidden,
          workers: Annotated[int, typer.Option(help="rendering processes")] = 1,
          model: Annotated[Optional[Path], typer.Option(help="also learn from this exported pose model's "
                                                       "keypoints on every frame")] = None,
+         lateral: Annotated[bool, typer.Option(help="also learn x, y corrections to each keypoint's ray")] = True,
          force: Annotated[bool, typer.Option(help="replace an existing --out")] = False) -> None:
     """Render, fit, write the weights with their provenance."""
     from toppose.atomic import check_output
 
-    if frames < 10 or steps < 1 or workers < 1:
-        raise ConfigError("--frames must be >= 10, --steps and --workers >= 1")
+    if frames < 10 or steps < 1 or workers < 1 or hidden < 1:
+        raise ConfigError("--frames must be >= 10, --steps, --hidden and --workers >= 1")
     check_output(out, force, "--out")
     if model is not None and not model.is_file():
         raise ConfigError(f"--model {model}: no such file")
-    recipe = LiftRecipe(frames=frames, seed=seed, model=str(model) if model else None)
-    meta = train_lift(out, recipe, FitConfig(steps=steps), workers, typer.echo)
+    recipe = LiftRecipe(frames=frames, seed=seed, model=str(model) if model else None, lateral=lateral)
+    meta = train_lift(out, recipe, FitConfig(hidden=hidden, steps=steps), workers, typer.echo)
     typer.echo(f"wrote {out} ({meta['samples']} samples, {meta['seconds']} s)")
 
 
