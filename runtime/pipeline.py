@@ -139,7 +139,7 @@ class Pipeline:
         self.turn = 0  # the feed whose turn is next
         if taking_turns:
             why = "the model has a fixed batch size" if not dynamic else \
-                "batching frames does not pay on CPU" if batch is None else "--no-batch"
+                "on CPU a frame would wait for its whole batch" if batch is None else "--no-batch"
             log.info("%s: one network call per frame, the sources in turn%s", why,
                      f", {self.calls} calls at once" if self.calls > 1 else "")
         self.stats = StreamStats()

@@ -71,7 +71,7 @@ def test_on_cpu_the_sources_take_turns_one_frame_per_call(dynamic_model, tmp_pat
     with caplog.at_level(logging.INFO, "toppose.runtime"):
         pipeline = Pipeline([ImageSource(str(a)), ImageSource(str(b))], estimator)
         results = list(pipeline.run())
-    assert "does not pay on CPU" in caplog.text and set(calls) == {1} and len(calls) == len(results) == 8
+    assert "wait for its whole batch" in caplog.text and set(calls) == {1} and len(calls) == len(results) == 8
     turns = [r.source for r in results]
     # the first call takes whichever folder is ready first; from then on both queue frames: strictly in turn
     assert sorted(turns) == sorted(pipeline.names * 4) and all(x != y for x, y in zip(turns[1:], turns[2:]))
