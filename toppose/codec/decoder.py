@@ -98,8 +98,7 @@ class PoseDecoder:
         if cfg.merge:
             n = merge.merge_and_keep(s.subset, n, flat, s.offsets, self._limbs, self._shares, self._dist,
                                      cfg.merge_prior * height, cfg.merge_slack, cfg.merge_duplicate,
-                                     cfg.merge_drop,
-                                     cfg.merge_single_score,
+                                     cfg.merge_drop, cfg.merge_single_score,
                                      s.used[:total], s.scales, s.ratios, cfg.min_parts, cfg.min_mean_score)
         if n < 0:
             raise RuntimeError("people capacity exceeded")  # cannot happen: capacity = all peaks

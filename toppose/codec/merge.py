@@ -111,6 +111,16 @@ def _gap(flat, pa, pb):
 
 
 @_jit
+def _pair_fit(a, b, pa, pb, flat, dist, scale, slack, dup):
+    """Peaks pa (type a) and pb (type b): their distance / ``_allowed`` distance, 0 for a pair with
+    no canonical path (it limits nothing), inf when they lie further or cannot be one body's."""
+    limit, d = _allowed(a, b, dist, scale, slack, dup), _gap(flat, pa, pb)
+    if limit < 0 or d > limit:
+        return np.inf
+    return d / limit if limit > 0 else 0.0
+
+
+@_jit
 def fit_ratio(subset, i, j, flat, dist, scale, slack, dup):
     """Largest (part distance) / (``_allowed`` distance) over the parts of rows i and j; inf when a
     pair lies further (ratio > 1) or the rows share a type and dup < 0; a pair with no canonical
@@ -124,11 +134,10 @@ def fit_ratio(subset, i, j, flat, dist, scale, slack, dup):
         for b in range(J):
             if subset[j, b] < 0:
                 continue
-            limit, d = _allowed(a, b, dist, scale, slack, dup), _gap(flat, pa, int(subset[j, b]))
-            if limit < 0 or d > limit:
+            ratio = _pair_fit(a, b, pa, int(subset[j, b]), flat, dist, scale, slack, dup)
+            if ratio == np.inf:
                 return np.inf  # no fit: the rest cannot change that, and crowds have many such pairs
-            if limit > 0:
-                worst = max(worst, d / limit)
+            worst = max(worst, ratio)
     return worst
 
 
@@ -168,8 +177,7 @@ def fit_drop(subset, i, j, flat, dist, scale, slack, dup):
         for b in range(J):
             if subset[j, b] < 0:
                 continue
-            limit = _allowed(a, b, dist, scale, slack, dup)
-            if limit < 0 or _gap(flat, pa, int(subset[j, b])) > limit:
+            if _pair_fit(a, b, pa, int(subset[j, b]), flat, dist, scale, slack, dup) == np.inf:
                 ca = a if ca == -1 or ca == a else -2
                 cb = b if cb == -1 or cb == b else -2
                 if ca == -2 and cb == -2:
