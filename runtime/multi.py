@@ -5,14 +5,16 @@ preprocessed there too and queue up to ``depth`` frames (their reading waits). L
 sources keep only their newest frame (older ones are dropped and counted); their frames wait
 undecoded (a dropped frame costs little). ``gather`` takes the waiting frame of every source that
 has one (or of the next one in turn, when calls are not batched), never from a source whose
-previous frame is still in a call; ``Batcher`` runs frames of one input size as one batch
+frames fill its room in the calls (one frame, or one per call for a file at full speed); ``Batcher`` runs frames of one input size as one batch
 (N, 3, H, W) when the model's batch is dynamic, else one call per frame.
 
 Batching pays where a batch of n costs much less than n calls: on GPU providers. On CPU a batch
 of four frames ran 1.0-1.2 times the frames per second of one frame per call, but a frame waits
 for the whole batch (benchmarks: stream_four_sources). There the sources take turns, one frame
 per call, and the cores are split among several calls at once (``split_cores``): each call
-prepares (decodes and preprocesses) the frame it takes while the others hold the cores. With one
+prepares (decodes and preprocesses) the frame it takes while the others hold the cores. A file
+source at full speed has frames queued for every call, so alone it runs the same way (its
+``Feed.room``); ``Pipeline`` puts its results back in order by their ``seq``. With one
 call at a time (one core), ``Ahead`` readies the feed whose turn is next late in the running call:
 it prepares the frame that feed holds, and the feed prepares each newer one as it arrives. Threads
 that prepare frames beside the network run at the lowest scheduling priority (``yield_to_inference``).
@@ -64,6 +66,7 @@ class Waiting:
     started: float      # perf_counter seconds when the frame was taken (glass)
     timings: Timings
     prepared: Prepared | None = None  # set by ``prepare``
+    seq: int = 0                      # its place among the frames ``gather`` took from its feed
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)  # one preparation
 
     @classmethod
@@ -82,7 +85,9 @@ class Feed:
         self.depth = 1 if source.live else depth
         self.frames: deque[Waiting] = deque()
         self.dropped, self.done, self.error = 0, False, None
-        self.busy = False  # a frame of this feed is in a network call (or waiting to be queued as a result)
+        self.inflight = 0  # frames of this feed in network calls (or waiting to be queued as results)
+        self.room = 1      # how many may be: a file source at full speed, one per call (``Pipeline``)
+        self.taken = 0     # frames ``gather`` took: the next one's ``seq``
         self.eager = True  # prepare frames here, while the network works; False: only when taken
         self.thread = threading.Thread(target=self._run, daemon=True, name=f"capture {name}")
 
@@ -192,17 +197,19 @@ class Ahead:
 
 def gather(feeds: list[Feed], cond: threading.Condition, stop: threading.Event,
            limit: int | None = None, first: int = 0) -> list[tuple[Feed, Waiting]] | None:
-    """The waiting frame of each feed that has one and none in a call, at most ``limit`` of them,
-    looking from feed ``first`` on (round robin); None once all have ended or on stop. The feeds
-    taken are busy until ``release``d: a source's frames go through the network one at a time,
-    so its results stay in order however many calls run at once."""
+    """The waiting frame of each feed that has one and room in the calls (``Feed.room``: usually
+    one frame in a call at a time), at most ``limit`` of them, looking from feed ``first`` on (round
+    robin); None once all have ended or on stop. A frame taken holds its room until ``release``d;
+    its ``seq`` numbers it among its feed's, so results from calls that end out of order can be
+    put back in order."""
     order = feeds[first % len(feeds):] + feeds[:first % len(feeds)]
     with cond:
         while not stop.is_set():
-            ready = [(f, f.frames.popleft()) for f in [f for f in order if f.frames and not f.busy][:limit]]
+            ready = [(f, f.frames.popleft()) for f in [f for f in order if f.frames and f.inflight < f.room][:limit]]
             if ready:
-                for f, _ in ready:
-                    f.busy = True
+                for f, w in ready:
+                    f.inflight += 1
+                    w.seq, f.taken = f.taken, f.taken + 1
                 cond.notify_all()  # file sources waiting for room
                 return ready
             if all(f.done and not f.frames for f in feeds):
@@ -212,10 +219,10 @@ def gather(feeds: list[Feed], cond: threading.Condition, stop: threading.Event,
 
 
 def release(taken: list[tuple[Feed, Waiting]], cond: threading.Condition) -> None:
-    """The feeds ``gather`` gave these frames of may give their next ones."""
+    """The feeds ``gather`` gave these frames of have room for their next ones."""
     with cond:
         for f, _ in taken:
-            f.busy = False
+            f.inflight -= 1
         cond.notify_all()
 
 

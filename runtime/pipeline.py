@@ -1,8 +1,9 @@
 """Streaming as a generator: capture, inference and decoding overlap in threads.
 
 capture thread per source (read; files also preprocess) -> [newest frame, or a bounded queue for
-files] -> inference thread (the waiting frame of every source, batched into one call) -> [bounded
-queue] -> decode (caller's thread) -> yielded Result; outputs are the caller's. onnxruntime,
+files] -> inference thread (the waiting frame of every source, batched into one call), or on CPU
+several calls at once, each source's results put back in order -> [bounded queue] -> decode
+(caller's thread) -> yielded Result; outputs are the caller's. onnxruntime,
 OpenCV and the Numba decoder release the GIL, so the stages run in parallel. Live and paced
 sources keep only their newest frame; older ones are dropped and counted. One source failing
 or ending leaves the others running.
@@ -28,6 +29,7 @@ from toppose.runtime.sources import Captured, Source
 
 log = logging.getLogger("toppose.runtime")
 _END = object()
+QUEUE_SIZE = 4  # frames a file source at full speed may queue
 
 
 @dataclass
@@ -115,12 +117,13 @@ class Pipeline:
     ``sources``: one Source or several (of one modality); ``queue_size``: frames a file source
     at full speed may queue. ``batch``: run the waiting frames of all sources as one call (needs a
     model with a dynamic batch); None: only where that pays, on GPU providers (see ``multi``).
-    ``calls``: with several sources not batched, network calls in flight at once, each on its own
-    thread and each source's frame in at most one of them (``multi.split_cores``).
+    ``calls``: when not batched, network calls in flight at once, each on its own thread
+    (``multi.split_cores``). A live or paced source has a frame in at most one of them; a file
+    source at full speed may have one in each, and its results are put back in order.
     ``stats`` covers all sources; ``source_stats`` each one.
     """
 
-    def __init__(self, sources: Source | list[Source], predictor: PosePredictor, queue_size: int = 4,
+    def __init__(self, sources: Source | list[Source], predictor: PosePredictor, queue_size: int = QUEUE_SIZE,
                  batch: bool | None = None, calls: int = 1) -> None:
         self.sources = [sources] if isinstance(sources, Source) else list(sources)
         self.predictor = predictor
@@ -132,11 +135,15 @@ class Pipeline:
         dynamic = dynamic_batch(predictor)
         self.batched = dynamic and (on_gpu(predictor) if batch is None else batch)
         taking_turns = len(self.sources) > 1 and not self.batched
-        self.calls = max(1, calls) if taking_turns else 1
+        self.calls = 1 if self.batched else max(1, calls)
         self.ahead = Ahead(self.prepare, self.cond, self.stop) if taking_turns and self.calls == 1 else None
         for f in self.feeds if self.calls > 1 else ():
             f.eager = False  # each call prepares the frame it takes while the other calls hold the cores
+            f.room = 1 if f.source.live else self.calls  # a file at full speed: frames in every call, put back in order
         self.turn = 0  # the feed whose turn is next
+        if self.calls > 1 and not taking_turns:
+            log.info("%s: frames queued for several calls: %d calls at once, its results put back in order",
+                     self.names[0], self.calls)
         if taking_turns:
             why = "the model has a fixed batch size" if not dynamic else \
                 "on CPU a frame would wait for its whole batch" if batch is None else "--no-batch"
@@ -159,10 +166,11 @@ class Pipeline:
                         f.eager = False
                     self.ahead.submit(self.feeds[self.turn % len(self.feeds)], picked)
                 taken = [(f, w) for f, w in ready if self.prepare(w) is not None]  # live frames: prepared now
-                maps = batcher([w for _, w in taken]) if taken else []
+                maps = iter(batcher([w for _, w in taken]) if taken else [])
                 if self.ahead is not None:
                     self.ahead.called(time.perf_counter() - picked)
-                for (feed, w), (paf, heat) in zip(taken, maps):
+                for feed, w in ready:  # an unreadable frame goes as (None, None): its place in the order is free
+                    paf, heat = next(maps) if w.prepared is not None else (None, None)
                     if not _put(out, (feed, w, picked, paf, heat), self.stop):
                         return
                 release(ready, self.cond)  # queued in order: the feeds' next frames may go
@@ -187,17 +195,25 @@ class Pipeline:
         for t in infer:
             t.start()
         try:
-            ended = 0
+            ended, early = 0, {f.name: {} for f in self.feeds}  # per feed: results that came before their turn
+            emitted = {f.name: 0 for f in self.feeds}
             while ended < self.calls:
                 if (item := _get(out, self.stop)) is _END:
                     ended += 1
                     if self.stop.is_set():
                         break
                     continue
-                feed, w, picked, paf, heat = item
-                poses = self.predictor.decode(paf, heat, w.prepared.box.scale, w.timings)
-                self._count_drops()
-                yield Result(w.captured, w.prepared, poses, w.timings, w.started, feed.name, picked)
+                feed, w = item[0], item[1]
+                waiting = early[feed.name]
+                waiting[w.seq] = item
+                while (item := waiting.pop(emitted[feed.name], None)) is not None:
+                    emitted[feed.name] += 1
+                    _, w, picked, paf, heat = item
+                    if paf is None:  # unreadable
+                        continue
+                    poses = self.predictor.decode(paf, heat, w.prepared.box.scale, w.timings)
+                    self._count_drops()
+                    yield Result(w.captured, w.prepared, poses, w.timings, w.started, feed.name, picked)
             self._raise_if_all_failed()
         finally:
             self.stop.set()

@@ -19,7 +19,7 @@ from toppose.runtime.draw import draw_heights, draw_poses, draw_status
 from toppose.runtime.estimator import PoseEstimator
 from toppose.runtime.multi import split_cores
 from toppose.runtime.outputs import JsonlWriter, OpenPoseJsonWriter, VideoOut, frame_record
-from toppose.runtime.pipeline import Pipeline, StreamStats
+from toppose.runtime.pipeline import QUEUE_SIZE, Pipeline, StreamStats
 from toppose.runtime.session import PoseSession
 from toppose.runtime.sources import Source
 
@@ -171,12 +171,15 @@ def run_stream(sources: Source | list[Source], session: PoseSession, cfg: Stream
 
 def shared_network(session: PoseSession, sources: Source | list[Source],
                    batch: bool | None) -> tuple[PoseSession, int]:
-    """(the session the stream runs, network calls at once). Several sources on CPU, not batched: the
-    session's threads split among calls at once (``multi.split_cores``); otherwise ``session``, one call."""
-    n = 1 if isinstance(sources, Source) else len(sources)
-    if n < 2 or batch or session.device != "CPUExecutionProvider":
+    """(the session the stream runs, network calls at once). On CPU, not batched, with frames for
+    more than one call at a time (several sources, or a file source at full speed, which offers as
+    many as its queue holds): the session's threads split among calls at once
+    (``multi.split_cores``); otherwise ``session``, one call."""
+    sources = [sources] if isinstance(sources, Source) else sources
+    lanes = sum(1 if s.live else QUEUE_SIZE for s in sources)
+    if lanes < 2 or batch or session.device != "CPUExecutionProvider":
         return session, 1
-    calls, threads = split_cores(n, session.threads)
+    calls, threads = split_cores(lanes, session.threads)
     return (session.with_threads(threads), calls) if calls > 1 else (session, 1)
 
 

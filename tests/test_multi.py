@@ -14,12 +14,13 @@ import pytest
 
 from toppose.export.onnx_export import ExportOptions, export_onnx
 from toppose.runtime.estimator import PoseEstimator
-from toppose.runtime.multi import (BACKGROUND_NICE, Feed, cores, dynamic_batch, gather, release, source_names,
-                                  split_cores)
+from toppose.inference import Timings
+from toppose.runtime.multi import (BACKGROUND_NICE, Feed, Waiting, cores, dynamic_batch, gather, release,
+                                  source_names, split_cores)
 from toppose.runtime.pipeline import Pipeline
 from toppose.runtime.session import PoseSession
 from toppose.runtime.replay import ItopSource
-from toppose.runtime.sources import ImageSource, Paced
+from toppose.runtime.sources import Captured, ImageSource, Paced
 from toppose.runtime.stream import StreamConfig, bundled_model, run_stream, shared_network
 from toppose.synth.player import ScenePlayer
 from toppose.synth.writers import depth_to_mm, write_itop
@@ -67,13 +68,19 @@ def test_on_cpu_the_sources_take_turns_one_frame_per_call(dynamic_model, tmp_pat
     estimator = PoseEstimator(PoseSession(dynamic_model, "cpu"))
     calls = []
     real = estimator.infer_batch
-    estimator.infer_batch = lambda x: (calls.append(len(x)), real(x))[1]
+
+    def counted(x):  # the first call waits until both folders are read (on a busy box one may lag)
+        while not calls and not all(f.done for f in pipeline.feeds):
+            time.sleep(0.01)
+        calls.append(len(x))
+        return real(x)
+    estimator.infer_batch = counted
     with caplog.at_level(logging.INFO, "toppose.runtime"):
         pipeline = Pipeline([ImageSource(str(a)), ImageSource(str(b))], estimator)
         results = list(pipeline.run())
     assert "wait for its whole batch" in caplog.text and set(calls) == {1} and len(calls) == len(results) == 8
     turns = [r.source for r in results]
-    # the first call takes whichever folder is ready first; from then on both queue frames: strictly in turn
+    # the first call takes whichever folder was ready first; from then on both have frames: strictly in turn
     assert sorted(turns) == sorted(pipeline.names * 4) and all(x != y for x, y in zip(turns[1:], turns[2:]))
 
 
@@ -144,16 +151,47 @@ def test_split_cores_gives_each_source_a_call_while_threads_last():
     assert split_cores(5, threads=0) == (min(5, cores()), max(1, cores() // min(5, cores())))
 
 
+def waiting(name: str) -> Waiting:
+    return Waiting(Captured(0, 0.0, None, 0.0, name), 0.0, Timings())
+
+
+def taken(ready) -> list[tuple[str, int]]:
+    return [(w.captured.name, w.seq) for _, w in ready]
+
+
 def test_gather_skips_a_source_whose_frame_is_in_a_call_until_it_is_released():
     cond, stop = threading.Condition(), threading.Event()
     a, b = (Feed(ImageSource.__new__(ImageSource), n, lambda w: w, cond, stop, 4) for n in "ab")
-    a.frames.extend(["a0", "a1"])
-    b.frames.append("b0")
+    a.frames.extend([waiting("a0"), waiting("a1")])
+    b.frames.append(waiting("b0"))
     first = gather([a, b], cond, stop, limit=1, first=0)
     second = gather([a, b], cond, stop, limit=1, first=0)   # a's turn again, but its frame is in a call
-    assert [w for _, w in first] == ["a0"] and [w for _, w in second] == ["b0"]
+    assert taken(first) == [("a0", 0)] and taken(second) == [("b0", 0)]
     release(first, cond)
-    assert [w for _, w in gather([a, b], cond, stop, limit=1, first=0)] == ["a1"]
+    assert taken(gather([a, b], cond, stop, limit=1, first=0)) == [("a1", 1)]
+
+
+def test_gather_gives_a_feed_with_room_for_two_frames_its_next_frame_while_one_is_in_a_call():
+    cond, stop = threading.Condition(), threading.Event()
+    feed = Feed(ImageSource.__new__(ImageSource), "a", lambda w: w, cond, stop, 4)
+    feed.room = 2
+    feed.frames.extend([waiting(f"a{i}") for i in range(3)])
+    first, second = (gather([feed], cond, stop, limit=1) for _ in range(2))
+    assert taken(first) + taken(second) == [("a0", 0), ("a1", 1)] and feed.inflight == 2
+    assert not gather_within([feed], cond, 0.3)    # both places taken: a2 waits
+    release(second, cond)
+    assert taken(gather([feed], cond, stop, limit=1)) == [("a2", 2)]
+
+
+def gather_within(feeds, cond, seconds: float):
+    """What ``gather`` gives within ``seconds`` (then it is stopped): [] when nothing."""
+    stop = threading.Event()
+    timer = threading.Timer(seconds, stop.set)
+    timer.start()
+    try:
+        return gather(feeds, cond, stop, limit=1) or []
+    finally:
+        timer.cancel()
 
 
 class Concurrent(PoseEstimator):
@@ -210,5 +248,22 @@ def test_several_sources_on_cpu_run_a_session_whose_threads_are_split_among_call
     network, calls = shared_network(session, sources, batch=None)
     assert (calls, network.threads, network.path) == (2, 1, session.path)
     assert shared_network(session, sources, batch=True) == (session, 1)       # batching asked for: one call
-    assert shared_network(session, sources[0], batch=None) == (session, 1)    # one source: every thread
+    assert shared_network(session, Paced(sources[0], fps=30), batch=None) == (session, 1)  # one frame at a time
     assert shared_network(session, sources[:2], batch=None)[0].threads == 1
+    network, calls = shared_network(session, sources[0], batch=None)        # a file at full speed: frames for both
+    assert (calls, network.threads) == (2, 1)
+
+
+def test_a_file_at_full_speed_runs_in_calls_at_once_and_its_results_stay_in_order(tmp_path):
+    root = folder(tmp_path / "a", 3, 12)
+    (root / "005.png").write_bytes(b"not a png")                      # unreadable: skipped, the rest in order
+    network = Concurrent(PoseSession(bundled_model(), "cpu"))
+    pipeline = Pipeline(ImageSource(str(root)), network, calls=2)
+    results = list(pipeline.run())
+    assert network.most == 2                                           # two of its frames in calls at once
+    assert [r.index for r in results] == [i for i in range(12) if i != 5]
+    assert [r.captured.name for r in results] == [f"{i:03d}.png" for i in range(12) if i != 5]
+    for r in results[:3]:
+        alone, _ = PoseEstimator(PoseSession(bundled_model(), "cpu"))(cv2.imread(str(root / r.captured.name),
+                                                                                cv2.IMREAD_UNCHANGED))
+        assert np.allclose(r.poses.keypoints, alone.keypoints, atol=0.05)
