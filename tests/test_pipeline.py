@@ -1,4 +1,6 @@
 import logging
+import os
+import sys
 import threading
 import time
 
@@ -150,3 +152,21 @@ def test_taking_turns_the_frame_next_in_turn_is_prepared_while_the_network_works
     # network's thread (one race is allowed: a frame offered between the look ahead and the pick)
     assert network.prepared_on.count("inference") <= 1
     assert "prepare ahead" in network.prepared_on
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+def test_a_live_source_alone_hands_its_frames_over_at_its_own_priority_and_the_call_prepares_them(tmp_path):
+    """Prepared on a capture thread at the lowest priority, a paced source's frames waited for a busy
+    box's spare time; handed over, they are prepared by the network's thread when it takes them."""
+    (root,) = scene_folders(tmp_path, "a")
+
+    class Watched(Paced):
+        def __iter__(self):
+            self.nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+            yield from super().__iter__()
+
+    network = SlowNetwork(PoseSession(bundled_model(), device="cpu"))
+    source, before = Watched(ImageSource(str(root)), fps=20), os.getpriority(os.PRIO_PROCESS, 0)
+    results = list(Pipeline(source, network).run())
+    assert len(results) >= 10 and source.nice == before
+    assert set(network.prepared_on) == {"inference"} and len(network.prepared_on) == len(results)
