@@ -147,8 +147,8 @@ class Pipeline:
             f.room = 1 if f.source.live else self.calls  # a file at full speed: frames in every call, put back in order
         self.turn = 0  # the feed whose turn is next
         if self.calls > 1 and not taking_turns:
-            log.info("%s: frames queued for several calls: %d calls at once, its results put back in order",
-                     self.names[0], self.calls)
+            log.info("%s at full speed: %d network calls at once, its results put back in order",
+                     self.sources[0].label, self.calls)
         if taking_turns:
             why = "the model has a fixed batch size" if not dynamic else \
                 "on CPU a frame would wait for its whole batch" if batch is None else "--no-batch"

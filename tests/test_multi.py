@@ -254,12 +254,14 @@ def test_several_sources_on_cpu_run_a_session_whose_threads_are_split_among_call
     assert (calls, network.threads) == (2, 1)
 
 
-def test_a_file_at_full_speed_runs_in_calls_at_once_and_its_results_stay_in_order(tmp_path):
+def test_a_file_at_full_speed_runs_in_calls_at_once_and_its_results_stay_in_order(tmp_path, caplog):
     root = folder(tmp_path / "a", 3, 12)
     (root / "005.png").write_bytes(b"not a png")                      # unreadable: skipped, the rest in order
     network = Concurrent(PoseSession(bundled_model(), "cpu"))
-    pipeline = Pipeline(ImageSource(str(root)), network, calls=2)
-    results = list(pipeline.run())
+    with caplog.at_level(logging.INFO, "toppose.runtime"):
+        pipeline = Pipeline(ImageSource(str(root)), network, calls=2)
+        results = list(pipeline.run())
+    assert "at full speed: 2 network calls at once" in caplog.text
     assert network.most == 2                                           # two of its frames in calls at once
     assert [r.index for r in results] == [i for i in range(12) if i != 5]
     assert [r.captured.name for r in results] == [f"{i:03d}.png" for i in range(12) if i != 5]
