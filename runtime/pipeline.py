@@ -211,7 +211,7 @@ class Pipeline:
                 feed, w = item[0], item[1]
                 waiting = early[feed.name]
                 waiting[w.seq] = item
-                while (item := waiting.pop(emitted[feed.name], None)) is not None:
+                while not self.stop.is_set() and (item := waiting.pop(emitted[feed.name], None)) is not None:
                     emitted[feed.name] += 1
                     _, w, picked, paf, heat = item
                     if paf is None:  # unreadable

@@ -269,3 +269,24 @@ def test_a_file_at_full_speed_runs_in_calls_at_once_and_its_results_stay_in_orde
         alone, _ = PoseEstimator(PoseSession(bundled_model(), "cpu"))(cv2.imread(str(root / r.captured.name),
                                                                                 cv2.IMREAD_UNCHANGED))
         assert np.allclose(r.poses.keypoints, alone.keypoints, atol=0.05)
+
+
+class FirstCallSlow(Concurrent):
+    """The first call takes 200 ms, the others 10 ms: later frames finish first and wait their turn."""
+
+    def infer(self, x, timings=None):
+        with self.lock:
+            self.calls += 1
+            call = self.calls
+        time.sleep(0.2 if call == 1 else 0.01)
+        return PoseEstimator.infer(self, x, timings)
+
+
+def test_results_waiting_their_turn_are_not_given_after_the_stream_is_stopped(tmp_path):
+    network = FirstCallSlow(PoseSession(bundled_model(), "cpu"))
+    pipeline = Pipeline(ImageSource(str(folder(tmp_path / "a", 3, 6))), network, calls=2)
+    got = []
+    for r in pipeline.run():   # as --frames 1 does: stop after the first result
+        got.append(r.index)
+        pipeline.stop.set()
+    assert got == [0]
