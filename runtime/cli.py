@@ -99,8 +99,9 @@ def stream(camera: Annotated[Optional[list[int]], typer.Option(help="live camera
            frames: Annotated[Optional[int], typer.Option(help="stop after N frames")] = None,
            duration: Annotated[Optional[float], typer.Option(help="stop after S seconds")] = None,
            decoder: Annotated[str, typer.Option(help="sparse or fine (numba: deprecated name of fine)")] = "sparse",
-           threads: Annotated[int, typer.Option(help="onnxruntime CPU threads (0 = one per core); "
-                                                        "several sources, or a file at full speed, split them among calls at once")] = 0,
+           threads: Annotated[int, typer.Option(help="onnxruntime CPU threads (0 = one per core); several "
+                                                        "sources, or a file at full speed, split them among "
+                                                        "calls at once")] = 0,
            batch: Annotated[Optional[bool], typer.Option(help="several sources' frames in one network call "
                                                          "(default: on GPU providers, where it pays)")] = None,
            seed: Annotated[int, typer.Option(help="demo scene seed")] = 0,

@@ -5,8 +5,9 @@ preprocessed there too and queue up to ``depth`` frames (their reading waits). L
 sources keep only their newest frame (older ones are dropped and counted); their frames wait
 undecoded (a dropped frame costs little). ``gather`` takes the waiting frame of every source that
 has one (or of the next one in turn, when calls are not batched), never from a source whose
-frames fill its room in the calls (one frame, or one per call for a file at full speed); ``Batcher`` runs frames of one input size as one batch
-(N, 3, H, W) when the model's batch is dynamic, else one call per frame.
+frames fill its room in the calls (one frame, or one per call for a file at full speed);
+``Batcher`` runs frames of one input size as one batch (N, 3, H, W) when the model's batch is
+dynamic, else one call per frame.
 
 Batching pays where a batch of n costs much less than n calls: on GPU providers. On CPU a batch
 of four frames ran 1.0-1.2 times the frames per second of one frame per call, but a frame waits

@@ -18,7 +18,8 @@ def test_a_tiny_run_beats_the_constant_offsets_and_records_its_recipe(tmp_path):
     assert model.meta == meta and meta["recipe"]["seed"] == 5 and meta["fit"]["steps"] == 400
     assert model.has_lateral and meta["outputs"] == "offsets + lateral x, y" and "--hidden 64" in meta["command"]
     assert model.layers[0][0].shape[1] == 64
-    feats, targets, mask = render_set(LiftRecipe(frames=20, seed=6))  # frames it never saw
+    feats, targets, mask, weight = render_set(LiftRecipe(frames=20, seed=6))  # frames it never saw
+    assert (weight == 1).all()  # no pose model: jittered true keypoints only
     L = len(LIFTED)
     learned = np.abs(model.offsets(feats) - targets[:, :L])[mask[:, :L]].mean()
     constant = np.abs(model.offsets(feats, learned=False) - targets[:, :L])[mask[:, :L]].mean()
@@ -57,14 +58,41 @@ def test_the_same_recipe_renders_the_same_samples():
         np.testing.assert_array_equal(x, y)
 
 
-def test_a_pose_model_adds_its_own_keypoints_as_one_more_copy():
+def test_a_pose_model_adds_its_own_keypoints_in_each_view_as_weighted_copies():
     from toppose.runtime.stream import bundled_model
 
     plain = render_set(LiftRecipe(frames=6, seed=3))
-    with_model = render_set(LiftRecipe(frames=6, seed=3, model=str(bundled_model())))
     people = len(plain[0]) // LiftRecipe.copies
-    assert people <= len(with_model[0]) - len(plain[0]) <= people and people > 0  # one model copy per person
-    np.testing.assert_array_equal(with_model[0][:LiftRecipe.copies], plain[0][:LiftRecipe.copies])
+    for views in (1, 2):
+        with_model = render_set(LiftRecipe(frames=6, seed=3, model=str(bundled_model()), model_views=views,
+                                           model_weight=2.5))
+        added = len(with_model[0]) - len(plain[0])
+        assert people * views - 1 <= added <= people * views and people > 0  # a copy per person and view, if found
+        np.testing.assert_array_equal(with_model[0][:LiftRecipe.copies], plain[0][:LiftRecipe.copies])
+        assert sorted(set(with_model[3])) == [1.0, 2.5] and (with_model[3] == 2.5).sum() == added
+
+
+def test_keypoints_found_in_a_flipped_view_are_mapped_back_to_the_frame(monkeypatch):
+    """A stand-in pose model that finds one keypoint where it sees a bright blob: in every view the
+    keypoint comes back to the blob's pixel, and a mirror's left becomes the person's right."""
+    import toppose.train.lift as tl
+
+    depth = np.zeros((48, 64), np.float32)
+    depth[10, 50] = 1.0
+
+    class Blob:
+        def __call__(self, seen):
+            kp = np.zeros((1, 18, 3), np.float32)
+            v, u = np.unravel_index(np.argmax(seen), seen.shape)
+            kp[0, 2] = (u, v, 1.0)                               # found as the right shoulder
+            return type("P", (), {"keypoints": kp})(), None
+    monkeypatch.setitem(tl._ESTIMATORS, "blob", Blob())
+    recipe = LiftRecipe(model="blob")
+    for view in tl.VIEWS:
+        kp = tl._model_keypoints(recipe, depth, view)
+        mirrored = view[0] != view[1]
+        shoulder = 5 if mirrored else 2                          # the left shoulder when seen in a mirror
+        assert tuple(kp[0, shoulder]) == (50.0, 10.0, 1.0) and kp[0, 7 - shoulder, 2] == 0
 
 
 def test_cli_refuses_bad_options(tmp_path):
@@ -72,4 +100,6 @@ def test_cli_refuses_bad_options(tmp_path):
     check(app, ["--out", tmp_path / "m.npz"], "m.npz: exists (add --force", tmp_path)
     check(app, ["--out", tmp_path / "n.npz", "--frames", 3], "--frames must be >= 10", tmp_path)
     check(app, ["--out", tmp_path / "n.npz", "--hidden", 0], "--hidden and --workers >= 1", tmp_path)
+    check(app, ["--out", tmp_path / "n.npz", "--model-views", 5], "--model-views must be 1 to 4", tmp_path)
+    check(app, ["--out", tmp_path / "n.npz", "--model-weight", 0], "--model-weight > 0", tmp_path)
     check(app, ["--out", tmp_path / "n.npz", "--model", tmp_path / "none.onnx"], "none.onnx: no such file", tmp_path)

@@ -5,7 +5,8 @@
 same features the runtime computes, and fits a small MLP (torch) to the true depth offset of
 every keypoint from the observed surface and, with ``lateral``, to the x, y correction from the
 keypoint's ray to the true joint (mostly the pose model's own 2-D errors: its keypoints on each
-frame are one more copy). Weights are written as ``.npz`` for NumPy evaluation.
+frame, and on the frame mirrored and turned (``VIEWS``, mapped back), are more copies, weighted
+``model_weight`` against the jittered truth). Weights are written as ``.npz`` for NumPy evaluation.
 """
 
 from __future__ import annotations
@@ -26,9 +27,14 @@ from toppose.camera import Intrinsics
 from toppose.errors import App, ConfigError
 from toppose.itop_eval import match_person
 from toppose.lift import LIFTED, lift_features
-from toppose.skeleton import OPENPOSE_FROM_ITOP, openpose_from_itop
+from toppose.skeleton import FLIP_PERMUTATION, OPENPOSE_FROM_ITOP, openpose_from_itop
 
 JOINT_OF = np.asarray([OPENPOSE_FROM_ITOP[k] for k in LIFTED])  # (L,) ITOP joint of each lifted keypoint
+# Views of a frame the pose model is run on (flip left-right, flip upside down): as it is, mirrored,
+# upside down, turned 180 degrees. From a ceiling every one is a scene the model could meet, and its
+# 2-D errors differ in each, so each is one more sample of them (mirrors swap left and right).
+VIEWS = ((False, False), (True, False), (False, True), (True, True))
+MIRROR = np.asarray(FLIP_PERMUTATION)  # keypoint order as a mirror shows it
 
 
 @dataclass(frozen=True)
@@ -41,8 +47,10 @@ class LiftRecipe:
     jitter_px: float = 3.0        # keypoint noise sigma drawn per copy from U(0, jitter_px)
     drop: float = 0.15            # keypoint drop-out probability drawn per copy from U(0, drop)
     mixed_every: int = 4          # every Nth frame: 1-3 people, tilted (0-20 deg) cameras, 55-90 deg FOV
-    model: str | None = None      # an exported pose model: its keypoints on each frame are one more copy
+    model: str | None = None      # an exported pose model: its keypoints on each frame are more copies
     lateral: bool = True          # also learn x, y corrections to each keypoint's ray (3L outputs)
+    model_views: int = 4          # the first N of VIEWS the model is run on
+    model_weight: float = 1.0     # loss weight of a model copy (a jittered copy weighs 1)
 
 
 @dataclass(frozen=True)
@@ -68,14 +76,24 @@ def _scene(recipe: LiftRecipe, index: int):
 _ESTIMATORS: dict = {}  # per process: the pose model of ``LiftRecipe.model``
 
 
-def _model_keypoints(recipe: LiftRecipe, depth: np.ndarray) -> np.ndarray:
-    """(P, K, 3) keypoints the recipe's pose model finds in ``depth`` (metres)."""
+def _model_keypoints(recipe: LiftRecipe, depth: np.ndarray, view: tuple[bool, bool] = VIEWS[0]) -> np.ndarray:
+    """(P, K, 3) keypoints the recipe's pose model finds in ``depth`` (metres) seen in ``view``
+    (flipped left-right, upside down), mapped back to the frame."""
     if recipe.model not in _ESTIMATORS:
         from toppose.runtime.estimator import PoseEstimator
         from toppose.runtime.session import PoseSession
 
         _ESTIMATORS[recipe.model] = PoseEstimator(PoseSession(Path(recipe.model), "cpu", threads=1))
-    return _ESTIMATORS[recipe.model](depth)[0].keypoints
+    lr, ud = view
+    seen = np.ascontiguousarray(depth[::-1 if ud else 1, ::-1 if lr else 1])
+    found = _ESTIMATORS[recipe.model](seen)[0].keypoints.copy()
+    if lr != ud:  # seen in a mirror: its left is the person's right
+        found[:, :len(MIRROR)] = found[:, MIRROR]
+    known = found[..., 2] > 0
+    for flipped, axis, size in ((lr, 0, depth.shape[1]), (ud, 1, depth.shape[0])):
+        if flipped:
+            found[..., axis] = np.where(known, size - 1 - found[..., axis], found[..., axis])
+    return found
 
 
 def sample_targets(inputs, joints_cam: np.ndarray, lateral: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -90,14 +108,23 @@ def sample_targets(inputs, joints_cam: np.ndarray, lateral: bool) -> tuple[np.nd
             np.concatenate([inputs.ok] * 3, 1))
 
 
-def frame_samples(args) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One rendered frame -> (features (N, D), targets (N, L or 3L) metres, mask) for its people."""
+def _same_person(found: np.ndarray, kp: np.ndarray) -> np.ndarray | None:
+    """(1, K, 3): the person of ``found`` (P, K', 3) that is the true one ``kp`` (K, 3), or None."""
+    if (m := match_person(found[:, :len(kp)], kp)) < 0:
+        return None
+    both = (found[m, :len(kp), 2] > 0) & (kp[:, 2] > 0)
+    near = np.median(np.linalg.norm(found[m, :len(kp)][both, :2] - kp[both, :2], axis=1)) < 15
+    return found[m:m + 1, :len(kp)] if near else None
+
+
+def frame_samples(args) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One rendered frame -> (features (N, D), targets (N, L or 3L) metres, mask, weight (N,)) for its people."""
     recipe, index = args
     frame, rng = _scene(recipe, index)
-    found = _model_keypoints(recipe, frame.depth) if recipe.model else None
+    views = [_model_keypoints(recipe, frame.depth, v) for v in VIEWS[:recipe.model_views]] if recipe.model else []
     cx, cy, kx, ky = frame.intrinsics
     intr = Intrinsics(frame.depth.shape[1], frame.depth.shape[0], 1 / kx, 1 / ky, cx, cy)
-    feats, targets, masks = [], [], []
+    feats, targets, masks, weights = [], [], [], []
     for p in range(len(frame.joints_uv)):
         kp, in_frame = openpose_from_itop(frame.joints_uv[p], frame.visible[p], frame.depth.shape)
         if in_frame.sum() < 6:
@@ -106,23 +133,24 @@ def frame_samples(args) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         sigma = rng.uniform(0, recipe.jitter_px, (recipe.copies, 1, 1))
         copies[..., :2] += rng.normal(size=copies[..., :2].shape) * sigma
         copies[..., 2] *= rng.random(copies.shape[:2]) >= rng.uniform(0, recipe.drop, (recipe.copies, 1))
-        if found is not None and (m := match_person(found[:, :len(kp)], kp)) >= 0:
-            both = (found[m, :len(kp), 2] > 0) & (kp[:, 2] > 0)
-            if np.median(np.linalg.norm(found[m, :len(kp)][both, :2] - kp[both, :2], axis=1)) < 15:  # the same person
-                copies = np.concatenate([copies, found[m:m + 1, :len(kp)]])
+        found = [c for c in (_same_person(v, kp) for v in views) if c is not None]
+        copies = np.concatenate([copies, *found])
         inputs = lift_features(copies, frame.depth, intr)
         target, mask = sample_targets(inputs, frame.joints_cam[p, JOINT_OF], recipe.lateral)
         feats.append(inputs.features)
         targets.append(target)
         masks.append(mask)
+        weights.append(np.r_[np.ones(recipe.copies), np.full(len(found), recipe.model_weight)].astype(np.float32))
     if not feats:
         n = len(LIFTED) * (3 if recipe.lateral else 1)
-        return np.zeros((0, 0), np.float32), np.zeros((0, n), np.float32), np.zeros((0, n), bool)
-    return np.concatenate(feats), np.concatenate(targets), np.concatenate(masks)
+        return (np.zeros((0, 0), np.float32), np.zeros((0, n), np.float32), np.zeros((0, n), bool),
+                np.zeros(0, np.float32))
+    return np.concatenate(feats), np.concatenate(targets), np.concatenate(masks), np.concatenate(weights)
 
 
-def render_set(recipe: LiftRecipe, workers: int = 1, start: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(features (N, D), targets (N, L), mask (N, L)) of frames ``start`` .. ``start + recipe.frames``."""
+def render_set(recipe: LiftRecipe, workers: int = 1,
+               start: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(features (N, D), targets (N, L), mask (N, L), weight (N,)) of frames ``start`` .. ``start + recipe.frames``."""
     jobs = [(recipe, i) for i in range(start, start + recipe.frames)]
     if workers > 1:
         with ProcessPoolExecutor(workers) as pool:
@@ -130,7 +158,7 @@ def render_set(recipe: LiftRecipe, workers: int = 1, start: int = 0) -> tuple[np
     else:
         parts = list(map(frame_samples, jobs))
     parts = [p for p in parts if len(p[0])]
-    return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))
+    return tuple(np.concatenate([p[i] for p in parts]) for i in range(4))
 
 
 def constant_offsets(targets: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -140,15 +168,17 @@ def constant_offsets(targets: np.ndarray, mask: np.ndarray) -> np.ndarray:
                      for k in range(len(LIFTED))], np.float32)
 
 
-def fit(features: np.ndarray, targets: np.ndarray, mask: np.ndarray, cfg: FitConfig, log=print) -> dict:
-    """Fit the MLP (Huber loss on the known offsets) -> arrays for ``LiftModel`` (W0.., b0.., mean, std)."""
+def fit(features: np.ndarray, targets: np.ndarray, mask: np.ndarray, cfg: FitConfig, log=print,
+        weight: np.ndarray | None = None) -> dict:
+    """Fit the MLP (Huber loss on the known offsets, each sample's weighted by ``weight``, default 1)
+    -> arrays for ``LiftModel`` (W0.., b0.., mean, std)."""
     import torch
 
     torch.manual_seed(cfg.seed)
     mean, std = features.mean(0), features.std(0) + 1e-3
     x = torch.from_numpy((features - mean) / std)
     y = torch.from_numpy(np.where(mask, targets, 0.0).astype(np.float32))
-    m = torch.from_numpy(mask.astype(np.float32))
+    m = torch.from_numpy(mask * (np.ones(len(mask), np.float32) if weight is None else weight)[:, None])
     d, L = x.shape[1], y.shape[1]
     net = torch.nn.Sequential(torch.nn.Linear(d, cfg.hidden), torch.nn.ReLU(), torch.nn.Linear(cfg.hidden, cfg.hidden),
                               torch.nn.ReLU(), torch.nn.Linear(cfg.hidden, L))
@@ -185,16 +215,18 @@ def save_model(path: Path, arrays: dict, constant: np.ndarray, meta: dict) -> No
 def train_lift(out: Path, recipe: LiftRecipe, cfg: FitConfig, workers: int = 1, log=print) -> dict:
     """Render, fit and save; returns the provenance stored in the file."""
     t0 = time.time()
-    feats, targets, mask = render_set(recipe, workers)
+    feats, targets, mask, weight = render_set(recipe, workers)
     log(f"{len(feats)} samples from {recipe.frames} frames in {time.time() - t0:.0f} s")
-    arrays = fit(feats, targets, mask, cfg, log)
+    arrays = fit(feats, targets, mask, cfg, log, weight)
     constant = constant_offsets(targets, mask)
     meta = {"kind": "toppose lifting offsets", "toppose": __version__, "keypoints": LIFTED.tolist(),
             "recipe": asdict(recipe), "fit": asdict(cfg), "samples": int(len(feats)),
             "renderer": "toppose.synth random_scene, top view, sensor 'generic'",
             "outputs": "offsets + lateral x, y" if recipe.lateral else "offsets",
             "command": f"python -m toppose.train.lift --frames {recipe.frames} --seed {recipe.seed} "
-                       f"--steps {cfg.steps} --hidden {cfg.hidden}" + (f" --model {recipe.model}" if recipe.model else "")
+                       f"--steps {cfg.steps} --hidden {cfg.hidden}"
+                       + (f" --model {recipe.model} --model-views {recipe.model_views} --model-weight "
+                          f"{recipe.model_weight:g}" if recipe.model else "")
                        + ("" if recipe.lateral else " --no-lateral"),
             "seconds": round(time.time() - t0, 1)}
     if recipe.model:
@@ -215,6 +247,10 @@ def main(out: Annotated[Path, typer.Option(help="the .npz to write")],
          workers: Annotated[int, typer.Option(help="rendering processes")] = 1,
          model: Annotated[Optional[Path], typer.Option(help="also learn from this exported pose model's "
                                                       "keypoints on every frame")] = None,
+         model_views: Annotated[int, typer.Option(help="with --model: run it on the frame as it is, mirrored, "
+                                                  "upside down, turned 180 deg (first N)")] = LiftRecipe.model_views,
+         model_weight: Annotated[float, typer.Option(help="with --model: loss weight of its keypoints' samples "
+                                                    "(jittered true ones weigh 1)")] = LiftRecipe.model_weight,
          lateral: Annotated[bool, typer.Option(help="also learn x, y corrections to each keypoint's ray")] = True,
          force: Annotated[bool, typer.Option(help="replace an existing --out")] = False) -> None:
     """Render, fit, write the weights with their provenance."""
@@ -223,9 +259,12 @@ def main(out: Annotated[Path, typer.Option(help="the .npz to write")],
     if frames < 10 or steps < 1 or workers < 1 or hidden < 1:
         raise ConfigError("--frames must be >= 10, --steps, --hidden and --workers >= 1")
     check_output(out, force, "--out")
+    if not 1 <= model_views <= len(VIEWS) or not model_weight > 0:
+        raise ConfigError(f"--model-views must be 1 to {len(VIEWS)}, --model-weight > 0")
     if model is not None and not model.is_file():
         raise ConfigError(f"--model {model}: no such file")
-    recipe = LiftRecipe(frames=frames, seed=seed, model=str(model) if model else None, lateral=lateral)
+    recipe = LiftRecipe(frames=frames, seed=seed, model=str(model) if model else None, lateral=lateral,
+                        model_views=model_views, model_weight=model_weight)
     meta = train_lift(out, recipe, FitConfig(hidden=hidden, steps=steps), workers, typer.echo)
     typer.echo(f"wrote {out} ({meta['samples']} samples, {meta['seconds']} s)")
 
