@@ -139,9 +139,9 @@ class Pipeline:
         self.ahead = Ahead(self.prepare, self.cond, self.stop) if taking_turns and self.calls == 1 else None
         for f in self.feeds if self.ahead is None else ():
             # a live frame is handed over on time and prepared by the call that takes it: prepared on a
-            # capture thread at the lowest priority it waits for a busy box's spare time (one paced
-            # source beside two busy processes: 86-94 ms p50, 40 % dropped; handed over 17-25 ms, none;
-            # benchmarks: stream_paced_30fps, beside a busy process)
+            # capture thread at the lowest priority it waits for a busy box's spare time (measured, one
+            # paced source beside two busy processes: 86-94 ms p50 with 40 % dropped, handed over 17-25
+            # ms and none; stream_paced_30fps in benchmarks keeps the handed-over figure beside one)
             f.eager = False
         for f in self.feeds if self.calls > 1 else ():
             f.room = 1 if f.source.live else self.calls  # a file at full speed: frames in every call, put back in order
