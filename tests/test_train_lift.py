@@ -100,6 +100,11 @@ def test_cli_refuses_bad_options(tmp_path):
     check(app, ["--out", tmp_path / "m.npz"], "m.npz: exists (add --force", tmp_path)
     check(app, ["--out", tmp_path / "n.npz", "--frames", 3], "--frames must be >= 10", tmp_path)
     check(app, ["--out", tmp_path / "n.npz", "--hidden", 0], "--hidden and --workers >= 1", tmp_path)
-    check(app, ["--out", tmp_path / "n.npz", "--model-views", 5], "--model-views must be 1 to 4", tmp_path)
-    check(app, ["--out", tmp_path / "n.npz", "--model-weight", 0], "--model-weight > 0", tmp_path)
+    from toppose.runtime.stream import bundled_model
+
+    model = ["--model", bundled_model()]
+    check(app, ["--out", tmp_path / "n.npz", *model, "--model-views", 5], "--model-views must be 1 to 4", tmp_path)
+    check(app, ["--out", tmp_path / "n.npz", *model, "--model-weight", 0], "--model-weight > 0", tmp_path)
+    check(app, ["--out", tmp_path / "n.npz", "--model-views", 2], "--model-views and --model-weight are about "
+          "--model's keypoints: add --model", tmp_path)
     check(app, ["--out", tmp_path / "n.npz", "--model", tmp_path / "none.onnx"], "none.onnx: no such file", tmp_path)

@@ -247,10 +247,12 @@ def main(out: Annotated[Path, typer.Option(help="the .npz to write")],
          workers: Annotated[int, typer.Option(help="rendering processes")] = 1,
          model: Annotated[Optional[Path], typer.Option(help="also learn from this exported pose model's "
                                                       "keypoints on every frame")] = None,
-         model_views: Annotated[int, typer.Option(help="with --model: run it on the frame as it is, mirrored, "
-                                                  "upside down, turned 180 deg (first N)")] = LiftRecipe.model_views,
-         model_weight: Annotated[float, typer.Option(help="with --model: loss weight of its keypoints' samples "
-                                                    "(jittered true ones weigh 1)")] = LiftRecipe.model_weight,
+         model_views: Annotated[Optional[int], typer.Option(help="with --model: run it on the frame as it is, "
+                                                            "mirrored, upside down, turned 180 deg (first N; "
+                                                            f"default {LiftRecipe.model_views})")] = None,
+         model_weight: Annotated[Optional[float], typer.Option(help="with --model: loss weight of its keypoints' "
+                                                              "samples (jittered true ones weigh 1; default "
+                                                              f"{LiftRecipe.model_weight:g})")] = None,
          lateral: Annotated[bool, typer.Option(help="also learn x, y corrections to each keypoint's ray")] = True,
          force: Annotated[bool, typer.Option(help="replace an existing --out")] = False) -> None:
     """Render, fit, write the weights with their provenance."""
@@ -259,6 +261,10 @@ def main(out: Annotated[Path, typer.Option(help="the .npz to write")],
     if frames < 10 or steps < 1 or workers < 1 or hidden < 1:
         raise ConfigError("--frames must be >= 10, --steps, --hidden and --workers >= 1")
     check_output(out, force, "--out")
+    if model is None and (model_views is not None or model_weight is not None):
+        raise ConfigError("--model-views and --model-weight are about --model's keypoints: add --model")
+    model_views = LiftRecipe.model_views if model_views is None else model_views
+    model_weight = LiftRecipe.model_weight if model_weight is None else model_weight
     if not 1 <= model_views <= len(VIEWS) or not model_weight > 0:
         raise ConfigError(f"--model-views must be 1 to {len(VIEWS)}, --model-weight > 0")
     if model is not None and not model.is_file():
