@@ -137,13 +137,12 @@ class Pipeline:
         taking_turns = len(self.sources) > 1 and not self.batched
         self.calls = 1 if self.batched else max(1, calls)
         self.ahead = Ahead(self.prepare, self.cond, self.stop) if taking_turns and self.calls == 1 else None
-        for f in self.feeds if self.ahead is None else ():
+        for f in self.feeds:
             # a live frame is handed over on time and prepared by the call that takes it: prepared on a
             # capture thread at the lowest priority it waits for a busy box's spare time (measured, one
             # paced source beside two busy processes: 86-94 ms p50 with 40 % dropped, handed over 17-25
             # ms and none; stream_paced_30fps in benchmarks keeps the handed-over figure beside one)
-            f.eager = False
-        for f in self.feeds if self.calls > 1 else ():
+            f.eager = self.ahead is not None
             f.room = 1 if f.source.live else self.calls  # a file at full speed: frames in every call, put back in order
         self.turn = 0  # the feed whose turn is next
         if self.calls > 1 and not taking_turns:
@@ -170,8 +169,8 @@ class Pipeline:
                     for f in self.feeds:
                         f.eager = False
                     self.ahead.submit(self.feeds[self.turn % len(self.feeds)], picked)
-                taken = [(f, w) for f, w in ready if self.prepare(w) is not None]  # live frames: prepared now
-                maps = iter(batcher([w for _, w in taken]) if taken else [])
+                readable = [w for _, w in ready if self.prepare(w) is not None]  # live frames: prepared now
+                maps = iter(batcher(readable) if readable else [])
                 if self.ahead is not None:
                     self.ahead.called(time.perf_counter() - picked)
                 for feed, w in ready:  # an unreadable frame goes as (None, None): its place in the order is free

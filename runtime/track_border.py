@@ -15,6 +15,11 @@ from scipy.optimize import linear_sum_assignment
 _BIG = 1e6
 
 
+def parts(kp: np.ndarray) -> np.ndarray:
+    """(N, J, 3) keypoints -> (N,) how many each person shows."""
+    return (kp[:, :, 2] > 0).sum(1)
+
+
 def outward_speed(centres: np.ndarray, velocity: np.ndarray, image_hw: tuple[int, int]) -> np.ndarray:
     """(T, 2) px, (T, 2) px / frame, image (H, W) -> (T,) px / frame towards each one's nearest
     border (negative: away from it)."""
@@ -32,11 +37,11 @@ def relink(tracker, kp: np.ndarray, ok: np.ndarray, t: np.ndarray, d: np.ndarray
     keypoints come within ``relink_px`` of one the remnant remembers (moved by its predicted
     motion), whatever the keypoints; one optimal assignment on that distance."""
     cfg = tracker.cfg
-    small = ok & ((kp[:, :, 2] > 0).sum(1) < cfg.min_parts)
+    small = ok & (parts(kp) < cfg.min_parts)
     small[d] = False
     if not small.any():
         return t, d
-    rem = (tracker.ids >= 0) & ((tracker.kp[:, :, 2] > 0).sum(1) < cfg.min_parts)
+    rem = (tracker.ids >= 0) & (parts(tracker.kp) < cfg.min_parts)
     rem[t] = False
     if not rem.any():
         return t, d

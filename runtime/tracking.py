@@ -45,7 +45,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from toppose.codec.poses import Poses
-from toppose.runtime.track_border import relink
+from toppose.runtime.track_border import parts, relink
 from toppose.runtime.track_kernels import cost_kernel, pieces_kernel
 from toppose.runtime.track_pieces import TORSO_MASK
 from toppose.runtime.track_state import match_kernel, predict_kernel, report_kernel
@@ -144,7 +144,7 @@ class Tracker:
         det_ids = np.full(len(kp), -1, np.int64)
         tentative = self.ids[t] < 0
         if tentative.any():   # a seedling is followed, but gets no id before it is big enough to start a track
-            rows = t[tentative & ((kp[d, :, 2] > 0).sum(1) < cfg.min_parts)]
+            rows = t[tentative & (parts(kp[d]) < cfg.min_parts)]
             self.hits[rows] = np.minimum(self.hits[rows], cfg.min_hits - 2)
         self.next_id = match_kernel(t, d, kp, centres, TORSO_MASK[:kp.shape[1]], cfg.meas_std ** 2, cfg.max_age,
                                     image_hw, self._state(),
@@ -172,7 +172,7 @@ class Tracker:
                              cfg.merge_agree, cfg.min_parts, fixed, alive, centres, ok):
             return poses, kp, centres, ok, alive
         work = work[alive]
-        return (Poses(work, scores[alive], (work[:, :, 2] > 0).sum(1).astype(np.int32)), work, centres[alive],
+        return (Poses(work, scores[alive], parts(work).astype(np.int32)), work, centres[alive],
                 ok[alive], alive)
 
     def _start(self, kp: np.ndarray, centres: np.ndarray, free: np.ndarray, any_matched: bool) -> None:
@@ -182,14 +182,14 @@ class Tracker:
         beside a foot or a hand of someone mostly out of view may be); seedlings from those
         with fewer keypoints, wherever they are."""
         seeds = free.copy()
-        matched = (self.misses == 0) & ((self.kp[:, :, 2] > 0).sum(1) >= self.cfg.min_parts)
+        matched = (self.misses == 0) & (parts(self.kp) >= self.cfg.min_parts)
         if any_matched and matched.any():
             near = ((centres[:, None] - self.x[None, matched, :2]) ** 2).sum(-1).min(1)
             free = free & (near >= (self.cfg.spawn_gap * self.cfg.min_size) ** 2)
-        parts = (kp[:, :, 2] > 0).sum(1)
-        free = (free & (parts >= self.cfg.min_parts)) | (seeds & (parts < self.cfg.min_parts))
+        shown = parts(kp)
+        free = (free & (shown >= self.cfg.min_parts)) | (seeds & (shown < self.cfg.min_parts))
         if free.any():
-            small = parts[free] < self.cfg.min_parts   # a seedling's first frame counts, but gives no id
+            small = shown[free] < self.cfg.min_parts   # a seedling's first frame counts, but gives no id
             self._spawn(kp[free], centres[free], np.where(small, min(1, self.cfg.min_hits - 1), 1))
 
     def _predict(self) -> None:
@@ -206,7 +206,7 @@ class Tracker:
         together with confirmed remnants (last seen with fewer than ``min_parts`` keypoints: of
         someone leaving at a corner, one keypoint is no better a claim on the next small piece
         there than the newcomer's own seedling)."""
-        confirmed = (self.ids >= 0) & ((self.kp[:, :, 2] > 0).sum(1) >= self.cfg.min_parts)
+        confirmed = (self.ids >= 0) & (parts(self.kp) >= self.cfg.min_parts)
         if not len(kp) or not len(confirmed):
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
         if confirmed.all() or not confirmed.any():
@@ -241,7 +241,7 @@ class Tracker:
         x, y = self.centre_kp[:, 0], self.centre_kp[:, 1]
         e = self.cfg.edge
         at_edge = ((x < e) | (y < e) | (x >= w - e) | (y >= h - e)) & \
-            ((self.kp[:, :, 2] > 0).sum(1) < self.cfg.edge_parts)
+            (parts(self.kp) < self.cfg.edge_parts)
         return self._drop((self.misses > 0) & ((self.ids < 0) | (self.misses > self.cfg.max_lost)
                                                | (at_edge & (self.misses > self.cfg.edge_lost))))
 

@@ -74,7 +74,9 @@ def points_from(inputs: LiftInputs, offsets: np.ndarray, lateral: np.ndarray | N
     """Anchors + offsets (P, L) metres along the ray (+ lateral (P, L, 2) x, y metres) -> (P, L, 3)
     camera points, NaN where not liftable."""
     z = inputs.anchors + offsets
-    xy = inputs.slopes * z[..., None] if lateral is None else inputs.slopes * z[..., None] + lateral
+    xy = inputs.slopes * z[..., None]
+    if lateral is not None:
+        xy += lateral
     pts = np.concatenate([xy, z[..., None]], -1)
     pts[~inputs.ok | (z <= 0)] = np.nan
     return pts
