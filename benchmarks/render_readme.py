@@ -34,7 +34,7 @@ BLOCK = re.compile(r"(<!-- results:([\w-]+) -->\n)(.*?)(<!-- /results -->)", re.
 
 
 class RenderError(ValueError):
-    """A README names a block no renderer knows, or a results file is unreadable."""
+    """A README names a block no renderer knows or holds one twice, or a results file is unreadable."""
 
 
 def load_results(files: dict[str, Path] = RESULT_FILES) -> dict[str, dict]:
@@ -55,6 +55,11 @@ def blocks(text: str) -> list[tuple[str, str]]:
 
 def render_text(text: str, results: dict[str, dict], where: str = "README") -> str:
     """``text`` with every results block rewritten from ``results``."""
+    names = [name for name, _ in blocks(text)]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise RenderError(f"{where}: results block {twice[0]!r} appears {names.count(twice[0])} times (once is enough)")
+
     def fill(m: re.Match) -> str:
         if m[2] not in RENDERERS:
             raise RenderError(f"{where}: unknown results block {m[2]!r} (known: {', '.join(sorted(RENDERERS))})")

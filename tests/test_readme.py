@@ -41,6 +41,8 @@ def test_a_hand_typed_figure_is_caught():
 def test_unknown_blocks_and_bad_results_files_are_refused(tmp_path):
     with pytest.raises(RenderError, match="unknown results block 'nope'"):
         render_text("<!-- results:nope -->\n<!-- /results -->", EMPTY)
+    with pytest.raises(RenderError, match="'parity' appears 2 times"):
+        render_text("<!-- results:parity -->\n<!-- /results -->\ntext\n<!-- results:parity -->\n<!-- /results -->", EMPTY)
     (tmp_path / "r.json").write_text("{not json")
     with pytest.raises(RenderError, match="r.json: not valid JSON"):
         load_results({"bench": tmp_path / "r.json"})
