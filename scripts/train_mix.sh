@@ -6,7 +6,8 @@
 # training set uses. Usage: OUT=dir bash scripts/train_mix.sh [SCALE]   (1 = the real run;
 # 0.002 = a smoke test that finishes on a CPU in a few minutes). Environment: INIT=weights to
 # fine-tune from (default: from scratch), GPU_AUGMENT=0 to build crops in the CPU loader (the faster
-# choice on a CPU), AMP=none on a CPU, DEVICE (auto), EPOCHS, BATCH, LR, TRAIN_MIN, EPOCH_SIZE.
+# choice on a CPU), AMP=none on a CPU, DEVICE (auto), EPOCHS, BATCH, LR, TRAIN_MIN, EPOCH_SIZE;
+# END_BY=seconds since 1970: train only as long as leaves RESERVE_S (150) for export and evaluation.
 set -euo pipefail
 SCALE=${1:-1}
 OUT=${OUT:-out/mix}
@@ -41,6 +42,10 @@ render val_mix --view top --people 1:4 --frames "$(n 300)" --seed 601 --sensor d
 render calib --view top --people 1:4 --frames 64 --seed 401 --sensor d435 --clutter 2 "${MOUNT[@]}"
 
 log "train"
+if [ -n "${END_BY:-}" ]; then
+  TRAIN_MIN=$(python3 -c "import time; print(round(min(${TRAIN_MIN:-30}, max(0.5, ($END_BY - time.time() - ${RESERVE_S:-150}) / 60)), 2))")
+  log "training for at most $TRAIN_MIN min (END_BY)"
+fi
 OPTS=()
 [ -n "${INIT:-}" ] && OPTS+=(--init "$INIT")
 [ "${GPU_AUGMENT:-1}" = 1 ] && OPTS+=(--gpu-augment --channels-last)
