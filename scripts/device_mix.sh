@@ -7,7 +7,8 @@
 # fine-tunes the bundled checkpoint there with --gpu-augment until BUDGET_S (540) seconds from its
 # start, less RESERVE_S (180) for export and evaluation, and leaves in $OUT (what the tool brings
 # back): best.pth, toppose-lite.int8.onnx, evals.tar.gz (the held-out sets' eval and oracle JSON,
-# the run's history and config) and device.log. What to do with them here: README, "The bundled
+# the run's history and config), results_gpu.json (scripts/gpu_checks.py: AMP training steps and
+# batched inference throughput; first, about 30 s) and device.log. What to do with them here: README, "The bundled
 # model". SCALE (1) and DEVICE (auto) let a CPU smoke run it: OUT=/tmp/o SCALE=0.002 DEVICE=cpu
 # AMP=none GPU_AUGMENT=0 BUDGET_S=400 bash scripts/device_mix.sh
 set -uo pipefail
@@ -22,7 +23,11 @@ if [ -d .whl ] && ls .whl/*.whl >/dev/null 2>&1; then
 fi
 python3 -m pip install -q --no-index --no-deps --no-build-isolation --no-compile --target "$SITE" . || exit 1
 export PYTHONPATH=$SITE${PYTHONPATH:+:$PYTHONPATH} PATH=$SITE/bin:$PATH PYTHONUNBUFFERED=1
-nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null || echo "no GPU: ${DEVICE:-auto}"
+if nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null; then   # batched throughput (issue 19)
+  python3 scripts/gpu_checks.py --out "$OUT/results_gpu.json" >/dev/null || echo "gpu_checks.py failed: training goes on"
+else
+  echo "no GPU: ${DEVICE:-auto}"
+fi
 MIX=${MIX:-/tmp/toppose-mix}
 END_BY=$((T0 + ${BUDGET_S:-540})) RESERVE_S=${RESERVE_S:-180} INIT=models/toppose-lite.pth LR=${LR:-1e-3} \
   OUT=$MIX WORK=$MIX/work bash scripts/train_mix.sh "${SCALE:-1}" || exit 1
