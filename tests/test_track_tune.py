@@ -1,0 +1,36 @@
+"""scripts/track_tune.py: tracker settings from KEY=VALUE, the cached people read back per frame."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+_spec = importlib.util.spec_from_file_location("track_tune", Path(__file__).parents[1] / "scripts" / "track_tune.py")
+tune = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(tune)
+
+
+def test_overrides_set_tracker_fields_in_their_own_types_and_refuse_unknown_ones():
+    cfg = tune.overrides(["max_lost=12", "edge=22.5"])
+    assert cfg.max_lost == 12 and isinstance(cfg.max_lost, int) and cfg.edge == 22.5
+    with pytest.raises(ValueError, match="nope=1: expected KEY=VALUE"):
+        tune.overrides(["nope=1"])
+    with pytest.raises(ValueError, match="max_lost=1.5: max_lost must be of type int"):
+        tune.overrides(["max_lost=1.5"])
+
+
+def test_cached_people_come_back_frame_by_frame(tmp_path):
+    kp = np.zeros((3, 18, 3), np.float32)
+    kp[:, :4] = [10, 20, 2]
+    kp[2, 0, 2] = 0                                  # the third person shows 3 keypoints
+    np.savez(tmp_path / "s.npz", keypoints=kp, scores=np.array([0.9, 0.8, 0.7], np.float32), counts=np.array([2, 0, 1]))
+    frames = list(tune.cached_frames(tmp_path / "s.npz"))
+    assert [len(p.scores) for p in frames] == [2, 0, 1]
+    assert frames[0].scores.tolist() == pytest.approx([0.9, 0.8]) and frames[2].parts.tolist() == [3]
+    np.testing.assert_array_equal(frames[2].keypoints, kp[2:])
+
+
+def test_a_folder_that_is_no_sequence_is_refused_in_one_line(tmp_path, capsys):
+    assert tune.main(["score", str(tmp_path), "max_lost=5"]) == 2
+    assert capsys.readouterr().err.strip() == f"{tmp_path}: not a sequence folder (no annotations.json)"
