@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             per[seq.name][key] = c = classify(starts, exits, w, r)
             for k, v in c.items():
                 total[key][k] += v
-    write_json(args.out, {"sequences": [str(s) for s in args.sequences], "windows": total, "per_sequence": per},
+    write_json(args.out, {"sequences": [s.name for s in args.sequences], "windows": total, "per_sequence": per},
                indent=1)
     for key, c in total.items():
         print(key, c)

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Try tracker settings on sequences without running the network for every try (issue 15).
 
-    python scripts/track_tune.py cache SEQ [SEQ ...] --cache DIR
+    python scripts/track_tune.py cache SEQ [SEQ ...] --cache DIR [--force]
         the bundled model's people in every frame of each sequence (SEQ: a ``toppose-data synth
         --sequence`` folder), decoded as a stream with --zones decodes them (no piece merging),
-        saved as DIR/<SEQ name>.npz
+        saved as DIR/<SEQ name>.npz (an existing one is kept without --force)
     python scripts/track_tune.py score SEQ [SEQ ...] [--cache DIR] [--zones Z] [KEY=VALUE ...]
         the tracker (``TrackerConfig`` fields overridden by KEY=VALUE) on the cached people (with
         --cache) or on the true people, shuffled (the benchmark's ceiling): IDF1, ID switches, and
@@ -31,13 +31,19 @@ IMAGE_HW = (240, 320)   # the synthetic sequences' frames
 FPS = 15.0
 
 
-def cache(sequences: list[Path], out: Path) -> None:
+def cache(sequences: list[Path], out: Path, force: bool = False) -> None:
     from toppose.atomic import atomic_path
     from toppose.runtime.estimator import PoseEstimator
     from toppose.runtime.session import PoseSession
     from toppose.runtime.sources import ImageSource
     from toppose.runtime.stream import StreamConfig, bundled_model, decoder_settings
 
+    names = [s.name for s in sequences]
+    if len(set(names)) < len(names):
+        raise ValueError(f"cache: two sequences share a folder name ({', '.join(sorted(names))}): one cache file each")
+    kept = [out / f"{n}.npz" for n in names if (out / f"{n}.npz").exists()]
+    if kept and not force:
+        raise ValueError(f"{kept[0]}: exists (use --force to replace it)")
     session = PoseSession(bundled_model(), "cpu")
     estimator = PoseEstimator(session, "sparse", decoder_settings(session, StreamConfig(track=True)))
     out.mkdir(parents=True, exist_ok=True)
@@ -62,20 +68,21 @@ def cached_frames(path: Path):
         yield Poses(kp.astype(np.float32), sc.astype(np.float32), (kp[:, :, 2] > 0).sum(1).astype(np.int32))
 
 
-def true_frames(truth, seed: int = 0):
-    """The true people of each frame in a shuffled order (as the benchmark feeds its ceiling)."""
-    rng = np.random.default_rng(seed)
+def true_frames(truth, rng: np.random.Generator):
+    """The true people of each frame in a shuffled order (as the benchmark feeds its ceiling: one
+    generator, seeded 0, through the sequences in order)."""
     for kp in truth.keypoints:
         kp = kp[rng.permutation(len(kp))].astype(np.float32)
         yield Poses(kp, np.ones(len(kp), np.float32), np.full(len(kp), kp.shape[1], np.int32))
 
 
-def score(seq: Path, config: TrackerConfig, cache_dir: Path | None, zones: Path | None) -> dict:
+def score(seq: Path, config: TrackerConfig, cache_dir: Path | None, zones: Path | None,
+          rng: np.random.Generator) -> dict:
     from toppose.runtime.analytics import Analytics
     from toppose.track_eval import TrackFrames, load_truth, score_counts, score_tracks
 
     truth = load_truth(seq)
-    frames = cached_frames(cache_dir / f"{seq.name}.npz") if cache_dir else true_frames(truth)
+    frames = cached_frames(cache_dir / f"{seq.name}.npz") if cache_dir else true_frames(truth, rng)
     analytics = Analytics(True, zones, tracker=config)
     pred, lines = TrackFrames([], []), []
     for i, poses in enumerate(frames):
@@ -87,7 +94,11 @@ def score(seq: Path, config: TrackerConfig, cache_dir: Path | None, zones: Path 
     out = score_tracks(pred, truth)
     counts = seq / "counts.json"
     if zones is not None and counts.is_file():
-        c = score_counts(lines, json.loads(counts.read_text()))["crossings"]
+        true = json.loads(counts.read_text())
+        if sorted(true["lines"]) != sorted(analytics.counter.zones.line_names):
+            raise ValueError(f"{counts}: lines {sorted(true['lines'])}, the zones file's {sorted(analytics.counter.zones.line_names)}"
+                             " (write the sequence with --zones of that file)")
+        c = score_counts(lines, true)["crossings"]
         out["crossings_true"] = sum(v["true"] for v in c.values())
         out["crossings_abs_error"] = sum(abs(v["predicted"] - v["true"]) for v in c.values())
     return out
@@ -115,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("sequences", nargs="+", help="sequence folders; with score, then KEY=VALUE overrides")
     ap.add_argument("--cache", type=Path, help="folder of cached people (cache: written; score: read)")
     ap.add_argument("--zones", type=Path, help="score: the zones file the sequences' counts.json were written for")
+    ap.add_argument("--force", action="store_true", help="cache: replace existing cache files")
     args = ap.parse_args(argv)
     seqs = [Path(s) for s in args.sequences if "=" not in s]
     try:
@@ -125,9 +137,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "cache":
             if args.cache is None:
                 raise ValueError("cache: --cache DIR is required")
-            cache(seqs, args.cache)
+            cache(seqs, args.cache, args.force)
             return 0
-        rows = [score(s, config, args.cache, args.zones) for s in seqs]
+        rng = np.random.default_rng(0)
+        rows = [score(s, config, args.cache, args.zones, rng) for s in seqs]
     except (ValueError, DataError, FileNotFoundError) as e:
         print(e, file=sys.stderr)
         return 2

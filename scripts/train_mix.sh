@@ -7,7 +7,8 @@
 # 0.002 = a smoke test that finishes on a CPU in a few minutes). Environment: INIT=weights to
 # fine-tune from (default: from scratch), GPU_AUGMENT=0 to build crops in the CPU loader (the faster
 # choice on a CPU), AMP=none on a CPU, DEVICE (auto), EPOCHS, BATCH, LR, TRAIN_MIN, EPOCH_SIZE;
-# END_BY=seconds since 1970: train only as long as leaves RESERVE_S (150) for export and evaluation.
+# END_BY=seconds since 1970: train only as long as leaves RESERVE_S (150) for export and evaluation;
+# KEEP=dir: best.pth copied there (whole) as soon as training ends; ORACLE=0: no oracle evaluations.
 set -euo pipefail
 SCALE=${1:-1}
 OUT=${OUT:-out/mix}
@@ -52,11 +53,14 @@ OPTS=()
 toppose-train --arch lite "${DATA[@]}" --val "$W/val_mix" --out "$OUT/run" "${OPTS[@]}" --device "${DEVICE:-auto}" \
   --epochs "${EPOCHS:-60}" --epoch-size "${EPOCH_SIZE:-$(n 32000)}" --batch-size "${BATCH:-64}" --optimizer adamw \
   --lr "${LR:-2e-3}" --amp "${AMP:-bf16}" --time-limit "${TRAIN_MIN:-30}" --seed 0 --val-images "$(n 150)"
+if [ -n "${KEEP:-}" ]; then
+  cp "$OUT/run/best.pth" "$KEEP/best.pth.part" && mv "$KEEP/best.pth.part" "$KEEP/best.pth"
+fi
 log "evaluate and export"
 toppose-export "$OUT/run/best.pth" -o "$OUT/toppose-lite.onnx" --int8 --calibration "$W/calib" --calibration-frames 64 --force
 for t in test_top_full test_top_any test_side today_top_full today_top_any today_side; do
   toppose-eval --model "$OUT/toppose-lite.int8.onnx" --data "$W/$t" --out "$OUT/eval_$t.json" >/dev/null
-  toppose-eval --oracle --data "$W/$t" --out "$OUT/oracle_$t.json" >/dev/null
+  [ "${ORACLE:-1}" = 0 ] || toppose-eval --oracle --data "$W/$t" --out "$OUT/oracle_$t.json" >/dev/null
   log "$t done"
 done
 log "done: $OUT"

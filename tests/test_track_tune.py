@@ -34,3 +34,16 @@ def test_cached_people_come_back_frame_by_frame(tmp_path):
 def test_a_folder_that_is_no_sequence_is_refused_in_one_line(tmp_path, capsys):
     assert tune.main(["score", str(tmp_path), "max_lost=5"]) == 2
     assert capsys.readouterr().err.strip() == f"{tmp_path}: not a sequence folder (no annotations.json)"
+
+
+def test_cache_keeps_an_existing_file_without_force_and_refuses_two_sequences_of_one_name(tmp_path, capsys):
+    for seq in (tmp_path / "a" / "s1", tmp_path / "b" / "s1"):
+        seq.mkdir(parents=True)
+        (seq / "annotations.json").write_text("{}")
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "s1.npz").write_bytes(b"kept")
+    assert tune.main(["cache", str(tmp_path / "a" / "s1"), "--cache", str(tmp_path / "cache")]) == 2
+    assert "s1.npz: exists (use --force to replace it)" in capsys.readouterr().err
+    assert (tmp_path / "cache" / "s1.npz").read_bytes() == b"kept"
+    assert tune.main(["cache", str(tmp_path / "a" / "s1"), str(tmp_path / "b" / "s1"), "--cache", str(tmp_path / "c2")]) == 2
+    assert "two sequences share a folder name" in capsys.readouterr().err
