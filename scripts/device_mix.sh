@@ -6,8 +6,11 @@
 # Not yet run on a GPU; sized from this machine's render and evaluation speeds. It installs toppose
 # beside the image's packages, measures GPU throughput (scripts/gpu_checks.py, about 30 s), renders
 # scripts/train_mix.sh's mix on every core, fine-tunes the bundled checkpoint there with
-# --gpu-augment while BUDGET_S (540) seconds from its start, less RESERVE_S (240) for loading,
-# export and evaluation, allow, and leaves in $OUT (what the tool brings back): best.pth (as soon as
+# --gpu-augment, grafted first to SKELETON (topview23: issue 14's bundled model, and without the
+# decoder's piece merging, as when tracking, its ceiling is 0.409 AP against the standard
+# skeleton's 0.314 on people anywhere: benchmarks/results.json, "border"), while BUDGET_S (540)
+# seconds from its start, less RESERVE_S (240) for loading, export and evaluation, allow, and
+# leaves in $OUT (what the tool brings back): best.pth (as soon as
 # training ends), toppose-lite.int8.onnx, evals.tar.gz (the held-out sets' evaluations, the run's
 # history and config), results_gpu.json and device.log. What to do with them here: README, "The
 # bundled model". A failed step ends it with status 1, keeping what is already in $OUT. A CPU smoke
@@ -20,6 +23,7 @@ T0=$(date +%s)
 : "${OUT:?set OUT (the device tool sets it): the folder whose files come back}"
 mkdir -p "$OUT"
 SCALE=${SCALE:-1}
+SKELETON=${SKELETON:-topview23}   # or openpose18: the bundled model's own 19 limbs
 SITE=${SITE:-/tmp/toppose-site}
 MIX=${MIX:-/tmp/toppose-mix-$SCALE}   # rendered sets are reused by a second call on a warm machine
 
@@ -40,7 +44,12 @@ main() {
   else
     echo "no GPU: ${DEVICE:-auto}"
   fi
-  END_BY=$((T0 + ${BUDGET_S:-540})) RESERVE_S=${RESERVE_S:-240} INIT=models/toppose-lite.pth LR=${LR:-1e-3} \
+  INIT=models/toppose-lite.pth
+  if [ "$SKELETON" != openpose18 ]; then   # extra PAF channels for the limbs that keep a neckless person together
+    mkdir -p "$MIX" && toppose graft "$INIT" "$MIX/init.pth" --skeleton "$SKELETON" --force || return 1
+    INIT=$MIX/init.pth
+  fi
+  END_BY=$((T0 + ${BUDGET_S:-540})) RESERVE_S=${RESERVE_S:-240} INIT=$INIT LR=${LR:-1e-3} \
     KEEP=$OUT ORACLE=0 OUT=$MIX WORK=$MIX/work bash scripts/train_mix.sh "$SCALE" || return 1
   put "$MIX/toppose-lite.int8.onnx" toppose-lite.int8.onnx || return 1
   (cd "$MIX" && tar czf "$MIX/evals.tar.gz" eval_*.json run/history.csv run/config.json) && put "$MIX/evals.tar.gz" evals.tar.gz \
