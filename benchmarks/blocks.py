@@ -164,8 +164,8 @@ def gpu(results: dict) -> str:
     g = results.get("gpu") or {}
     if not g:
         return ("No GPU measurement is recorded in this checkout; on a GPU machine "
-                "`python scripts/gpu_checks.py --out benchmarks/results_gpu.json` (which `scripts/gpu_train.sh` and `scripts/device_mix.sh` "
-                "run) writes one, and `python benchmarks/render_readme.py` shows it here.")
+                "`python scripts/gpu_checks.py --out benchmarks/results_gpu.json` (which `scripts/gpu_train.sh` "
+                "and `scripts/device_mix.sh` run) writes one, and `python benchmarks/render_readme.py` shows it here.")
     out = [f"On {g.get('gpu', DASH)} (torch {g.get('torch', DASH)}, {g.get('date', DASH)}; "
            "`python scripts/gpu_checks.py --out benchmarks/results_gpu.json`):", "",
            "| measure | network | input | batch | images/s | peak memory GB |", "|---|---|---|---|---|---|"]

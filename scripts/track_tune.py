@@ -95,8 +95,9 @@ def score(seq: Path, config: TrackerConfig, cache_dir: Path | None, zones: Path 
     counts = seq / "counts.json"
     if zones is not None and counts.is_file():
         true = json.loads(counts.read_text())
-        if sorted(true["lines"]) != sorted(analytics.counter.zones.line_names):
-            raise ValueError(f"{counts}: lines {sorted(true['lines'])}, the zones file's {sorted(analytics.counter.zones.line_names)}"
+        wanted = sorted(analytics.counter.zones.line_names)
+        if sorted(true["lines"]) != wanted:
+            raise ValueError(f"{counts}: lines {sorted(true['lines'])}, the zones file's {wanted}"
                              " (write the sequence with --zones of that file)")
         c = score_counts(lines, true)["crossings"]
         out["crossings_true"] = sum(v["true"] for v in c.values())

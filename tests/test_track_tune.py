@@ -45,5 +45,6 @@ def test_cache_keeps_an_existing_file_without_force_and_refuses_two_sequences_of
     assert tune.main(["cache", str(tmp_path / "a" / "s1"), "--cache", str(tmp_path / "cache")]) == 2
     assert "s1.npz: exists (use --force to replace it)" in capsys.readouterr().err
     assert (tmp_path / "cache" / "s1.npz").read_bytes() == b"kept"
-    assert tune.main(["cache", str(tmp_path / "a" / "s1"), str(tmp_path / "b" / "s1"), "--cache", str(tmp_path / "c2")]) == 2
+    both = [str(tmp_path / "a" / "s1"), str(tmp_path / "b" / "s1")]
+    assert tune.main(["cache", *both, "--cache", str(tmp_path / "c2")]) == 2
     assert "two sequences share a folder name" in capsys.readouterr().err
