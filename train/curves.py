@@ -10,6 +10,20 @@ import numpy as np
 from toppose.atomic import atomic_path
 
 
+def pyplot():
+    """matplotlib's pyplot on the Agg backend, or None without matplotlib. The trainer imports it
+    before its first epoch: imported at the end of the first one, a Ctrl-C landing during that
+    second-long import left matplotlib half-initialised and ended the run with an AttributeError
+    instead of 130 (seen once in four CI runs of the interrupt test)."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    return plt
+
+
 def write_curves(out: Path, history: list[dict]) -> None:
     """history.csv (one row per epoch) and curves.png (losses, val AP), each written atomically."""
     keys = sorted({k for row in history for k in row}, key=lambda k: (k != "epoch", k))
@@ -18,11 +32,8 @@ def write_curves(out: Path, history: list[dict]) -> None:
             writer = csv.DictWriter(f, keys)
             writer.writeheader()
             writer.writerows(history)
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = pyplot()
+    if plt is None:
         return
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
     ep = [r["epoch"] for r in history]

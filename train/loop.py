@@ -15,7 +15,7 @@ from toppose import __version__
 from toppose.io import write_json
 from toppose.train import freeze
 from toppose.train.config import RUN_FILES, TrainConfig
-from toppose.train.curves import write_curves
+from toppose.train.curves import pyplot, write_curves
 from toppose.train.dataset import data_provenance
 from toppose.train.setup import build_loader, build_model, build_optimizer, check_inputs, setup_distributed
 from toppose.train.validation import Validation, stage_losses
@@ -184,6 +184,8 @@ class Trainer:
         """Train the remaining epochs; with ``fresh`` (``--force``) an earlier run's files are removed
         once the first epoch has completed (a run that fails before that leaves the folder as it was)."""
         self.fresh = fresh
+        if self.rank == 0:
+            pyplot()   # imported now, not when the first epoch's curves are drawn (a Ctrl-C then broke it)
         t_start = time.time()
         for epoch in range(self.start_epoch, self.cfg.epochs):
             row = self.train_epoch(epoch)
