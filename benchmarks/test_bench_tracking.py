@@ -22,7 +22,7 @@ from toppose.runtime.stream import StreamConfig, bundled_model, run_stream
 from toppose.runtime.tracking import Tracker
 from toppose.runtime.zones import parse_zones
 from toppose.synth.sequence import write_sequence
-from toppose.track_eval import TrackFrames, evaluate_tracks, load_truth, score_tracks
+from toppose.track_eval import TrackFrames, evaluate_tracks, load_truth, score_tracks, shuffled_people
 
 SEEDS = (1001, 1002, 1003)
 FRAMES = 1000
@@ -58,9 +58,8 @@ def test_tracker_ceiling_on_true_poses(results, sequences):
     for seed in SEEDS:
         truth = load_truth(sequences / str(seed))
         tracker, pred = Tracker(), TrackFrames([], [])
-        for kp in truth.keypoints:
-            kp = kp[rng.permutation(len(kp))].astype(np.float32)
-            frame = tracker.update(Poses(kp, np.ones(len(kp), np.float32), np.full(len(kp), 18, np.int32)), (240, 320))
+        for poses in shuffled_people(truth, rng):
+            frame = tracker.update(poses, (240, 320))
             keep = frame.ids >= 0
             pred.ids.append(frame.ids[keep])
             pred.keypoints.append(frame.poses.keypoints[keep].astype(np.float64))

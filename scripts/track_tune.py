@@ -25,6 +25,7 @@ import numpy as np
 
 from toppose.codec.poses import Poses
 from toppose.data.format import DataError
+from toppose.runtime.track_border import parts
 from toppose.runtime.tracking import TrackerConfig
 
 IMAGE_HW = (240, 320)   # the synthetic sequences' frames
@@ -65,24 +66,16 @@ def cached_frames(path: Path):
     data = np.load(path)
     for kp, sc in zip(np.split(data["keypoints"], np.cumsum(data["counts"])[:-1]),
                       np.split(data["scores"], np.cumsum(data["counts"])[:-1])):
-        yield Poses(kp.astype(np.float32), sc.astype(np.float32), (kp[:, :, 2] > 0).sum(1).astype(np.int32))
-
-
-def true_frames(truth, rng: np.random.Generator):
-    """The true people of each frame in a shuffled order (as the benchmark feeds its ceiling: one
-    generator, seeded 0, through the sequences in order)."""
-    for kp in truth.keypoints:
-        kp = kp[rng.permutation(len(kp))].astype(np.float32)
-        yield Poses(kp, np.ones(len(kp), np.float32), np.full(len(kp), kp.shape[1], np.int32))
+        yield Poses(kp.astype(np.float32), sc.astype(np.float32), parts(kp).astype(np.int32))
 
 
 def score(seq: Path, config: TrackerConfig, cache_dir: Path | None, zones: Path | None,
           rng: np.random.Generator) -> dict:
     from toppose.runtime.analytics import Analytics
-    from toppose.track_eval import TrackFrames, load_truth, score_counts, score_tracks
+    from toppose.track_eval import TrackFrames, load_truth, score_counts, score_tracks, shuffled_people
 
     truth = load_truth(seq)
-    frames = cached_frames(cache_dir / f"{seq.name}.npz") if cache_dir else true_frames(truth, rng)
+    frames = cached_frames(cache_dir / f"{seq.name}.npz") if cache_dir else shuffled_people(truth, rng)
     analytics = Analytics(True, zones, tracker=config)
     pred, lines = TrackFrames([], []), []
     for i, poses in enumerate(frames):

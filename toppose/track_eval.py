@@ -12,6 +12,7 @@ ignored, with the predictions that match them, as MOTChallenge does with distrac
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +46,16 @@ def load_truth(folder: str | Path) -> TrackFrames:
     return TrackFrames([np.array([a["track_id"] for a in f], np.int64) for f in per],
                        [np.array([a["keypoints"] for a in f], np.float64).reshape(-1, 18, 3) for f in per],
                        [np.array([a["area"] for a in f], np.float64) for f in per])
+
+
+def shuffled_people(truth: TrackFrames, rng: np.random.Generator) -> Iterator["Poses"]:
+    """The true people of each frame as a decoder would hand them to the tracker, in a random order
+    (the tracker's ceiling: benchmarks/test_bench_tracking.py, scripts/track_tune.py)."""
+    from toppose.codec.poses import Poses
+
+    for kp in truth.keypoints:
+        kp = kp[rng.permutation(len(kp))].astype(np.float32)
+        yield Poses(kp, np.ones(len(kp), np.float32), np.full(len(kp), kp.shape[1], np.int32))
 
 
 def load_tracks(path: str | Path) -> tuple[TrackFrames, list[dict]]:

@@ -178,7 +178,7 @@ def fit(features: np.ndarray, targets: np.ndarray, mask: np.ndarray, cfg: FitCon
     mean, std = features.mean(0), features.std(0) + 1e-3
     x = torch.from_numpy((features - mean) / std)
     y = torch.from_numpy(np.where(mask, targets, 0.0).astype(np.float32))
-    m = torch.from_numpy(mask * (np.ones(len(mask), np.float32) if weight is None else weight)[:, None])
+    m = torch.from_numpy(mask.astype(np.float32) if weight is None else mask * weight[:, None])
     d, L = x.shape[1], y.shape[1]
     net = torch.nn.Sequential(torch.nn.Linear(d, cfg.hidden), torch.nn.ReLU(), torch.nn.Linear(cfg.hidden, cfg.hidden),
                               torch.nn.ReLU(), torch.nn.Linear(cfg.hidden, L))
