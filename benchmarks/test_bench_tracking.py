@@ -1,10 +1,10 @@
 """Tracking, counting and zones on synthetic top-view sequences (1-6 people, 1,000 frames each).
 
-Seeds 1001-1003 were never used to tune the tracker (its settings were chosen on seeds 3 and
-11-16).
+Seeds 1001-1003 were never used to tune the tracker or the zone counter (their settings were
+chosen on seeds 3, 11-16 and 31-38).
 With the bundled model: the real stream (``toppose-stream --images SEQ/images --zones Z --json``)
 then ``toppose-eval --tracks``'s scoring. The tracker's ceiling: the true poses, shuffled, fed
-to the tracker. Speed: tracker + zones per frame with 20 people.
+to the tracker and the zone counter (the counting's ceiling too). Speed: tracker + zones per frame with 20 people.
 """
 
 import json
@@ -19,10 +19,10 @@ from toppose.runtime.analytics import Analytics
 from toppose.runtime.session import PoseSession
 from toppose.runtime.sources import ImageSource
 from toppose.runtime.stream import StreamConfig, bundled_model, run_stream
-from toppose.runtime.tracking import Tracker
 from toppose.runtime.zones import parse_zones
-from toppose.synth.sequence import write_sequence
-from toppose.track_eval import TrackFrames, evaluate_tracks, load_truth, score_tracks, shuffled_people
+from toppose.synth.sequence import COUNTS, write_sequence
+from toppose.track_eval import (TrackFrames, evaluate_tracks, load_truth, score_counts, score_tracks,
+                                shuffled_people)
 
 SEEDS = (1001, 1002, 1003)
 FRAMES = 1000
@@ -53,20 +53,27 @@ def _pool(results: list[dict]) -> dict:
 
 
 def test_tracker_ceiling_on_true_poses(results, sequences):
-    scores = []
+    scores, crossings = [], {"true": 0, "abs_error": 0}
     rng = np.random.default_rng(0)
     for seed in SEEDS:
         truth = load_truth(sequences / str(seed))
-        tracker, pred = Tracker(), TrackFrames([], [])
-        for poses in shuffled_people(truth, rng):
-            frame = tracker.update(poses, (240, 320))
+        analytics, pred, lines = Analytics(True, sequences / "zones.json"), TrackFrames([], []), []
+        for i, poses in enumerate(shuffled_people(truth, rng)):
+            frame = analytics.update(poses, (240, 320), i, i / 15.0)
             keep = frame.ids >= 0
             pred.ids.append(frame.ids[keep])
             pred.keypoints.append(frame.poses.keypoints[keep].astype(np.float64))
+            lines.append({"occupancy": frame.occupancy, "events": frame.events})
         scores.append(score_tracks(pred, truth))
+        counts = json.loads((sequences / str(seed) / COUNTS).read_text())
+        for c in score_counts(lines, counts)["crossings"].values():
+            crossings["true"] += c["true"]
+            crossings["abs_error"] += abs(c["predicted"] - c["true"])
     pooled = _pool(scores)
     for k, v in pooled.items():
         record(results, "tracking_true_poses", k, v)
+    error = crossings["abs_error"] / max(crossings["true"], 1)
+    record(results, "tracking_true_poses", "crossings_error", round(error, 4))
     assert pooled["IDF1_min"] >= 0.98
 
 

@@ -136,17 +136,21 @@ def pieces_kernel(kp, scores, torso, radius, agree, min_parts, fixed, alive, cen
 
 
 @jit
-def body_kernel(rows, kp, centres, torso, whole_kp, whole_c, offset):
+def body_kernel(rows, kp, centres, torso, rigid, whole_kp, whole_c, offset):
     """In place, for tracks ``rows`` (M,) matched to detections kp (M, J, 3) with centres (M, 2):
     offset[rows] (T, 2) <- body centre - centres, where the body centre is the detection's own
     centre when its whole ``torso`` (J,) bool is found (then whole_kp (T, J, 3) and whole_c
-    (T, 2) take it), else the kept whole pose's centre moved by the mean displacement of the
-    keypoints both have (0 in common: the detection's own centre)."""
+    (T, 2) take it), else the kept whole pose's centre moved as the ``rigid`` (J,) bool keypoints
+    (torso and head) both have moved and turned (the least-squares rotation and shift: someone
+    walking along the border turns), with fewer than 2 of those by the mean displacement of all
+    the keypoints both have (0 in common: the detection's own centre)."""
     for m in range(rows.shape[0]):
         t = rows[m]
         whole = True
         sx = sy = 0.0
         n = 0
+        ax = ay = bx = by = 0.0
+        r = 0
         for j in range(kp.shape[1]):
             if torso[j] and not kp[m, j, 2] > 0:
                 whole = False
@@ -154,8 +158,28 @@ def body_kernel(rows, kp, centres, torso, whole_kp, whole_c, offset):
                 sx += kp[m, j, 0] - whole_kp[t, j, 0]
                 sy += kp[m, j, 1] - whole_kp[t, j, 1]
                 n += 1
+                if rigid[j]:
+                    ax += whole_kp[t, j, 0]
+                    ay += whole_kp[t, j, 1]
+                    bx += kp[m, j, 0]
+                    by += kp[m, j, 1]
+                    r += 1
         if whole or n == 0:
             offset[t, 0], offset[t, 1] = 0.0, 0.0
+        elif r >= 2:   # turned as well as moved: the rotation that best maps the kept pose's rigid keypoints
+            ax, ay, bx, by = ax / r, ay / r, bx / r, by / r
+            dot = crs = 0.0
+            for j in range(kp.shape[1]):
+                if rigid[j] and kp[m, j, 2] > 0 and whole_kp[t, j, 2] > 0:
+                    ux, uy = whole_kp[t, j, 0] - ax, whole_kp[t, j, 1] - ay
+                    vx, vy = kp[m, j, 0] - bx, kp[m, j, 1] - by
+                    dot += ux * vx + uy * vy
+                    crs += ux * vy - uy * vx
+            h = np.hypot(dot, crs)
+            c, s_ = (dot / h, crs / h) if h > 0 else (1.0, 0.0)
+            wx, wy = whole_c[t, 0] - ax, whole_c[t, 1] - ay
+            offset[t, 0] = bx + c * wx - s_ * wy - centres[m, 0]
+            offset[t, 1] = by + s_ * wx + c * wy - centres[m, 1]
         else:
             offset[t, 0] = whole_c[t, 0] + sx / n - centres[m, 0]
             offset[t, 1] = whole_c[t, 1] + sy / n - centres[m, 1]

@@ -14,6 +14,7 @@ from toppose.runtime.track_kernels import centres_kernel, merge_kernel
 
 TORSO = (1, 2, 5, 8, 11)  # neck, shoulders, hips: the body centre when any of them is found
 TORSO_MASK = np.isin(np.arange(64), TORSO)
+RIGID_MASK = np.isin(np.arange(64), TORSO + (0, 14, 15, 16, 17))  # torso and head: they turn as one
 
 
 def body_centres(keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from toppose.runtime.track_pieces import TORSO_MASK
+from toppose.runtime.track_pieces import RIGID_MASK, TORSO_MASK
 from toppose.runtime.tracking import _BIG, Tracker
 
 
@@ -25,15 +25,24 @@ def _sizes(keypoints: np.ndarray, min_size: float) -> np.ndarray:
 def body_reference(tracker: Tracker, t: np.ndarray, kp: np.ndarray, centres: np.ndarray) -> None:
     """NumPy reference of ``body_kernel``: tracks t (M,) matched detections (M, J, 3) with
     centres (M, 2). With the whole torso found, its centre is the body's and the pose is kept;
-    otherwise the body centre is the kept pose's centre moved as the keypoints both have
-    moved, so the centre of someone half out of view (or whose hip comes and goes) does not
-    jump to the part in view (and count line crossings nobody made)."""
-    torso = TORSO_MASK[:kp.shape[1]]
+    otherwise the body centre is the kept pose's centre moved (and turned, with 2 or more torso
+    and head keypoints in common: Kabsch) as the keypoints both have moved, so the centre of
+    someone half out of view (or whose hip comes and goes) does not jump to the part in view
+    (and count line crossings nobody made)."""
+    torso, rigid = TORSO_MASK[:kp.shape[1]], RIGID_MASK[:kp.shape[1]]
     whole = (kp[:, torso, 2] > 0).all(1)
-    shared = (kp[..., 2] > 0) & (tracker.whole_kp[t, :, 2] > 0)                    # (M, J)
+    kept = tracker.whole_kp[t]
+    shared = (kp[..., 2] > 0) & (kept[..., 2] > 0)                                  # (M, J)
     n = shared.sum(1)
-    moved = ((kp[..., :2] - tracker.whole_kp[t, :, :2]) * shared[..., None]).sum(1) / np.maximum(n, 1)[:, None]
+    moved = ((kp[..., :2] - kept[..., :2]) * shared[..., None]).sum(1) / np.maximum(n, 1)[:, None]
     body = np.where((whole | (n == 0))[:, None], centres, tracker.whole_c[t] + moved)
+    for m in np.flatnonzero(~whole & ((shared & rigid).sum(1) >= 2)):
+        use = shared[m] & rigid
+        a, b = kept[m, use, :2], kp[m, use, :2]
+        u, v = a - a.mean(0), b - b.mean(0)
+        angle = np.arctan2((u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0]).sum(), (u * v).sum())
+        c, s = np.cos(angle), np.sin(angle)
+        body[m] = b.mean(0) + np.array([[c, -s], [s, c]]) @ (tracker.whole_c[t[m]] - a.mean(0))
     tracker.offset[t] = body - centres
     tracker.whole_kp[t[whole]], tracker.whole_c[t[whole]] = kp[whole], centres[whole]
 
@@ -114,7 +123,8 @@ def report_reference(tracker: Tracker) -> tuple[np.ndarray, np.ndarray, np.ndarr
     live = (tracker.ids >= 0) & (tracker.misses <= cfg.coast)
     seen = tracker.misses[live] == 0
     found = tracker.kp[live, :, 2] > 0
-    torso = TORSO_MASK[:found.shape[1]]
-    clear = seen & (found.sum(1) >= cfg.clear_parts) & found[:, torso].all(1)
+    torso, rigid = TORSO_MASK[:found.shape[1]], RIGID_MASK[:found.shape[1]]
+    fit = (found & rigid & (tracker.whole_kp[live, :, 2] > 0)).sum(1)
+    clear = seen & (((found.sum(1) >= cfg.clear_parts) & found[:, torso].all(1)) | (fit >= cfg.fit_parts))
     centres = np.where(seen[:, None], tracker.centre_kp[live], tracker.x[live, :2]) + tracker.offset[live]
     return tracker.ids[live], centres, clear

@@ -102,12 +102,12 @@ def remember(mem, kp, dx, dy, max_age, h, w):
 
 
 @jit
-def match_kernel(t, d, kp, centres, torso, meas_var, max_age, hw, state, ids, hits, misses, next_id, min_hits,
+def match_kernel(t, d, kp, centres, torso, rigid, meas_var, max_age, hw, state, ids, hits, misses, next_id, min_hits,
                  det_ids):
     """Tracks t (M,) matched to detections d (M,) with keypoints kp (D, J, 3) and centres (D, 2)
     px, in place: every track's misses (T,) + 1, then per pair the Kalman update with
     variance ``meas_var`` px^2, the track's pose and centre replaced, its body offset
-    (``body_kernel``, torso (J,) bool), hits (T,) + 1 and misses 0; a tentative track (ids -1)
+    (``body_kernel``, torso and rigid (J,) bool), hits (T,) + 1 and misses 0; a tentative track (ids -1)
     with ``min_hits`` hits gets the next id; det_ids (D,) <- the tracks' ids. state: the
     tracker's (x (T, 4), P (T, 4, 4), track_kp (T, J, 3), centre_kp (T, 2), whole_kp (T, J, 3),
     whole_c (T, 2), offset (T, 2), mem (T, J, 3) as ``remember``'s, forgetting after
@@ -125,7 +125,7 @@ def match_kernel(t, d, kp, centres, torso, meas_var, max_age, hw, state, ids, hi
     for m in range(t.shape[0]):   # re-anchored on the detection's own centre: velocity unchanged
         x[t[m], 0] += det_c[m, 0] - z[m, 0]
         x[t[m], 1] += det_c[m, 1] - z[m, 1]
-    body_kernel(t, det_kp, det_c, torso, whole_kp, whole_c, offset)
+    body_kernel(t, det_kp, det_c, torso, rigid, whole_kp, whole_c, offset)
     for m in range(t.shape[0]):
         k = t[m]
         dx, dy, n = shared_shift(track_kp[k], det_kp[m])
@@ -144,13 +144,14 @@ def match_kernel(t, d, kp, centres, torso, meas_var, max_age, hw, state, ids, hi
 
 
 @jit
-def report_kernel(ids, misses, coast, clear_parts, torso, state, out_ids, out_centres, out_clear):
+def report_kernel(ids, misses, coast, clear_parts, fit_parts, torso, rigid, state, out_ids, out_centres, out_clear):
     """Confirmed tracks seen within ``coast`` frames -> out_ids (N,), body centres out_centres
     (N, 2) px (the measured centre, or the prediction while coasting, plus the body offset) and
-    out_clear (N,) bool: measured this frame with at least ``clear_parts`` keypoints, and the
-    whole torso (J,) bool seen at least once (else the centre is that of the part in view, up to
-    half a body off); in the tracks' order; the out arrays hold T rows. state as
-    ``match_kernel``'s. Returns N."""
+    out_clear (N,) bool: measured this frame with at least ``clear_parts`` keypoints and the whole
+    torso (J,) bool, or with at least ``fit_parts`` ``rigid`` (J,) bool keypoints (torso and head)
+    that the last whole pose has too (its body offset then fitted to them: ``body_kernel``); else
+    the centre may be that of the part in view, up to half a body off. In the tracks' order; the
+    out arrays hold T rows. state as ``match_kernel``'s. Returns N."""
     x, P, track_kp, centre_kp, whole_kp, whole_c, offset, mem = state
     n = 0
     for k in range(ids.shape[0]):
@@ -161,10 +162,12 @@ def report_kernel(ids, misses, coast, clear_parts, torso, state, out_ids, out_ce
         for c in range(2):
             out_centres[n, c] = (centre_kp[k, c] if seen else x[k, c]) + offset[k, c]
         parts = 0
+        fit = 0
         whole = True
         for j in range(track_kp.shape[1]):
             parts += track_kp[k, j, 2] > 0
             whole = whole and (track_kp[k, j, 2] > 0 or not torso[j])
-        out_clear[n] = seen and parts >= clear_parts and whole
+            fit += rigid[j] and track_kp[k, j, 2] > 0 and whole_kp[k, j, 2] > 0
+        out_clear[n] = seen and ((parts >= clear_parts and whole) or fit >= fit_parts)
         n += 1
     return n

@@ -47,7 +47,7 @@ from scipy.optimize import linear_sum_assignment
 from toppose.codec.poses import Poses
 from toppose.runtime.track_border import parts, relink
 from toppose.runtime.track_kernels import cost_kernel, pieces_kernel
-from toppose.runtime.track_pieces import TORSO_MASK
+from toppose.runtime.track_pieces import RIGID_MASK, TORSO_MASK
 from toppose.runtime.track_state import match_kernel, predict_kernel, report_kernel
 
 _BIG = 1e6
@@ -55,7 +55,7 @@ _BIG = 1e6
 
 @dataclass(frozen=True)
 class TrackerConfig:
-    """Settings chosen on the tuning sequences (seeds 3 and 11-16), never on the benchmark's."""
+    """Settings chosen on the tuning sequences (seeds 3, 11-16 and 31-38), never on the benchmark's."""
 
     min_hits: int = 3           # consecutive matches before a track gets an id
     max_lost: int = 30          # frames a confirmed track survives unmatched
@@ -73,7 +73,9 @@ class TrackerConfig:
     merge_radius: float = 0.45  # fragments of one person closer than this x min_size are merged
     merge_agree: float = 35.0   # px; pieces whose shared keypoints differ more are two people
     spawn_gap: float = 0.45     # no new track closer than this x min_size to a matched one (seen with min_parts)
-    clear_parts: int = 12       # keypoints (the whole torso among them) for a centre to count for lines
+    clear_parts: int = 12       # keypoints (the whole torso among them) for a centre to count for lines, ...
+    fit_parts: int = 3          # ... or torso and head keypoints shared with the last whole pose: the body
+    #                             centre of someone partly out of view, turned and moved as those moved
     min_parts: int = 3          # keypoints a detection needs to start a track (a hand at the border does not)
     #                             and to be merged with another piece (a foot beside someone is a person)
     max_var: float = 1600.0     # px^2; a lost track's search area stops growing here
@@ -91,8 +93,9 @@ class TrackFrame:
     """One frame's result. poses: the people after merging fragments, D of them; ids (D,) int,
     -1 = not (yet) a confirmed track; tracks: confirmed tracks seen within ``coast`` frames, as
     track_ids (N,) and body centres (N, 2) px (as measured, or predicted while coasting); ended:
-    ids dropped this frame; seen (N,): measured this frame (not only predicted) with ``clear_parts`` keypoints or more, so its
-    centre is not that of a half-seen body at the image edge."""
+    ids dropped this frame; seen (N,): measured this frame (not only predicted) with ``clear_parts``
+    keypoints or more, or with ``fit_parts`` torso and head keypoints its last whole pose shares (its
+    body centre then found from those), so its centre is not that of the part of a body in view."""
 
     poses: Poses
     ids: np.ndarray
@@ -146,7 +149,8 @@ class Tracker:
         if tentative.any():   # a seedling is followed, but gets no id before it is big enough to start a track
             rows = t[tentative & (parts(kp[d]) < cfg.min_parts)]
             self.hits[rows] = np.minimum(self.hits[rows], cfg.min_hits - 2)
-        self.next_id = match_kernel(t, d, kp, centres, TORSO_MASK[:kp.shape[1]], cfg.meas_std ** 2, cfg.max_age,
+        j = kp.shape[1]
+        self.next_id = match_kernel(t, d, kp, centres, TORSO_MASK[:j], RIGID_MASK[:j], cfg.meas_std ** 2, cfg.max_age,
                                     image_hw, self._state(),
                                     self.ids, self.hits, self.misses, self.next_id, cfg.min_hits, det_ids)
         ended = gone + (self._prune(image_hw) if len(t) < len(self.ids) else [])
@@ -155,8 +159,8 @@ class Tracker:
             self._start(kp, centres, free, len(t) > 0)
         n = len(self.ids)
         ids, out, clear = np.empty(n, np.int64), np.empty((n, 2)), np.empty(n, bool)
-        n = report_kernel(self.ids, self.misses, cfg.coast, cfg.clear_parts, TORSO_MASK[:kp.shape[1]], self._state(),
-                          ids, out, clear)
+        n = report_kernel(self.ids, self.misses, cfg.coast, cfg.clear_parts, cfg.fit_parts, TORSO_MASK[:j],
+                          RIGID_MASK[:j], self._state(), ids, out, clear)
         return TrackFrame(poses, det_ids, ids[:n], out[:n], ended, clear[:n])
 
     def _state(self) -> tuple:
@@ -271,7 +275,9 @@ class Tracker:
         mem[..., 2] = mem[..., 2] > 0
         self.mem = np.concatenate([self.mem, mem])
         self.centre_kp = np.concatenate([self.centre_kp, centres])
-        self.whole_kp = np.concatenate([self.whole_kp, kp.astype(np.float32)])
+        whole = kp.astype(np.float32)                      # the last pose with the whole torso: none yet if partial
+        whole[~(kp[:, TORSO_MASK[:kp.shape[1]], 2] > 0).all(1)] = 0
+        self.whole_kp = np.concatenate([self.whole_kp, whole])
         self.whole_c = np.concatenate([self.whole_c, centres])
         self.offset = np.concatenate([self.offset, np.zeros((n, 2))])
         self.ids = np.concatenate([self.ids, np.full(n, -1, np.int64)])

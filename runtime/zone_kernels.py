@@ -50,14 +50,20 @@ def zones_kernel(centres, edges, edge_zone, rows, inside, occ):
 
 
 @jit
-def lines_kernel(centres, seen, lines, margin, rows, side, cross):
+def lines_kernel(centres, seen, lines, margin, rows, side, last, seen_at, frame, max_gap, cross):
     """Crossings of this frame, in place. centres (N, 2) px; seen (N,) bool (only they move);
     lines (L, 5) start x, y, unit direction x, y, length px; rows (N,) people's rows in side
     (K, L) int8, the last side beyond ``margin`` (+1 right of the arrow on the image, -1 left,
-    0 unknown) -> cross (N, L) int8: the new side where a person crossed over the segment, else 0.
-    Returns the number of crossings."""
+    0 unknown), and last (K, L, 2) where the centre was then (distance along the line, across
+    it); seen_at (K,) the frame each person was last seen in, updated to ``frame`` -> cross (N, L)
+    int8: the new side where a person seen within ``max_gap`` frames crossed the segment itself
+    on the straight path from there (not the line beyond its ends), else 0. Returns the number
+    of crossings."""
     count = 0
     for n in range(centres.shape[0]):
+        gap = frame - seen_at[rows[n]]
+        if seen[n]:
+            seen_at[rows[n]] = frame
         for k in range(lines.shape[0]):
             cross[n, k] = 0
             if not seen[n]:
@@ -67,10 +73,15 @@ def lines_kernel(centres, seen, lines, margin, rows, side, cross):
             s = 1 if dist > margin else (-1 if dist < -margin else 0)
             if s == 0:
                 continue
-            prev = side[rows[n], k]
+            r = rows[n]
+            prev = side[r, k]
             t = lines[k, 2] * rx + lines[k, 3] * ry
-            if prev != 0 and s != prev and 0.0 <= t <= lines[k, 4]:
-                cross[n, k] = s
-                count += 1
-            side[rows[n], k] = s
+            if prev != 0 and s != prev and gap <= max_gap:
+                t0, d0 = last[r, k, 0], last[r, k, 1]
+                at = t0 + (t - t0) * d0 / (d0 - dist)   # where the path meets the line
+                if 0.0 <= at <= lines[k, 4]:
+                    cross[n, k] = s
+                    count += 1
+            side[r, k] = s
+            last[r, k, 0], last[r, k, 1] = t, dist
     return count

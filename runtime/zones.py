@@ -8,7 +8,11 @@ zones.json::
 A crossing is ``in`` when a person moves onto the right-hand side of the line seen as an arrow
 from ``from`` to ``to`` on the image (y down), ``out`` the other way. A side only changes once
 the centre is more than ``margin`` px from the line, so jitter on the line counts nothing, and
-only for people the caller marks as seen (measured this frame, clearly enough).
+only for people the caller marks as seen (measured this frame, clearly enough). It counts when
+the straight path from where the side was last known to where it is now meets the segment
+between ``from`` and ``to`` (someone who went round the line's end has crossed nothing), and
+only when the person was seen at most ``max_gap`` frames before: someone out of sight for
+longer may have gone anywhere, round the line's end or out of the image and back.
 Dimensions: N tracked people, Z zones, L lines.
 """
 
@@ -124,15 +128,27 @@ def line_sides(points: np.ndarray, lines: np.ndarray, margin: float) -> tuple[np
     return side, (t >= 0) & (t <= length)
 
 
-def crossings_reference(centres: np.ndarray, seen: np.ndarray, lines: np.ndarray, margin: float,
-                        side: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def crossings_reference(centres: np.ndarray, seen: np.ndarray, lines: np.ndarray, margin: float, side: np.ndarray,
+                        last: np.ndarray, gap: np.ndarray, max_gap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """NumPy reference of ``lines_kernel``: centres (N, 2) px, seen (N,) bool, lines (L, 2, 2),
-    the people's last sides (N, L) int8 -> (cross (N, L) int8: the new side where a seen person
-    crossed over the segment, else 0; the updated sides (N, L))."""
-    now, along = line_sides(centres, lines, margin)
+    the people's last sides (N, L) int8, where they were then (N, L, 2: along, across the line)
+    and frames since each was last seen (N,) -> (cross (N, L) int8: the new side where a seen
+    person's path crossed the segment within ``max_gap`` frames of being seen, else 0; the
+    updated sides (N, L); the updated places (N, L, 2))."""
+    now, _ = line_sides(centres, lines, margin)
     now[~seen] = 0
-    cross = np.where((now != 0) & (side != 0) & (now != side) & along, now, 0).astype(np.int8)
-    return cross, np.where(now != 0, now, side).astype(np.int8)
+    d = lines[:, 1] - lines[:, 0]
+    length = np.linalg.norm(d, axis=1)
+    unit = d / length[:, None]
+    r = centres[:, None, :] - lines[None, :, 0]                       # (N, L, 2)
+    t = unit[:, 0] * r[..., 0] + unit[:, 1] * r[..., 1]
+    dist = unit[:, 0] * r[..., 1] - unit[:, 1] * r[..., 0]
+    flipped = (now != 0) & (side != 0) & (now != side) & (gap <= max_gap)[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        at = last[..., 0] + (t - last[..., 0]) * last[..., 1] / (last[..., 1] - dist)   # where the path meets the line
+    cross = np.where(flipped & (at >= 0) & (at <= length), now, 0).astype(np.int8)
+    moved = now != 0
+    return cross, np.where(moved, now, side).astype(np.int8), np.where(moved[..., None], np.stack([t, dist], -1), last)
 
 
 @dataclass
@@ -146,16 +162,19 @@ class ZoneTotals:
 
 class ZoneCounter:
     """Per-id zone and line state in arrays (K people known, sorted by id); ``update`` once per
-    frame with the tracker's live tracks. Only state changes cost Python time."""
+    frame with the tracker's live tracks. Only state changes cost Python time. margin px and
+    max_gap frames (module docstring): chosen with the tracker on its tuning sequences (issue 15)."""
 
-    def __init__(self, zones: Zones, margin: float = 4.0) -> None:
-        self.zones, self.margin = zones, margin
+    def __init__(self, zones: Zones, margin: float = 6.0, max_gap: int = 3) -> None:
+        self.zones, self.margin, self.max_gap = zones, margin, max_gap
         z, n_lines = len(zones.polygons), len(zones.lines)
         self.ids = np.zeros(0, np.int64)                  # (K,) ascending
         self.inside = np.zeros((0, z), bool)              # (K, Z)
         self.entered = np.zeros((0, z))                   # (K, Z) seconds
         self.entered_frame = np.zeros((0, z), np.int64)   # (K, Z)
         self.side = np.zeros((0, n_lines), np.int8)       # (K, L) last side beyond the margin, 0 = unknown
+        self.last = np.zeros((0, n_lines, 2))             # (K, L, 2) where: along and across the line, px
+        self.seen_at = np.zeros(0, np.int64)              # (K,) the frame each was last seen in
         names = zones.zone_names
         d = zones.lines[:, 1] - zones.lines[:, 0]
         length = np.linalg.norm(d, axis=1)
@@ -188,6 +207,8 @@ class ZoneCounter:
         self.entered = np.concatenate([self.entered, np.zeros((k, self.entered.shape[1]))])[order]
         self.entered_frame = np.concatenate([self.entered_frame, np.zeros((k, self.inside.shape[1]), np.int64)])[order]
         self.side = np.concatenate([self.side, np.zeros((k, self.side.shape[1]), np.int8)])[order]
+        self.last = np.concatenate([self.last, np.zeros((k, *self.last.shape[1:]))])[order]
+        self.seen_at = np.concatenate([self.seen_at, np.zeros(k, np.int64)])[order]
         return np.searchsorted(self.ids, ids)
 
     def update(self, ids: np.ndarray, centres: np.ndarray, ended: list[int], t: float, frame: int,
@@ -207,7 +228,8 @@ class ZoneCounter:
         if len(z.lines):
             seen = np.ones(len(ids), bool) if seen is None else np.asarray(seen, bool)
             cross = np.empty((len(ids), len(z.lines)), np.int8)
-            if lines_kernel(centres, seen, self._lines, self.margin, rows, self.side, cross):
+            if lines_kernel(centres, seen, self._lines, self.margin, rows, self.side, self.last, self.seen_at, frame,
+                            self.max_gap, cross):
                 for n, k in zip(*np.nonzero(cross)):
                     self._cross(int(ids[n]), int(k), int(cross[n, k]), t, frame, events)
         if ended:
@@ -251,7 +273,8 @@ class ZoneCounter:
             self._zone_events(rows, np.zeros((len(rows), len(self.zones.polygons)), bool), t, frame, events)
         keep = ~gone
         self.ids, self.inside, self.entered = self.ids[keep], self.inside[keep], self.entered[keep]
-        self.entered_frame, self.side = self.entered_frame[keep], self.side[keep]
+        self.entered_frame, self.side, self.last = self.entered_frame[keep], self.side[keep], self.last[keep]
+        self.seen_at = self.seen_at[keep]
 
     def summary(self) -> dict:
         """Totals for the stream summary: per zone entries, exits, max occupancy, dwell per id; per line in/out."""

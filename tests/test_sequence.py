@@ -68,12 +68,13 @@ def test_true_crossings_match_the_true_centres(tmp_path):
     write_sequence(tmp_path / "seq", 300, seed=8, people=(2, 4), zones=zones)
     counts = json.loads((tmp_path / "seq" / COUNTS).read_text())
     sides, crossings = {}, 0        # the centre changing side of x = 160 by more than the margin
-    for s in SequencePlayer(seed=8, people=(2, 4)).frames(300):
+    for s in SequencePlayer(seed=8, people=(2, 4)).frames(300):   # on a path that meets the segment
         for tid, (x, y) in zip(s.track_ids.tolist(), s.centres):
             side = 1 if x < 156 else -1 if x > 164 else 0
-            if side and sides.get(tid, side) != side and 0 <= y <= 240:
-                crossings += 1
+            if side and tid in sides and sides[tid][0] != side:
+                x0, y0 = sides[tid][1]
+                crossings += 0 <= y0 + (y - y0) * (160 - x0) / (x - x0) <= 240
             if side:
-                sides[tid] = side
+                sides[tid] = side, (x, y)
     assert crossings > 0 and counts["lines"]["middle"]["in"] + counts["lines"]["middle"]["out"] == crossings
     assert np.asarray(counts["occupancy"]).max() >= 1

@@ -83,10 +83,11 @@ def test_kalman_kernels_match_the_textbook_equations(rng):
 
 def test_body_kernel_matches_the_reference(rng):
     from toppose.runtime.track_kernels import body_kernel
-    from toppose.runtime.track_pieces import TORSO_MASK
+    from toppose.runtime.track_pieces import RIGID_MASK, TORSO_MASK
 
     a, b = Tracker(), Tracker()
     kept = random_people(rng, 10, drop=0.2)
+    kept[:, [1, 2, 5, 8, 11], 2] = 1                  # kept as whole poses
     for tr in (a, b):
         tr._spawn(kept, fast_centres(kept)[0])
     dets = random_people(rng, 6, drop=0.3)
@@ -95,7 +96,7 @@ def test_body_kernel_matches_the_reference(rng):
     dets[5, 13] = [50, 60, 1]                         # one ankle the kept pose may lack
     rows = np.array([0, 2, 4, 6, 8, 9])
     centres = fast_centres(dets)[0]
-    body_kernel(rows, dets, centres, TORSO_MASK[:18], a.whole_kp, a.whole_c, a.offset)
+    body_kernel(rows, dets, centres, TORSO_MASK[:18], RIGID_MASK[:18], a.whole_kp, a.whole_c, a.offset)
     body_reference(b, rows, dets, centres)
     assert np.allclose(a.offset, b.offset, atol=1e-4) and np.allclose(a.whole_kp, b.whole_kp)
     assert (a.offset[rows[:3]] == 0).all() and (np.abs(a.offset[rows[3:5]]).sum(1) > 0).all()

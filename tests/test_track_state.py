@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from toppose.runtime.track_pieces import TORSO_MASK, fast_centres
+from toppose.runtime.track_pieces import RIGID_MASK, TORSO_MASK, fast_centres
 from toppose.runtime.track_reference import match_reference, report_reference
 from toppose.runtime.track_state import match_kernel, report_kernel
 from toppose.runtime.tracking import Tracker, TrackerConfig
@@ -42,8 +42,8 @@ def test_match_kernel_matches_the_reference(rng):
     dets[2, 0, 2] = 0
     t, d = np.array([1, 2, 4, 6], np.int64), np.array([5, 0, 2, 3], np.int64)
     det_ids = np.full(6, -1, np.int64)
-    a.next_id = match_kernel(t, d, dets, centres, TORSO_MASK[:18], a.cfg.meas_std ** 2, a.cfg.max_age, (240, 320),
-                             a._state(), a.ids, a.hits, a.misses, a.next_id, a.cfg.min_hits, det_ids)
+    a.next_id = match_kernel(t, d, dets, centres, TORSO_MASK[:18], RIGID_MASK[:18], a.cfg.meas_std ** 2, a.cfg.max_age,
+                             (240, 320), a._state(), a.ids, a.hits, a.misses, a.next_id, a.cfg.min_hits, det_ids)
     ref = match_reference(b, t, d, dets, centres, (240, 320))
     assert (det_ids == ref).all() and a.next_id == b.next_id == 6   # tracks 1, 2 and 6 reached 3 hits
     for name in ("x", "P", "kp", "centre_kp", "whole_kp", "whole_c", "offset", "mem", "ids", "hits", "misses"):
@@ -60,12 +60,15 @@ def test_report_kernel_matches_the_reference(rng):
     tracker.offset[:] = rng.normal(0, 5, (8, 2))
     tracker.kp[:, :, 2] = 0
     tracker.kp[2, :13, 2] = 1                                 # 13 keypoints and the whole torso: clear
-    tracker.kp[4, 2:15, 2] = 1                                # 13 without the neck: not clear
+    tracker.kp[4, 2:15, 2] = 1                                # 13 without the neck ...
+    tracker.whole_kp[:, :, 2] = 0                             # ... and no whole pose to fit: not clear
+    tracker.kp[6, [0, 2, 5, 16], 2] = 1                       # 4 torso and head keypoints, 3 of them ...
+    tracker.whole_kp[6, [0, 2, 5, 8], 2] = 1                  # ... in the last whole pose: clear
     n = len(tracker.ids)
     ids, centres, clear = np.empty(n, np.int64), np.empty((n, 2)), np.empty(n, bool)
-    k = report_kernel(tracker.ids, tracker.misses, tracker.cfg.coast, tracker.cfg.clear_parts, TORSO_MASK[:18],
-                      tracker._state(), ids, centres, clear)
+    k = report_kernel(tracker.ids, tracker.misses, tracker.cfg.coast, tracker.cfg.clear_parts, tracker.cfg.fit_parts,
+                      TORSO_MASK[:18], RIGID_MASK[:18], tracker._state(), ids, centres, clear)
     ref_ids, ref_centres, ref_clear = report_reference(tracker)
     assert k == 5 and ids[:k].tolist() == ref_ids.tolist() == [4, 5, 6, 7, 9]   # 8 coasted too long
     assert np.allclose(centres[:k], ref_centres) and (clear[:k] == ref_clear).all()
-    assert clear[:k].tolist() == [False, True, False, False, False]
+    assert clear[:k].tolist() == [False, True, False, False, True]

@@ -188,12 +188,33 @@ def test_a_whole_person_at_the_border_unseen_for_a_few_frames_keeps_the_id(rng):
     assert before[-1] == [1] and ids_by_position(tracker, frame((40, 15), rng=rng)) == [1]
 
 
-def test_only_a_whole_torso_counts_as_clearly_seen_for_lines():
-    tracker = Tracker()
+def test_only_a_whole_torso_or_a_fit_to_the_last_whole_pose_counts_as_clearly_seen_for_lines():
     no_neck = [j for j in range(18) if j != 1]                # 17 keypoints, the neck missing
+    never_whole = Tracker()
+    seen = [never_whole.update(poses_of(part(person(100, 120), no_neck)), (240, 320)).seen.tolist() for _ in range(5)]
+    assert seen[-1] == [False]                                # its centre is only that of what is in view
+    tracker = Tracker()
     seen = [tracker.update(poses_of(person(100, 120) if t < 5 else part(person(100, 120), no_neck)),
                            (240, 320)).seen.tolist() for t in range(8)]
-    assert seen[4] == [True] and seen[6] == [False]
+    assert seen[4] == [True] and seen[6] == [True]            # fitted to the whole pose it had
+
+
+def test_the_centre_of_someone_turning_half_out_of_view_follows_the_turn():
+    """Walking along the border a person turns while only the head and shoulders are in view:
+    the body centre is the last whole pose's, turned and moved as those keypoints were."""
+    tracker = Tracker()
+    for t in range(5):
+        tracker.update(poses_of(person(100 + 2 * t, 40)), (240, 320))
+    whole = person(108, 40)
+    torso = whole[[1, 2, 5, 8, 11], :2].mean(0)
+    angle = np.radians(60)
+    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    turned = whole.copy()
+    turned[:, :2] = (whole[:, :2] - torso) @ rot.T + torso + [4, -3]
+    out = tracker.update(poses_of(part(turned, [0, 1, 2, 5, 14, 15])), (240, 320))
+    assert np.allclose(out.centres[0], torso + [4, -3], atol=0.5) and out.seen.tolist() == [True]
+    shifted_only = turned[[0, 1, 2, 5, 14, 15], :2].mean(0) - whole[[0, 1, 2, 5, 14, 15], :2].mean(0) + torso
+    assert np.linalg.norm(shifted_only - (torso + [4, -3])) > 6   # what the mean shift alone would give
 
 
 def test_a_newcomer_walking_in_beside_someone_gets_an_id_as_soon_as_three_parts_show():

@@ -40,11 +40,17 @@ def test_lines_kernel_matches_the_reference(rng):
     centres = rng.uniform(0, 320, (300, 2))
     seen = rng.random(300) > 0.2
     side = rng.integers(-1, 2, (300, 2)).astype(np.int8)
-    ref_cross, ref_side = crossings_reference(centres, seen, zones.lines, 4.0, side.copy())
+    last = np.stack([rng.uniform(-100, 400, (300, 2)), rng.uniform(-200, 200, (300, 2))], -1)   # along, across
+    gap = rng.integers(1, 6, 300)
+    ref_cross, ref_side, ref_last = crossings_reference(centres, seen, zones.lines, 4.0, side.copy(), last.copy(),
+                                                        gap, 3)
     cross = np.empty((300, 2), np.int8)
     rows = rng.permutation(300)
-    state = np.empty_like(side)
-    state[rows] = side
-    n = lines_kernel(centres, seen, counter._lines, 4.0, rows, state, cross)
-    assert (cross == ref_cross).all() and (state[rows] == ref_side).all()
+    state, places, seen_at = np.empty_like(side), np.empty_like(last), np.empty(300, np.int64)
+    state[rows], places[rows], seen_at[rows] = side, last, 100 - gap
+    n = lines_kernel(centres, seen, counter._lines, 4.0, rows, state, places, seen_at, 100, 3, cross)
+    assert (cross == ref_cross).all() and (state[rows] == ref_side).all() and np.allclose(places[rows], ref_last)
     assert n == (ref_cross != 0).sum() > 0
+    assert (seen_at[rows] == np.where(seen, 100, 100 - gap)).all()
+    flipped = (ref_side != side) & (side != 0) & seen[:, None]
+    assert (flipped & (ref_cross == 0)).any()          # sides that changed without a crossing: too late or round an end

@@ -57,6 +57,25 @@ def test_a_crossing_beyond_the_end_of_a_line_is_not_counted():
     assert events == []
 
 
+def test_a_path_round_the_end_of_a_line_counts_nothing_and_one_through_it_counts():
+    short = parse_zones({"lines": [{"name": "short", "from": [250, 100], "to": [250, 200]}]})
+    counter = ZoneCounter(short)
+    events, _ = walk(counter, [(230, 20), (270, 120)])   # seen past the line: the path meets it at y = 70
+    assert events == []
+    events, _ = walk(ZoneCounter(short), [(230, 150), (270, 160)])
+    assert [e["direction"] for e in events] == ["out"]
+
+
+def test_someone_unseen_longer_than_max_gap_counts_nothing_when_seen_past_the_line():
+    for unseen, crossings in ((2, 1), (6, 0)):
+        counter = ZoneCounter(parse_zones(ZONES), max_gap=3)
+        events, _ = walk(counter, [(230, 100)])
+        for i in range(unseen):      # tracked but not seen (coasting), then seen on the other side
+            counter.update(np.array([1]), np.array([[240.0, 100.0]]), [], (1 + i) / 10, 1 + i, np.array([False]))
+        events, _ = walk(counter, [(270, 100)], start=1 + unseen)
+        assert len([e for e in events if e["type"] == "cross"]) == crossings, unseen
+
+
 def test_inside_even_odd_on_a_concave_polygon():
     u = np.array([[0, 0], [30, 0], [30, 30], [20, 30], [20, 10], [10, 10], [10, 30], [0, 30]], float)
     pts = np.array([[5, 20], [15, 20], [25, 20], [15, 5], [40, 5]], float)
