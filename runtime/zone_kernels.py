@@ -50,20 +50,20 @@ def zones_kernel(centres, edges, edge_zone, rows, inside, occ):
 
 
 @jit
-def lines_kernel(centres, seen, lines, margin, rows, side, last, seen_at, frame, max_gap, cross):
+def lines_kernel(centres, seen, lines, margin, rows, side, last, seen_at, now, max_gap, cross):
     """Crossings of this frame, in place. centres (N, 2) px; seen (N,) bool (only they move);
     lines (L, 5) start x, y, unit direction x, y, length px; rows (N,) people's rows in side
     (K, L) int8, the last side beyond ``margin`` (+1 right of the arrow on the image, -1 left,
     0 unknown), and last (K, L, 2) where the centre was then (distance along the line, across
-    it); seen_at (K,) the frame each person was last seen in, updated to ``frame`` -> cross (N, L)
-    int8: the new side where a person seen within ``max_gap`` frames crossed the segment itself
+    it); seen_at (K,) the update each person was last seen in, set to ``now`` -> cross (N, L)
+    int8: the new side where a person seen within ``max_gap`` updates crossed the segment itself
     on the straight path from there (not the line beyond its ends), else 0. Returns the number
     of crossings."""
     count = 0
     for n in range(centres.shape[0]):
-        gap = frame - seen_at[rows[n]]
+        gap = now - seen_at[rows[n]]
         if seen[n]:
-            seen_at[rows[n]] = frame
+            seen_at[rows[n]] = now
         for k in range(lines.shape[0]):
             cross[n, k] = 0
             if not seen[n]:

@@ -11,7 +11,8 @@ the centre is more than ``margin`` px from the line, so jitter on the line count
 only for people the caller marks as seen (measured this frame, clearly enough). It counts when
 the straight path from where the side was last known to where it is now meets the segment
 between ``from`` and ``to`` (someone who went round the line's end has crossed nothing), and
-only when the person was seen at most ``max_gap`` frames before: someone out of sight for
+only when the person was seen at most ``max_gap`` frames before (frames the counter was given: a
+live source's dropped frames do not count): someone out of sight for
 longer may have gone anywhere, round the line's end or out of the image and back.
 Dimensions: N tracked people, Z zones, L lines.
 """
@@ -167,6 +168,7 @@ class ZoneCounter:
 
     def __init__(self, zones: Zones, margin: float = 6.0, max_gap: int = 3) -> None:
         self.zones, self.margin, self.max_gap = zones, margin, max_gap
+        self.updates = 0                                  # frames given so far: the clock of max_gap
         z, n_lines = len(zones.polygons), len(zones.lines)
         self.ids = np.zeros(0, np.int64)                  # (K,) ascending
         self.inside = np.zeros((0, z), bool)              # (K, Z)
@@ -217,6 +219,7 @@ class ZoneCounter:
 
         seen (N,) bool: measured this frame; only those move over lines (a prediction coasting
         through a miss would count crossings nobody made). Default: all."""
+        self.updates += 1
         z = self.zones
         ids = np.asarray(ids, np.int64)
         centres = np.ascontiguousarray(centres, np.float64)
@@ -228,8 +231,8 @@ class ZoneCounter:
         if len(z.lines):
             seen = np.ones(len(ids), bool) if seen is None else np.asarray(seen, bool)
             cross = np.empty((len(ids), len(z.lines)), np.int8)
-            if lines_kernel(centres, seen, self._lines, self.margin, rows, self.side, self.last, self.seen_at, frame,
-                            self.max_gap, cross):
+            if lines_kernel(centres, seen, self._lines, self.margin, rows, self.side, self.last, self.seen_at,
+                            self.updates, self.max_gap, cross):
                 for n, k in zip(*np.nonzero(cross)):
                     self._cross(int(ids[n]), int(k), int(cross[n, k]), t, frame, events)
         if ended:

@@ -74,6 +74,10 @@ def test_someone_unseen_longer_than_max_gap_counts_nothing_when_seen_past_the_li
             counter.update(np.array([1]), np.array([[240.0, 100.0]]), [], (1 + i) / 10, 1 + i, np.array([False]))
         events, _ = walk(counter, [(270, 100)], start=1 + unseen)
         assert len([e for e in events if e["type"] == "cross"]) == crossings, unseen
+    dropped = ZoneCounter(parse_zones(ZONES), max_gap=3)   # a live source: 9 of every 10 frames dropped
+    events = [e for i, x in enumerate((230, 240, 260, 270)) for e in dropped.update(
+        np.array([1]), np.array([[x, 100.0]]), [], i, 10 * i)[1]]
+    assert [e["direction"] for e in events if e["type"] == "cross"] == ["out"]
 
 
 def test_inside_even_odd_on_a_concave_polygon():
