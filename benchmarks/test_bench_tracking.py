@@ -4,7 +4,8 @@ Seeds 1001-1003 were never used to tune the tracker or the zone counter (their s
 chosen on seeds 3, 11-16 and 31-38).
 With the bundled model: the real stream (``toppose-stream --images SEQ/images --zones Z --json``)
 then ``toppose-eval --tracks``'s scoring. The tracker's ceiling: the true poses, shuffled, fed
-to the tracker and the zone counter (the counting's ceiling too). Speed: tracker + zones per frame with 20 people.
+to the tracker and the zone counter (the counting's ceiling too). Speed: tracker + zones per
+frame with 20 people.
 """
 
 import json

@@ -176,10 +176,10 @@ def body_kernel(rows, kp, centres, torso, rigid, whole_kp, whole_c, offset):
                     dot += ux * vx + uy * vy
                     crs += ux * vy - uy * vx
             h = np.hypot(dot, crs)
-            c, s_ = (dot / h, crs / h) if h > 0 else (1.0, 0.0)
+            cos_a, sin_a = (dot / h, crs / h) if h > 0 else (1.0, 0.0)
             wx, wy = whole_c[t, 0] - ax, whole_c[t, 1] - ay
-            offset[t, 0] = bx + c * wx - s_ * wy - centres[m, 0]
-            offset[t, 1] = by + s_ * wx + c * wy - centres[m, 1]
+            offset[t, 0] = bx + cos_a * wx - sin_a * wy - centres[m, 0]
+            offset[t, 1] = by + sin_a * wx + cos_a * wy - centres[m, 1]
         else:
             offset[t, 0] = whole_c[t, 0] + sx / n - centres[m, 0]
             offset[t, 1] = whole_c[t, 1] + sy / n - centres[m, 1]

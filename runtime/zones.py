@@ -176,7 +176,7 @@ class ZoneCounter:
         self.entered_frame = np.zeros((0, z), np.int64)   # (K, Z)
         self.side = np.zeros((0, n_lines), np.int8)       # (K, L) last side beyond the margin, 0 = unknown
         self.last = np.zeros((0, n_lines, 2))             # (K, L, 2) where: along and across the line, px
-        self.seen_at = np.zeros(0, np.int64)              # (K,) the frame each was last seen in
+        self.seen_at = np.zeros(0, np.int64)              # (K,) the update each was last seen in
         names = zones.zone_names
         d = zones.lines[:, 1] - zones.lines[:, 0]
         length = np.linalg.norm(d, axis=1)
