@@ -22,8 +22,8 @@ from toppose.runtime.sources import ImageSource
 from toppose.runtime.stream import StreamConfig, bundled_model, run_stream
 from toppose.runtime.zones import parse_zones
 from toppose.synth.sequence import COUNTS, write_sequence
-from toppose.track_eval import (TrackFrames, evaluate_tracks, load_truth, score_counts, score_tracks,
-                                shuffled_people)
+from toppose.track_eval import (crossing_totals, evaluate_tracks, load_truth, score_counts, score_tracks,
+                                shuffled_people, track_people)
 
 SEEDS = (1001, 1002, 1003)
 FRAMES = 1000
@@ -58,18 +58,13 @@ def test_tracker_ceiling_on_true_poses(results, sequences):
     rng = np.random.default_rng(0)
     for seed in SEEDS:
         truth = load_truth(sequences / str(seed))
-        analytics, pred, lines = Analytics(True, sequences / "zones.json"), TrackFrames([], []), []
-        for i, poses in enumerate(shuffled_people(truth, rng)):
-            frame = analytics.update(poses, (240, 320), i, i / 15.0)
-            keep = frame.ids >= 0
-            pred.ids.append(frame.ids[keep])
-            pred.keypoints.append(frame.poses.keypoints[keep].astype(np.float64))
-            lines.append({"occupancy": frame.occupancy, "events": frame.events})
+        pred, lines = track_people(Analytics(True, sequences / "zones.json"), shuffled_people(truth, rng),
+                                   (240, 320), 15.0)
         scores.append(score_tracks(pred, truth))
         counts = json.loads((sequences / str(seed) / COUNTS).read_text())
-        for c in score_counts(lines, counts)["crossings"].values():
-            crossings["true"] += c["true"]
-            crossings["abs_error"] += abs(c["predicted"] - c["true"])
+        totals = crossing_totals(score_counts(lines, counts)["crossings"])
+        for k in crossings:
+            crossings[k] += totals[k]
     pooled = _pool(scores)
     for k, v in pooled.items():
         record(results, "tracking_true_poses", k, v)
@@ -87,10 +82,9 @@ def test_tracking_and_counting_with_the_bundled_model(results, sequences, tmp_pa
         run_stream(ImageSource(str(seq / "images")), session, cfg)
         result = evaluate_tracks(tmp_path / f"{seed}.jsonl", seq)
         scores.append(result["tracking"])
-        for c in result["counts"]["crossings"].values():
-            crossings["true"] += c["true"]
-            crossings["predicted"] += c["predicted"]
-            crossings["abs_error"] += abs(c["predicted"] - c["true"])
+        totals = crossing_totals(result["counts"]["crossings"])
+        for k in crossings:
+            crossings[k] += totals[k]
         occupancy += [o["exact"] for o in result["counts"]["occupancy"].values()]
     pooled = _pool(scores)
     for k, v in pooled.items():

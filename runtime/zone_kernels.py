@@ -2,7 +2,7 @@
 
 Dimensions: N tracked people this frame, K people known to the counter, Z zones, E polygon
 edges (all zones' edges in one array), L lines. NumPy references: ``zones.inside`` (even-odd
-rule) and ``zones.line_sides``; tests compare them.
+rule) and ``zones.crossings_reference``; tests compare them.
 """
 
 from __future__ import annotations

@@ -115,20 +115,6 @@ def inside(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
     return ((straddle & (px < x_cross)).sum(1) % 2) == 1
 
 
-def line_sides(points: np.ndarray, lines: np.ndarray, margin: float) -> tuple[np.ndarray, np.ndarray]:
-    """(N, 2), (L, 2, 2) -> side (N, L) int: +1 right of the arrow, -1 left, 0 within ``margin``;
-    along (N, L) bool: the point projects onto the segment. (The NumPy reference of ``lines_kernel``.)"""
-    d = lines[:, 1] - lines[:, 0]                              # (L, 2)
-    length = np.linalg.norm(d, axis=1)
-    unit = d / length[:, None]
-    rx = points[:, :1] - lines[:, 0, 0]                        # (N, L)
-    ry = points[:, 1:] - lines[:, 0, 1]
-    dist = unit[:, 0] * ry - unit[:, 1] * rx
-    t = unit[:, 0] * rx + unit[:, 1] * ry
-    side = (dist > margin).astype(np.int8) - (dist < -margin)
-    return side, (t >= 0) & (t <= length)
-
-
 def crossings_reference(centres: np.ndarray, seen: np.ndarray, lines: np.ndarray, margin: float, side: np.ndarray,
                         last: np.ndarray, gap: np.ndarray, max_gap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """NumPy reference of ``lines_kernel``: centres (N, 2) px, seen (N,) bool, lines (L, 2, 2),
@@ -136,14 +122,13 @@ def crossings_reference(centres: np.ndarray, seen: np.ndarray, lines: np.ndarray
     and frames since each was last seen (N,) -> (cross (N, L) int8: the new side where a seen
     person's path crossed the segment within ``max_gap`` frames of being seen, else 0; the
     updated sides (N, L); the updated places (N, L, 2))."""
-    now, _ = line_sides(centres, lines, margin)
-    now[~seen] = 0
-    d = lines[:, 1] - lines[:, 0]
+    d = lines[:, 1] - lines[:, 0]                                     # (L, 2)
     length = np.linalg.norm(d, axis=1)
     unit = d / length[:, None]
-    r = centres[:, None, :] - lines[None, :, 0]                       # (N, L, 2)
-    t = unit[:, 0] * r[..., 0] + unit[:, 1] * r[..., 1]
-    dist = unit[:, 0] * r[..., 1] - unit[:, 1] * r[..., 0]
+    rx = centres[:, :1] - lines[:, 0, 0]                              # (N, L)
+    ry = centres[:, 1:] - lines[:, 0, 1]
+    t, dist = unit[:, 0] * rx + unit[:, 1] * ry, unit[:, 0] * ry - unit[:, 1] * rx   # along, across (+: right)
+    now = ((dist > margin).astype(np.int8) - (dist < -margin)) * seen[:, None]
     flipped = (now != 0) & (side != 0) & (now != side) & (gap <= max_gap)[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
         at = last[..., 0] + (t - last[..., 0]) * last[..., 1] / (last[..., 1] - dist)   # where the path meets the line

@@ -72,18 +72,13 @@ def cached_frames(path: Path):
 def score(seq: Path, config: TrackerConfig, cache_dir: Path | None, zones: Path | None,
           rng: np.random.Generator) -> dict:
     from toppose.runtime.analytics import Analytics
-    from toppose.track_eval import TrackFrames, load_truth, score_counts, score_tracks, shuffled_people
+    from toppose.track_eval import (crossing_totals, load_truth, score_counts, score_tracks, shuffled_people,
+                                    track_people)
 
     truth = load_truth(seq)
     frames = cached_frames(cache_dir / f"{seq.name}.npz") if cache_dir else shuffled_people(truth, rng)
     analytics = Analytics(True, zones, tracker=config)
-    pred, lines = TrackFrames([], []), []
-    for i, poses in enumerate(frames):
-        f = analytics.update(poses, IMAGE_HW, i, i / FPS)
-        keep = f.ids >= 0
-        pred.ids.append(f.ids[keep])
-        pred.keypoints.append(f.poses.keypoints[keep].astype(np.float64))
-        lines.append({"occupancy": f.occupancy, "events": f.events})
+    pred, lines = track_people(analytics, frames, IMAGE_HW, FPS)
     out = score_tracks(pred, truth)
     counts = seq / "counts.json"
     if zones is not None and counts.is_file():
@@ -92,9 +87,8 @@ def score(seq: Path, config: TrackerConfig, cache_dir: Path | None, zones: Path 
         if sorted(true["lines"]) != wanted:
             raise ValueError(f"{counts}: lines {sorted(true['lines'])}, the zones file's {wanted}"
                              " (write the sequence with --zones of that file)")
-        c = score_counts(lines, true)["crossings"]
-        out["crossings_true"] = sum(v["true"] for v in c.values())
-        out["crossings_abs_error"] = sum(abs(v["predicted"] - v["true"]) for v in c.values())
+        totals = crossing_totals(score_counts(lines, true)["crossings"])
+        out["crossings_true"], out["crossings_abs_error"] = totals["true"], totals["abs_error"]
     return out
 
 

@@ -58,6 +58,20 @@ def shuffled_people(truth: TrackFrames, rng: np.random.Generator) -> Iterator["P
         yield Poses(kp, np.ones(len(kp), np.float32), np.full(len(kp), kp.shape[1], np.int32))
 
 
+def track_people(analytics, frames: Iterator["Poses"], image_hw: tuple[int, int],
+                 fps: float) -> tuple[TrackFrames, list[dict]]:
+    """Each frame's people through ``analytics`` (a runtime ``Analytics``) -> the confirmed tracks
+    and, per frame, what a stream's JSON line would carry for counting (occupancy, events)."""
+    pred, lines = TrackFrames([], []), []
+    for i, poses in enumerate(frames):
+        f = analytics.update(poses, image_hw, i, i / fps)
+        keep = f.ids >= 0
+        pred.ids.append(f.ids[keep])
+        pred.keypoints.append(f.poses.keypoints[keep].astype(np.float64))
+        lines.append({"occupancy": f.occupancy, "events": f.events})
+    return pred, lines
+
+
 def load_tracks(path: str | Path) -> tuple[TrackFrames, list[dict]]:
     """toppose-stream --track --json output -> tracks (people without an id are left out), and the lines."""
     lines = []
@@ -168,6 +182,13 @@ def score_counts(lines: list[dict], counts: dict) -> dict:
             out["occupancy"][n] = {"exact": round(float((pred_occ[:, k] == true_occ[:, k]).mean()), 4),
                                    "mean_abs_error": round(float(np.abs(pred_occ[:, k] - true_occ[:, k]).mean()), 4)}
     return out
+
+
+def crossing_totals(crossings: dict) -> dict:
+    """``score_counts``' crossings, every line and direction together: true, predicted, abs_error."""
+    return {"true": sum(c["true"] for c in crossings.values()),
+            "predicted": sum(c["predicted"] for c in crossings.values()),
+            "abs_error": sum(abs(c["predicted"] - c["true"]) for c in crossings.values())}
 
 
 def table(result: dict) -> str:
