@@ -10,11 +10,41 @@ import numpy as np
 
 from toppose.codec._jit import jit
 
+NECK, R_SHOULDER, L_SHOULDER = 1, 2, 5
+
+
+@jit
+def filled_joint(kp):
+    """kp (J, 3) of one person -> (j, x, y): the one of neck and shoulders not found, where the
+    other two put it (the neck is the shoulders' midpoint: OpenPose's training data defines it
+    so); j = -1 when none is missing or two are. Someone half out of view at the border often
+    shows the neck and one shoulder: without the other, their centre is 10-15 px off."""
+    if kp.shape[0] <= L_SHOULDER:
+        return -1, 0.0, 0.0
+    n, r, sl = kp[NECK, 2] > 0, kp[R_SHOULDER, 2] > 0, kp[L_SHOULDER, 2] > 0
+    if r and sl and not n:
+        return NECK, 0.5 * (kp[R_SHOULDER, 0] + kp[L_SHOULDER, 0]), 0.5 * (kp[R_SHOULDER, 1] + kp[L_SHOULDER, 1])
+    if n and r and not sl:
+        return L_SHOULDER, 2.0 * kp[NECK, 0] - kp[R_SHOULDER, 0], 2.0 * kp[NECK, 1] - kp[R_SHOULDER, 1]
+    if n and sl and not r:
+        return R_SHOULDER, 2.0 * kp[NECK, 0] - kp[L_SHOULDER, 0], 2.0 * kp[NECK, 1] - kp[L_SHOULDER, 1]
+    return -1, 0.0, 0.0
+
+
+@jit
+def whole_torso(kp, torso):
+    """kp (J, 3) of one person, torso (J,) bool -> every torso keypoint found or ``filled_joint``."""
+    f = filled_joint(kp)[0]
+    for j in range(kp.shape[0]):
+        if torso[j] and not kp[j, 2] > 0 and j != f:
+            return False
+    return True
+
 
 @jit
 def centres_kernel(kp, torso, out, ok):
     """kp (D, J, 3) x, y, score; torso (J,) bool -> out (D, 2) px: mean of the found torso
-    keypoints, else of all found ones; ok (D,) bool: any keypoint found."""
+    keypoints and the ``filled_joint``, else of all found keypoints; ok (D,) bool: any found."""
     for d in range(kp.shape[0]):
         sx = sy = tx = ty = 0.0
         n = tn = 0
@@ -27,6 +57,11 @@ def centres_kernel(kp, torso, out, ok):
                     tx += kp[d, j, 0]
                     ty += kp[d, j, 1]
                     tn += 1
+        f, fx, fy = filled_joint(kp[d])
+        if f >= 0 and torso[f]:
+            tx += fx
+            ty += fy
+            tn += 1
         ok[d] = n > 0
         if tn > 0:
             out[d, 0], out[d, 1] = tx / tn, ty / tn
@@ -146,14 +181,12 @@ def body_kernel(rows, kp, centres, torso, rigid, whole_kp, whole_c, offset):
     the keypoints both have (0 in common: the detection's own centre)."""
     for m in range(rows.shape[0]):
         t = rows[m]
-        whole = True
+        whole = whole_torso(kp[m], torso)
         sx = sy = 0.0
         n = 0
         ax = ay = bx = by = 0.0
         r = 0
         for j in range(kp.shape[1]):
-            if torso[j] and not kp[m, j, 2] > 0:
-                whole = False
             if kp[m, j, 2] > 0 and whole_kp[t, j, 2] > 0:
                 sx += kp[m, j, 0] - whole_kp[t, j, 0]
                 sy += kp[m, j, 1] - whole_kp[t, j, 1]

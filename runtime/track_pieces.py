@@ -10,23 +10,45 @@ from __future__ import annotations
 import numpy as np
 
 from toppose.codec.poses import Poses
-from toppose.runtime.track_kernels import centres_kernel, merge_kernel
+from toppose.runtime.track_kernels import L_SHOULDER, NECK, R_SHOULDER, centres_kernel, merge_kernel
 
 TORSO = (1, 2, 5, 8, 11)  # neck, shoulders, hips: the body centre when any of them is found
 TORSO_MASK = np.isin(np.arange(64), TORSO)
 RIGID_MASK = np.isin(np.arange(64), TORSO + (0, 14, 15, 16, 17))  # torso and head: they turn as one
 
 
+def fill_shoulders(keypoints: np.ndarray) -> np.ndarray:
+    """(D, J, 3) -> a copy with the one of neck and shoulders not found put where the other two
+    put it (score 1), as ``track_kernels.filled_joint`` does: the neck is the shoulders' midpoint."""
+    kp = np.array(keypoints, np.float64)
+    if kp.shape[1] <= L_SHOULDER:
+        return kp
+    found = kp[..., 2] > 0
+    neck, right, left = kp[:, NECK, :2], kp[:, R_SHOULDER, :2], kp[:, L_SHOULDER, :2]
+    fills = ((NECK, ~found[:, NECK] & found[:, R_SHOULDER] & found[:, L_SHOULDER], (right + left) / 2),
+             (L_SHOULDER, found[:, NECK] & found[:, R_SHOULDER] & ~found[:, L_SHOULDER], 2 * neck - right),
+             (R_SHOULDER, found[:, NECK] & ~found[:, R_SHOULDER] & found[:, L_SHOULDER], 2 * neck - left))
+    for j, where, xy in fills:
+        kp[where, j, :2], kp[where, j, 2] = xy[where], 1.0
+    return kp
+
+
+def whole_torsos(keypoints: np.ndarray) -> np.ndarray:
+    """(D, J, 3) -> (D,) bool: every torso keypoint found, or put in by ``fill_shoulders``."""
+    return (fill_shoulders(keypoints)[:, TORSO_MASK[:keypoints.shape[1]], 2] > 0).all(1)
+
+
 def body_centres(keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(D, J, 3) keypoints -> (D, 2) centre px (mean of found torso keypoints, else of all found),
-    (D,) bool: any keypoint found."""
+    """(D, J, 3) keypoints -> (D, 2) centre px (mean of found torso keypoints, ``fill_shoulders``
+    included, else of all found), (D,) bool: any keypoint found."""
     found = keypoints[..., 2] > 0
+    filled = fill_shoulders(keypoints)
     torso = np.zeros_like(found)
-    torso[:, list(TORSO)] = found[:, list(TORSO)]
+    torso[:, list(TORSO)] = filled[:, list(TORSO), 2] > 0
     use = np.where(torso.any(1, keepdims=True), torso, found)
     n = use.sum(1)
-    centre = (keypoints[..., :2] * use[..., None]).sum(1) / np.maximum(n, 1)[:, None]
-    return centre, n > 0
+    centre = (filled[..., :2] * use[..., None]).sum(1) / np.maximum(n, 1)[:, None]
+    return centre, found.any(1)
 
 
 def fast_centres(keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

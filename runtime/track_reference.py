@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from toppose.runtime.track_pieces import RIGID_MASK, TORSO_MASK
+from toppose.runtime.track_pieces import RIGID_MASK, whole_torsos
 from toppose.runtime.tracking import _BIG, Tracker
 
 
@@ -29,8 +29,8 @@ def body_reference(tracker: Tracker, t: np.ndarray, kp: np.ndarray, centres: np.
     and head keypoints in common: Kabsch) as the keypoints both have moved, so the centre of
     someone half out of view (or whose hip comes and goes) does not jump to the part in view
     (and count line crossings nobody made)."""
-    torso, rigid = TORSO_MASK[:kp.shape[1]], RIGID_MASK[:kp.shape[1]]
-    whole = (kp[:, torso, 2] > 0).all(1)
+    rigid = RIGID_MASK[:kp.shape[1]]
+    whole = whole_torsos(kp)
     kept = tracker.whole_kp[t]
     shared = (kp[..., 2] > 0) & (kept[..., 2] > 0)                                  # (M, J)
     n = shared.sum(1)
@@ -123,8 +123,8 @@ def report_reference(tracker: Tracker) -> tuple[np.ndarray, np.ndarray, np.ndarr
     live = (tracker.ids >= 0) & (tracker.misses <= cfg.coast)
     seen = tracker.misses[live] == 0
     found = tracker.kp[live, :, 2] > 0
-    torso, rigid = TORSO_MASK[:found.shape[1]], RIGID_MASK[:found.shape[1]]
+    rigid = RIGID_MASK[:found.shape[1]]
     fit = (found & rigid & (tracker.whole_kp[live, :, 2] > 0)).sum(1)
-    clear = seen & (((found.sum(1) >= cfg.clear_parts) & found[:, torso].all(1)) | (fit >= cfg.fit_parts))
+    clear = seen & (((found.sum(1) >= cfg.clear_parts) & whole_torsos(tracker.kp[live])) | (fit >= cfg.fit_parts))
     centres = np.where(seen[:, None], tracker.centre_kp[live], tracker.x[live, :2]) + tracker.offset[live]
     return tracker.ids[live], centres, clear

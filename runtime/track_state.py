@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from toppose.codec._jit import jit
-from toppose.runtime.track_kernels import body_kernel
+from toppose.runtime.track_kernels import body_kernel, whole_torso
 
 
 @jit
@@ -163,10 +163,9 @@ def report_kernel(ids, misses, coast, clear_parts, fit_parts, torso, rigid, stat
             out_centres[n, c] = (centre_kp[k, c] if seen else x[k, c]) + offset[k, c]
         parts = 0
         fit = 0
-        whole = True
+        whole = whole_torso(track_kp[k], torso)
         for j in range(track_kp.shape[1]):
             parts += track_kp[k, j, 2] > 0
-            whole = whole and (track_kp[k, j, 2] > 0 or not torso[j])
             fit += rigid[j] and track_kp[k, j, 2] > 0 and whole_kp[k, j, 2] > 0
         out_clear[n] = seen and ((parts >= clear_parts and whole) or fit >= fit_parts)
         n += 1

@@ -47,7 +47,7 @@ from scipy.optimize import linear_sum_assignment
 from toppose.codec.poses import Poses
 from toppose.runtime.track_border import parts, relink
 from toppose.runtime.track_kernels import cost_kernel, pieces_kernel
-from toppose.runtime.track_pieces import RIGID_MASK, TORSO_MASK
+from toppose.runtime.track_pieces import RIGID_MASK, TORSO_MASK, whole_torsos
 from toppose.runtime.track_state import match_kernel, predict_kernel, report_kernel
 
 _BIG = 1e6
@@ -276,7 +276,7 @@ class Tracker:
         self.mem = np.concatenate([self.mem, mem])
         self.centre_kp = np.concatenate([self.centre_kp, centres])
         whole = kp.astype(np.float32)                      # the last pose with the whole torso: none yet if partial
-        whole[~(kp[:, TORSO_MASK[:kp.shape[1]], 2] > 0).all(1)] = 0
+        whole[~whole_torsos(kp)] = 0
         self.whole_kp = np.concatenate([self.whole_kp, whole])
         self.whole_c = np.concatenate([self.whole_c, centres])
         self.offset = np.concatenate([self.offset, np.zeros((n, 2))])

@@ -92,6 +92,7 @@ def test_body_kernel_matches_the_reference(rng):
         tr._spawn(kept, fast_centres(kept)[0])
     dets = random_people(rng, 6, drop=0.3)
     dets[:3, [1, 2, 5, 8, 11], 2] = 1                 # three with the whole torso, the rest maybe not
+    dets[3:5, 8] = 0                                  # two without a hip: not whole, shoulders filled or not
     dets[5] = 0
     dets[5, 13] = [50, 60, 1]                         # one ankle the kept pose may lack
     rows = np.array([0, 2, 4, 6, 8, 9])

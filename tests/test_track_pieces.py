@@ -4,7 +4,7 @@ import numpy as np
 
 from tests.test_tracking import TEMPLATE, person
 from toppose.codec.poses import Poses
-from toppose.runtime.track_pieces import body_centres, merge_fragments
+from toppose.runtime.track_pieces import body_centres, fill_shoulders, merge_fragments, whole_torsos
 
 
 def test_body_centres_prefer_the_torso():
@@ -13,6 +13,20 @@ def test_body_centres_prefer_the_torso():
     centre, ok = body_centres(kp)
     torso = TEMPLATE[[1, 2, 5, 8, 11]].mean(0) + [100, 50]
     assert ok[0] and np.allclose(centre[0], torso)
+
+
+def test_the_neck_and_shoulders_fill_in_one_missing_from_the_other_two():
+    whole = person(100, 50)
+    missing = np.stack([whole] * 4)
+    missing[0, 1] = 0                            # the neck: the shoulders' midpoint
+    missing[1, 5] = 0                            # a shoulder: the other one mirrored through the neck
+    missing[2, 2] = 0
+    missing[3, [1, 5]] = 0                       # two of the three: nothing to fill from
+    filled = fill_shoulders(missing)
+    assert np.allclose(filled[:3], whole) and np.allclose(filled[3], missing[3])
+    assert whole_torsos(missing).tolist() == [True, True, True, False]
+    torso = TEMPLATE[[1, 2, 5, 8, 11]].mean(0) + [100, 50]
+    assert np.allclose(body_centres(missing)[0][:3], torso)
 
 
 def test_merge_fragments_rejoins_a_split_person_but_not_two_people():

@@ -189,14 +189,29 @@ def test_a_whole_person_at_the_border_unseen_for_a_few_frames_keeps_the_id(rng):
 
 
 def test_only_a_whole_torso_or_a_fit_to_the_last_whole_pose_counts_as_clearly_seen_for_lines():
-    no_neck = [j for j in range(18) if j != 1]                # 17 keypoints, the neck missing
+    no_hip = [j for j in range(18) if j != 8]                 # 17 keypoints, a hip missing
     never_whole = Tracker()
-    seen = [never_whole.update(poses_of(part(person(100, 120), no_neck)), (240, 320)).seen.tolist() for _ in range(5)]
+    seen = [never_whole.update(poses_of(part(person(100, 120), no_hip)), (240, 320)).seen.tolist() for _ in range(5)]
     assert seen[-1] == [False]                                # its centre is only that of what is in view
     tracker = Tracker()
-    seen = [tracker.update(poses_of(person(100, 120) if t < 5 else part(person(100, 120), no_neck)),
+    seen = [tracker.update(poses_of(person(100, 120) if t < 5 else part(person(100, 120), no_hip)),
                            (240, 320)).seen.tolist() for t in range(8)]
     assert seen[4] == [True] and seen[6] == [True]            # fitted to the whole pose it had
+
+
+def test_someone_walking_in_with_a_shoulder_still_out_of_view_has_their_whole_centre_and_counts_for_lines():
+    """The neck is the shoulders' midpoint: with the neck and one shoulder in view the torso is
+    whole, and the centre is not pulled 3 px (here; 10-15 px on a real person) towards the image."""
+    tracker = Tracker()
+    for _ in range(4):
+        out = tracker.update(frame((310, 120)), (240, 320))
+    assert out.poses.keypoints[0, 5, 2] == 0 and out.poses.parts.tolist() == [15]   # not reported as found
+    torso = TEMPLATE[[1, 2, 5, 8, 11]].mean(0) + [310, 120]
+    assert np.allclose(out.centres[0], torso, atol=1e-3) and out.seen.tolist() == [True]
+    both_out = Tracker()                                      # neck and a shoulder out: nothing to fill from
+    for _ in range(4):
+        out = both_out.update(poses_of(part(person(100, 120), [j for j in range(18) if j not in (1, 5)])), (240, 320))
+    assert out.seen.tolist() == [False]
 
 
 def test_the_centre_of_someone_turning_half_out_of_view_follows_the_turn():
