@@ -60,10 +60,23 @@ def test_a_crossing_beyond_the_end_of_a_line_is_not_counted():
 def test_a_path_round_the_end_of_a_line_counts_nothing_and_one_through_it_counts():
     short = parse_zones({"lines": [{"name": "short", "from": [250, 100], "to": [250, 200]}]})
     counter = ZoneCounter(short)
-    events, _ = walk(counter, [(230, 20), (270, 120)])   # seen past the line: the path meets it at y = 70
+    events, _ = walk(counter, [(230, 20), (270, 120)], fps=2)   # seen past the line: the path meets it at y = 70
     assert events == []
-    events, _ = walk(ZoneCounter(short), [(230, 150), (270, 160)])
+    events, _ = walk(ZoneCounter(short), [(230, 150), (270, 160)], fps=2)
     assert [e["direction"] for e in events] == ["out"]
+
+
+def test_a_centre_that_jumps_over_a_line_faster_than_anyone_walks_counts_nothing():
+    """Two people's ids swapped, or a poor fit at the border: 60 px in a frame at 15 FPS is 900
+    px/s; the same step over half a second is a walk."""
+    for fps, crossings in ((15.0, 0), (2.0, 1)):
+        counter = ZoneCounter(parse_zones(ZONES))
+        assert counter.max_speed == 300.0
+        events, _ = walk(counter, [(220, 100), (221, 100), (281, 100), (282, 100)], fps=fps)
+        assert len([e for e in events if e["type"] == "cross"]) == crossings, fps
+    walker = ZoneCounter(parse_zones(ZONES))   # 15 px a frame at 15 FPS (225 px/s): a walk
+    events, _ = walk(walker, [(220 + 15 * i, 100) for i in range(5)], fps=15.0)
+    assert [e["direction"] for e in events if e["type"] == "cross"] == ["out"]
 
 
 def test_someone_unseen_longer_than_max_gap_counts_nothing_when_seen_past_the_line():

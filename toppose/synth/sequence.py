@@ -168,8 +168,8 @@ def write_sequence(out: str | Path, frames: int, seed: int, people: tuple[int, i
     writer = DatasetWriter(out, {"source": "toppose synthetic sequence", "view": "top", "seed": seed,
                                  "people": list(people), "sequence": True, "modality": "depth",
                                  "depth_unit": "mm", "camera": INTRINSICS})
-    # true centres move smoothly and are never out of sight: the narrowest margin, no gap
-    counter = ZoneCounter(zones, margin=4.0, max_gap=1) if zones is not None else None
+    # true centres move smoothly and are never out of sight: the narrowest margin, no gap, no jump
+    counter = ZoneCounter(zones, margin=4.0, max_gap=1, max_speed=np.inf) if zones is not None else None
     occupancy, alive = [], set()
     for i, s in enumerate(SequencePlayer(seed, people).frames(frames)):
         anns = []
