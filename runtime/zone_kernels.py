@@ -50,27 +50,28 @@ def zones_kernel(centres, edges, edge_zone, rows, inside, occ):
 
 
 @jit
-def lines_kernel(centres, seen, lines, margin, rows, side, last, seen_at, now, max_gap, seen_xy, seen_t, t, max_speed,
-                 cross):
+def lines_kernel(centres, seen, lines, margin, rows, side, last, seen_at, now, max_gap, seen_xy, seen_frame, frame,
+                 max_step, cross):
     """Crossings of this frame, in place. centres (N, 2) px; seen (N,) bool (only they move);
     lines (L, 5) start x, y, unit direction x, y, length px; rows (N,) people's rows in side
     (K, L) int8, the last side beyond ``margin`` (+1 right of the arrow on the image, -1 left,
     0 unknown), and last (K, L, 2) where the centre was then (distance along the line, across
-    it); seen_at (K,) the update each person was last seen in, seen_xy (K, 2) where and seen_t
-    (K,) when (s), set to ``now``, the centre and ``t`` -> cross (N, L) int8: the new side where
-    a person seen within ``max_gap`` updates, and moving since then no faster than ``max_speed``
-    px/s, crossed the segment itself on the straight path from there (not the line beyond its
-    ends), else 0. Returns the number of crossings."""
+    it); seen_at (K,) the update each person was last seen in, seen_xy (K, 2) where and
+    seen_frame (K,) the source's frame index then, set to ``now``, the centre and ``frame`` ->
+    cross (N, L) int8: the new side where a person seen within ``max_gap`` updates, and moving
+    since then no more than ``max_step`` px per source frame, crossed the segment itself on the
+    straight path from there (not the line beyond its ends), else 0. Returns the number of
+    crossings."""
     count = 0
     for n in range(centres.shape[0]):
         r = rows[n]
         gap = now - seen_at[r]
-        dt = t - seen_t[r]
-        steady = not (dt > 0 and np.hypot(centres[n, 0] - seen_xy[r, 0], centres[n, 1] - seen_xy[r, 1]) > max_speed * dt)
+        frames = max(frame - seen_frame[r], 1)
+        steady = np.hypot(centres[n, 0] - seen_xy[r, 0], centres[n, 1] - seen_xy[r, 1]) <= max_step * frames
         if seen[n]:
             seen_at[r] = now
             seen_xy[r, 0], seen_xy[r, 1] = centres[n, 0], centres[n, 1]
-            seen_t[r] = t
+            seen_frame[r] = frame
         for k in range(lines.shape[0]):
             cross[n, k] = 0
             if not seen[n]:

@@ -14,8 +14,10 @@ between ``from`` and ``to`` (someone who went round the line's end has crossed n
 only when the person was seen at most ``max_gap`` frames before (frames the counter was given: a
 live source's dropped frames do not count): someone out of sight for
 longer may have gone anywhere, round the line's end or out of the image and back. Nor does it
-count when the centre moved faster than ``max_speed`` px/s since it was last seen: people walk,
-a tracked centre that jumps is two people's ids swapped, or a poor fit at the image border.
+count when the centre moved more than ``max_step`` px per source frame since it was last seen:
+people walk, and a tracked centre that jumps is two people's ids swapped, or a poor fit at the
+image border. (Per source frame, like the tracker's settings: an image folder read at full speed
+has no time of its own.)
 Dimensions: N tracked people, Z zones, L lines.
 """
 
@@ -122,8 +124,8 @@ def crossings_reference(centres: np.ndarray, seen: np.ndarray, lines: np.ndarray
                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """NumPy reference of ``lines_kernel``: centres (N, 2) px, seen (N,) bool, lines (L, 2, 2),
     the people's last sides (N, L) int8, where they were then (N, L, 2: along, across the line),
-    frames since each was last seen (N,) and whether they moved faster than ``max_speed`` since
-    (N,) bool -> (cross (N, L) int8: the new side where a seen person's path crossed the segment
+    frames since each was last seen (N,) and whether they moved more than ``max_step`` px a
+    frame since (N,) bool -> (cross (N, L) int8: the new side where a seen person's path crossed the segment
     within ``max_gap`` frames of being seen, not fast, else 0; the updated sides (N, L); the
     updated places (N, L, 2))."""
     fast = np.zeros(len(centres), bool) if fast is None else fast
@@ -154,12 +156,12 @@ class ZoneTotals:
 class ZoneCounter:
     """Per-id zone and line state in arrays (K people known, sorted by id); ``update`` once per
     frame with the tracker's live tracks. Only state changes cost Python time. margin px,
-    max_gap frames and max_speed px/s (module docstring; 300 px/s is 20 px a frame at 15 FPS, a
-    brisk 3 m/s seen by the bundled 320x240 camera from 3 m): chosen with the tracker on its
-    tuning sequences (issue 15)."""
+    max_gap frames and max_step px per source frame (module docstring; 20 px a frame is a brisk
+    3 m/s at 15 FPS, seen by the synthetic 320x240 camera from 3 m): chosen with the tracker on
+    its tuning sequences (issue 15)."""
 
-    def __init__(self, zones: Zones, margin: float = 6.0, max_gap: int = 3, max_speed: float = 300.0) -> None:
-        self.zones, self.margin, self.max_gap, self.max_speed = zones, margin, max_gap, max_speed
+    def __init__(self, zones: Zones, margin: float = 6.0, max_gap: int = 3, max_step: float = 20.0) -> None:
+        self.zones, self.margin, self.max_gap, self.max_step = zones, margin, max_gap, max_step
         self.updates = 0                                  # frames given so far: the clock of max_gap
         z, n_lines = len(zones.polygons), len(zones.lines)
         self.ids = np.zeros(0, np.int64)                  # (K,) ascending
@@ -170,7 +172,7 @@ class ZoneCounter:
         self.last = np.zeros((0, n_lines, 2))             # (K, L, 2) where: along and across the line, px
         self.seen_at = np.zeros(0, np.int64)              # (K,) the update each was last seen in
         self.seen_xy = np.zeros((0, 2))                   # (K, 2) px, where
-        self.seen_t = np.zeros(0)                         # (K,) s, when
+        self.seen_frame = np.zeros(0, np.int64)           # (K,) the source's frame index then
         names = zones.zone_names
         d = zones.lines[:, 1] - zones.lines[:, 0]
         length = np.linalg.norm(d, axis=1)
@@ -206,7 +208,7 @@ class ZoneCounter:
         self.last = np.concatenate([self.last, np.zeros((k, *self.last.shape[1:]))])[order]
         self.seen_at = np.concatenate([self.seen_at, np.zeros(k, np.int64)])[order]
         self.seen_xy = np.concatenate([self.seen_xy, np.zeros((k, 2))])[order]
-        self.seen_t = np.concatenate([self.seen_t, np.zeros(k)])[order]
+        self.seen_frame = np.concatenate([self.seen_frame, np.zeros(k, np.int64)])[order]
         return np.searchsorted(self.ids, ids)
 
     def update(self, ids: np.ndarray, centres: np.ndarray, ended: list[int], t: float, frame: int,
@@ -228,7 +230,7 @@ class ZoneCounter:
             seen = np.ones(len(ids), bool) if seen is None else np.asarray(seen, bool)
             cross = np.empty((len(ids), len(z.lines)), np.int8)
             if lines_kernel(centres, seen, self._lines, self.margin, rows, self.side, self.last, self.seen_at,
-                            self.updates, self.max_gap, self.seen_xy, self.seen_t, float(t), self.max_speed, cross):
+                            self.updates, self.max_gap, self.seen_xy, self.seen_frame, int(frame), self.max_step, cross):
                 for n, k in zip(*np.nonzero(cross)):
                     self._cross(int(ids[n]), int(k), int(cross[n, k]), t, frame, events)
         if ended:
@@ -273,7 +275,7 @@ class ZoneCounter:
         keep = ~gone
         self.ids, self.inside, self.entered = self.ids[keep], self.inside[keep], self.entered[keep]
         self.entered_frame, self.side, self.last = self.entered_frame[keep], self.side[keep], self.last[keep]
-        self.seen_at, self.seen_xy, self.seen_t = self.seen_at[keep], self.seen_xy[keep], self.seen_t[keep]
+        self.seen_at, self.seen_xy, self.seen_frame = self.seen_at[keep], self.seen_xy[keep], self.seen_frame[keep]
 
     def summary(self) -> dict:
         """Totals for the stream summary: per zone entries, exits, max occupancy, dwell per id; per line in/out."""

@@ -169,7 +169,7 @@ def write_sequence(out: str | Path, frames: int, seed: int, people: tuple[int, i
                                  "people": list(people), "sequence": True, "modality": "depth",
                                  "depth_unit": "mm", "camera": INTRINSICS})
     # true centres move smoothly and are never out of sight: the narrowest margin, no gap, no jump
-    counter = ZoneCounter(zones, margin=4.0, max_gap=1, max_speed=np.inf) if zones is not None else None
+    counter = ZoneCounter(zones, margin=4.0, max_gap=1, max_step=np.inf) if zones is not None else None
     occupancy, alive = [], set()
     for i, s in enumerate(SequencePlayer(seed, people).frames(frames)):
         anns = []
