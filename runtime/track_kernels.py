@@ -42,9 +42,29 @@ def whole_torso(kp, torso):
 
 
 @jit
+def torso_centre(kp, torso):
+    """kp (J, 3) of one person with a ``whole_torso`` (J,) bool -> (x, y) px: the body centre,
+    the mean of the torso keypoints, the ``filled_joint`` among them."""
+    x = y = 0.0
+    n = 0
+    for j in range(kp.shape[0]):
+        if torso[j] and kp[j, 2] > 0:
+            x += kp[j, 0]
+            y += kp[j, 1]
+            n += 1
+    f, fx, fy = filled_joint(kp)
+    if f >= 0 and torso[f]:
+        x += fx
+        y += fy
+        n += 1
+    return x / max(n, 1), y / max(n, 1)
+
+
+@jit
 def centres_kernel(kp, torso, out, ok):
     """kp (D, J, 3) x, y, score; torso (J,) bool -> out (D, 2) px: mean of the found torso
-    keypoints and the ``filled_joint``, else of all found keypoints; ok (D,) bool: any found."""
+    keypoints, else of all found ones; ok (D,) bool: any keypoint found. (The tracker matches
+    by these; the body centre it reports fills in a missing shoulder: ``body_kernel``.)"""
     for d in range(kp.shape[0]):
         sx = sy = tx = ty = 0.0
         n = tn = 0
@@ -57,11 +77,6 @@ def centres_kernel(kp, torso, out, ok):
                     tx += kp[d, j, 0]
                     ty += kp[d, j, 1]
                     tn += 1
-        f, fx, fy = filled_joint(kp[d])
-        if f >= 0 and torso[f]:
-            tx += fx
-            ty += fy
-            tn += 1
         ok[d] = n > 0
         if tn > 0:
             out[d, 0], out[d, 1] = tx / tn, ty / tn
@@ -173,9 +188,9 @@ def pieces_kernel(kp, scores, torso, radius, agree, min_parts, fixed, alive, cen
 @jit
 def body_kernel(rows, kp, centres, torso, rigid, whole_kp, whole_c, offset):
     """In place, for tracks ``rows`` (M,) matched to detections kp (M, J, 3) with centres (M, 2):
-    offset[rows] (T, 2) <- body centre - centres, where the body centre is the detection's own
-    centre when its whole ``torso`` (J,) bool is found (then whole_kp (T, J, 3) and whole_c
-    (T, 2) take it), else the kept whole pose's centre moved as the ``rigid`` (J,) bool keypoints
+    offset[rows] (T, 2) <- body centre - centres, where the body centre is the ``torso_centre``
+    when the detection's ``whole_torso`` (J,) bool is there (then whole_kp (T, J, 3) and whole_c
+    (T, 2) take the pose and that centre), else the kept whole pose's centre moved as the ``rigid`` (J,) bool keypoints
     (torso and head) both have moved and turned (the least-squares rotation and shift: someone
     walking along the border turns), with fewer than 2 of those by the mean displacement of all
     the keypoints both have (0 in common: the detection's own centre)."""
@@ -197,7 +212,14 @@ def body_kernel(rows, kp, centres, torso, rigid, whole_kp, whole_c, offset):
                     bx += kp[m, j, 0]
                     by += kp[m, j, 1]
                     r += 1
-        if whole or n == 0:
+        if whole:
+            cx, cy = torso_centre(kp[m], torso)
+            offset[t, 0], offset[t, 1] = cx - centres[m, 0], cy - centres[m, 1]
+            for j in range(kp.shape[1]):
+                for c in range(3):
+                    whole_kp[t, j, c] = kp[m, j, c]
+            whole_c[t, 0], whole_c[t, 1] = cx, cy
+        elif n == 0:
             offset[t, 0], offset[t, 1] = 0.0, 0.0
         elif r >= 2:   # turned as well as moved: the rotation that best maps the kept pose's rigid keypoints
             ax, ay, bx, by = ax / r, ay / r, bx / r, by / r
@@ -216,8 +238,3 @@ def body_kernel(rows, kp, centres, torso, rigid, whole_kp, whole_c, offset):
         else:
             offset[t, 0] = whole_c[t, 0] + sx / n - centres[m, 0]
             offset[t, 1] = whole_c[t, 1] + sy / n - centres[m, 1]
-        if whole:
-            for j in range(kp.shape[1]):
-                for c in range(3):
-                    whole_kp[t, j, c] = kp[m, j, c]
-            whole_c[t, 0], whole_c[t, 1] = centres[m, 0], centres[m, 1]

@@ -39,16 +39,21 @@ def whole_torsos(keypoints: np.ndarray) -> np.ndarray:
 
 
 def body_centres(keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(D, J, 3) keypoints -> (D, 2) centre px (mean of found torso keypoints, ``fill_shoulders``
-    included, else of all found), (D,) bool: any keypoint found."""
+    """(D, J, 3) keypoints -> (D, 2) centre px (mean of found torso keypoints, else of all found),
+    (D,) bool: any keypoint found."""
     found = keypoints[..., 2] > 0
-    filled = fill_shoulders(keypoints)
     torso = np.zeros_like(found)
-    torso[:, list(TORSO)] = filled[:, list(TORSO), 2] > 0
+    torso[:, list(TORSO)] = found[:, list(TORSO)]
     use = np.where(torso.any(1, keepdims=True), torso, found)
     n = use.sum(1)
-    centre = (filled[..., :2] * use[..., None]).sum(1) / np.maximum(n, 1)[:, None]
-    return centre, found.any(1)
+    centre = (keypoints[..., :2] * use[..., None]).sum(1) / np.maximum(n, 1)[:, None]
+    return centre, n > 0
+
+
+def torso_centres(keypoints: np.ndarray) -> np.ndarray:
+    """(D, J, 3) -> (D, 2) px: the body centre the tracker reports for a ``whole_torsos`` pose,
+    the mean of its torso keypoints with ``fill_shoulders``' (``track_kernels.torso_centre``)."""
+    return body_centres(fill_shoulders(keypoints))[0]
 
 
 def fast_centres(keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

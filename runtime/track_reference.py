@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from toppose.runtime.track_pieces import RIGID_MASK, whole_torsos
+from toppose.runtime.track_pieces import RIGID_MASK, torso_centres, whole_torsos
 from toppose.runtime.tracking import _BIG, Tracker
 
 
@@ -24,7 +24,8 @@ def _sizes(keypoints: np.ndarray, min_size: float) -> np.ndarray:
 
 def body_reference(tracker: Tracker, t: np.ndarray, kp: np.ndarray, centres: np.ndarray) -> None:
     """NumPy reference of ``body_kernel``: tracks t (M,) matched detections (M, J, 3) with
-    centres (M, 2). With the whole torso found, its centre is the body's and the pose is kept;
+    centres (M, 2). With the whole torso (a missing neck or shoulder filled in), its centre is the
+    body's and the pose is kept;
     otherwise the body centre is the kept pose's centre moved (and turned, with 2 or more torso
     and head keypoints in common: Kabsch) as the keypoints both have moved, so the centre of
     someone half out of view (or whose hip comes and goes) does not jump to the part in view
@@ -35,7 +36,8 @@ def body_reference(tracker: Tracker, t: np.ndarray, kp: np.ndarray, centres: np.
     shared = (kp[..., 2] > 0) & (kept[..., 2] > 0)                                  # (M, J)
     n = shared.sum(1)
     moved = ((kp[..., :2] - kept[..., :2]) * shared[..., None]).sum(1) / np.maximum(n, 1)[:, None]
-    body = np.where((whole | (n == 0))[:, None], centres, tracker.whole_c[t] + moved)
+    body = np.where((n == 0)[:, None], centres, tracker.whole_c[t] + moved)
+    body[whole] = torso_centres(kp[whole])
     for m in np.flatnonzero(~whole & ((shared & rigid).sum(1) >= 2)):
         use = shared[m] & rigid
         a, b = kept[m, use, :2], kp[m, use, :2]
@@ -44,7 +46,7 @@ def body_reference(tracker: Tracker, t: np.ndarray, kp: np.ndarray, centres: np.
         c, s = np.cos(angle), np.sin(angle)
         body[m] = b.mean(0) + np.array([[c, -s], [s, c]]) @ (tracker.whole_c[t[m]] - a.mean(0))
     tracker.offset[t] = body - centres
-    tracker.whole_kp[t[whole]], tracker.whole_c[t[whole]] = kp[whole], centres[whole]
+    tracker.whole_kp[t[whole]], tracker.whole_c[t[whole]] = kp[whole], body[whole]
 
 
 def cost_reference(tracker: Tracker, kp: np.ndarray, centres: np.ndarray, ok: np.ndarray,

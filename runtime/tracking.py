@@ -47,7 +47,7 @@ from scipy.optimize import linear_sum_assignment
 from toppose.codec.poses import Poses
 from toppose.runtime.track_border import parts, relink
 from toppose.runtime.track_kernels import cost_kernel, pieces_kernel
-from toppose.runtime.track_pieces import RIGID_MASK, TORSO_MASK, whole_torsos
+from toppose.runtime.track_pieces import RIGID_MASK, TORSO_MASK, torso_centres, whole_torsos
 from toppose.runtime.track_state import match_kernel, predict_kernel, report_kernel
 
 _BIG = 1e6
@@ -118,7 +118,7 @@ class Tracker:
         self.mem = np.zeros((0, 18, 3), np.float32)   # each keypoint's last position, moved along; 1 + its age
         self.centre_kp = np.zeros((0, 2))   # the centre of ``kp`` (its position when last seen)
         self.whole_kp = np.zeros((0, 18, 3), np.float32)   # the last pose with the whole torso found
-        self.whole_c = np.zeros((0, 2))      # its torso centre
+        self.whole_c = np.zeros((0, 2))      # its body centre (``torso_centres``)
         self.offset = np.zeros((0, 2))       # body centre - centre of ``kp`` (a half-seen body's centre is off)
         self.ids = np.zeros(0, np.int64)     # -1 while tentative
         self.hits = np.zeros(0, np.int64)
@@ -275,11 +275,14 @@ class Tracker:
         mem[..., 2] = mem[..., 2] > 0
         self.mem = np.concatenate([self.mem, mem])
         self.centre_kp = np.concatenate([self.centre_kp, centres])
+        is_whole = whole_torsos(kp)
         whole = kp.astype(np.float32)                      # the last pose with the whole torso: none yet if partial
-        whole[~whole_torsos(kp)] = 0
+        whole[~is_whole] = 0
+        body = np.array(centres, np.float64)               # a whole torso's centre, a missing shoulder filled in
+        body[is_whole] = torso_centres(kp[is_whole])
         self.whole_kp = np.concatenate([self.whole_kp, whole])
-        self.whole_c = np.concatenate([self.whole_c, centres])
-        self.offset = np.concatenate([self.offset, np.zeros((n, 2))])
+        self.whole_c = np.concatenate([self.whole_c, body])
+        self.offset = np.concatenate([self.offset, body - centres])
         self.ids = np.concatenate([self.ids, np.full(n, -1, np.int64)])
         self.hits = np.concatenate([self.hits, hits])
         self.misses = np.concatenate([self.misses, np.zeros(n, np.int64)])

@@ -24,6 +24,20 @@ def test_centres_kernel_matches_the_reference(rng):
     assert np.allclose(out, ref, atol=1e-4)
 
 
+def test_torso_centre_and_whole_torso_match_the_references(rng):
+    from toppose.runtime.track_kernels import torso_centre, whole_torso
+    from toppose.runtime.track_pieces import TORSO_MASK, torso_centres, whole_torsos
+
+    kp = random_people(rng, 40, drop=0.0)
+    for d in range(40):                                  # none, one or two of neck and shoulders missing
+        kp[d, rng.choice([1, 2, 5], d % 3, replace=False)] = 0
+    kp[30:, 8] = 0                                       # and some without a hip: never whole
+    whole = np.array([whole_torso(k, TORSO_MASK[:18]) for k in kp])
+    assert (whole == whole_torsos(kp)).all() and whole[:30].sum() == 20
+    centres = np.array([torso_centre(k, TORSO_MASK[:18]) for k in kp[whole]])
+    assert np.allclose(centres, torso_centres(kp[whole]), atol=1e-4)
+
+
 def test_cost_kernel_matches_the_reference(rng):
     for min_count in (1, 2, 5):
         tracker = Tracker(TrackerConfig(min_count=min_count))
