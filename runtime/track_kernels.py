@@ -189,11 +189,12 @@ def pieces_kernel(kp, scores, torso, radius, agree, min_parts, fixed, alive, cen
 def body_kernel(rows, kp, centres, torso, rigid, whole_kp, whole_c, offset):
     """In place, for tracks ``rows`` (M,) matched to detections kp (M, J, 3) with centres (M, 2):
     offset[rows] (T, 2) <- body centre - centres, where the body centre is the ``torso_centre``
-    when the detection's ``whole_torso`` (J,) bool is there (then whole_kp (T, J, 3) and whole_c
-    (T, 2) take the pose and that centre), else the kept whole pose's centre moved as the ``rigid`` (J,) bool keypoints
-    (torso and head) both have moved and turned (the least-squares rotation and shift: someone
-    walking along the border turns), with fewer than 2 of those by the mean displacement of all
-    the keypoints both have (0 in common: the detection's own centre)."""
+    when the detection has a ``whole_torso`` (J,) bool (then whole_kp (T, J, 3) and whole_c
+    (T, 2) take the pose and that centre), else the kept whole pose's centre moved as the
+    ``rigid`` (J,) bool keypoints (torso and head) both have moved and turned (the least-squares
+    rotation and shift: someone walking along the border turns), with fewer than 2 of those by
+    the mean displacement of all the keypoints both have (0 in common: the detection's own
+    centre)."""
     for m in range(rows.shape[0]):
         t = rows[m]
         whole = whole_torso(kp[m], torso)

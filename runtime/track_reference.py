@@ -25,11 +25,10 @@ def _sizes(keypoints: np.ndarray, min_size: float) -> np.ndarray:
 def body_reference(tracker: Tracker, t: np.ndarray, kp: np.ndarray, centres: np.ndarray) -> None:
     """NumPy reference of ``body_kernel``: tracks t (M,) matched detections (M, J, 3) with
     centres (M, 2). With the whole torso (a missing neck or shoulder filled in), its centre is the
-    body's and the pose is kept;
-    otherwise the body centre is the kept pose's centre moved (and turned, with 2 or more torso
-    and head keypoints in common: Kabsch) as the keypoints both have moved, so the centre of
-    someone half out of view (or whose hip comes and goes) does not jump to the part in view
-    (and count line crossings nobody made)."""
+    body's and the pose is kept; otherwise the body centre is the kept pose's centre moved (and
+    turned, with 2 or more torso and head keypoints in common: Kabsch) as the keypoints both have
+    moved, so the centre of someone half out of view (or whose hip comes and goes) does not jump
+    to the part in view (and count line crossings nobody made)."""
     rigid = RIGID_MASK[:kp.shape[1]]
     whole = whole_torsos(kp)
     kept = tracker.whole_kp[t]

@@ -125,9 +125,9 @@ def crossings_reference(centres: np.ndarray, seen: np.ndarray, lines: np.ndarray
     """NumPy reference of ``lines_kernel``: centres (N, 2) px, seen (N,) bool, lines (L, 2, 2),
     the people's last sides (N, L) int8, where they were then (N, L, 2: along, across the line),
     frames since each was last seen (N,) and whether they moved more than ``max_step`` px a
-    frame since (N,) bool -> (cross (N, L) int8: the new side where a seen person's path crossed the segment
-    within ``max_gap`` frames of being seen, not fast, else 0; the updated sides (N, L); the
-    updated places (N, L, 2))."""
+    frame since (N,) bool -> (cross (N, L) int8: the new side where a seen person's path
+    crossed the segment within ``max_gap`` frames of being seen, not that fast, else 0; the
+    updated sides (N, L); the updated places (N, L, 2))."""
     fast = np.zeros(len(centres), bool) if fast is None else fast
     d = lines[:, 1] - lines[:, 0]                                     # (L, 2)
     length = np.linalg.norm(d, axis=1)
@@ -230,7 +230,8 @@ class ZoneCounter:
             seen = np.ones(len(ids), bool) if seen is None else np.asarray(seen, bool)
             cross = np.empty((len(ids), len(z.lines)), np.int8)
             if lines_kernel(centres, seen, self._lines, self.margin, rows, self.side, self.last, self.seen_at,
-                            self.updates, self.max_gap, self.seen_xy, self.seen_frame, int(frame), self.max_step, cross):
+                            self.updates, self.max_gap, self.seen_xy, self.seen_frame, int(frame), self.max_step,
+                            cross):
                 for n, k in zip(*np.nonzero(cross)):
                     self._cross(int(ids[n]), int(k), int(cross[n, k]), t, frame, events)
         if ended:
