@@ -59,8 +59,9 @@ def test_report_kernel_matches_the_reference(rng):
     tracker.ids[:] = [4, -1, 5, 6, 7, 8, 9, -1]
     tracker.offset[:] = rng.normal(0, 5, (8, 2))
     tracker.kp[:, :, 2] = 0
-    tracker.kp[2, :13, 2] = 1                                 # 13 keypoints and the whole torso: clear
-    tracker.kp[4, 2:15, 2] = 1                                # 13 without the neck ...
+    tracker.kp[2, 2:15, 2] = 1                                # 13 without the neck (the shoulders' midpoint): clear
+    tracker.kp[4, 2:15, 2] = 1                                # 12 without the neck and a hip ...
+    tracker.kp[4, 8, 2] = 0
     tracker.whole_kp[:, :, 2] = 0                             # ... and no whole pose to fit: not clear
     tracker.kp[6, [0, 2, 5, 16], 2] = 1                       # 4 torso and head keypoints, 3 of them ...
     tracker.whole_kp[6, [0, 2, 5, 8], 2] = 1                  # ... in the last whole pose: clear
