@@ -56,3 +56,47 @@ def test_an_error_from_a_data_loader_worker_keeps_only_its_message():
     wrapped = DataError("Caught DataError in DataLoader worker process 0.\nOriginal Traceback (most recent call last):\n"
                         '  File "x.py", line 1, in f\ntoppose.data.format.DataError: /d/a.png: missing or unreadable image\n')
     assert describe(wrapped) == "/d/a.png: missing or unreadable image (in a data loader worker)"
+
+
+CTRL_C_IN_A_FINALISER = """
+import os, signal, sys
+from toppose.errors import App, raise_if_interrupted
+
+app = App()
+
+
+class Finalised:
+    def __del__(self):          # Ctrl-C while Python runs a finaliser: Python prints it and goes on
+        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(3):
+            pass
+
+
+@app.command()
+def loop(check: bool = True) -> None:
+    for step in range(50):
+        Finalised()
+        if check:
+            raise_if_interrupted()
+    print("finished", step)
+
+
+app()
+"""
+
+
+def test_ctrl_c_that_python_swallowed_in_a_finaliser_still_stops_a_checked_loop_with_one_line(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    script = tmp_path / "loop.py"
+    script.write_text(CTRL_C_IN_A_FINALISER)
+    run = [sys.executable, str(script)]
+    unchecked = subprocess.run([*run, "--no-check"], capture_output=True, text=True, timeout=120,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert unchecked.returncode == 0 and unchecked.stdout == "finished 49\n"   # what Python does alone
+    checked = subprocess.run(run, capture_output=True, text=True, timeout=120,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert checked.returncode == 130 and checked.stdout == ""
+    assert checked.stderr.strip().splitlines() == ["error: interrupted"]   # no "Exception ignored" traceback

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from toppose.data.format import DataError
-from toppose.errors import App, ConfigError, fail
+from toppose.errors import App, ConfigError, fail, raise_if_interrupted
 from toppose.extras import require_extra
 
 app = App(no_args_is_help=True, help="Build training-format datasets.")
@@ -18,6 +18,7 @@ Force = Annotated[bool, typer.Option(help="replace an existing output folder")]
 
 def _progress(label: str):
     def show(done: int, total: int) -> None:
+        raise_if_interrupted()   # a Ctrl-C Python swallowed stops the loop here
         if sys.stderr.isatty() and (done == total or done % max(1, total // 100) == 0):
             sys.stderr.write(f"\r{label} {done}/{total} ({100 * done // max(total, 1)}%)")
             if done == total:
