@@ -37,6 +37,26 @@ def test_stream_cli_with_zones_writes_ids_counts_events_and_totals(tmp_path):
     assert (tmp_path / "o.mp4").stat().st_size > 0
 
 
+def test_a_stream_of_an_image_folder_at_full_speed_counts_a_rendered_sequence_s_crossings(tmp_path):
+    """Through the real stream and the bundled model, as the tracking benchmark runs it: an image
+    folder read at full speed has no time of its own, and its crossings still count (a jump rule
+    in px per second once counted 5 of the benchmark's 146). Seed 2002: 11 true crossings."""
+    from toppose.synth.sequence import write_sequence
+    from toppose.track_eval import crossing_totals, evaluate_tracks
+
+    lines = {"lines": [{"name": "vertical", "from": [160, 10], "to": [160, 230]},
+                       {"name": "horizontal", "from": [20, 120], "to": [300, 120]}]}
+    zones = tmp_path / "zones.json"
+    zones.write_text(json.dumps(lines))
+    write_sequence(tmp_path / "seq", 150, seed=2002, people=(2, 3), zones=parse_zones(lines))
+    out = tmp_path / "p.jsonl"
+    r = CliRunner().invoke(stream_app, ["--images", str(tmp_path / "seq" / "images"), "--zones", str(zones),
+                                        "--json", str(out), "--no-show"])
+    assert r.exit_code == 0, r.output
+    totals = crossing_totals(evaluate_tracks(out, tmp_path / "seq")["counts"]["crossings"])
+    assert totals["true"] == 11 and totals["abs_error"] <= 2, totals
+
+
 def test_track_alone_adds_ids_but_no_zone_fields(tmp_path):
     out = tmp_path / "p.jsonl"
     r = CliRunner().invoke(stream_app, ["--demo", "--frames", "10", "--track", "--json", str(out), "--no-show"])
