@@ -186,53 +186,73 @@ def pieces_kernel(kp, scores, torso, radius, agree, min_parts, fixed, alive, cen
 
 
 @jit
+def rigid_fit(kept, kp, rigid):
+    """kept, kp (J, 3): a track's last whole pose and a later detection of it; rigid (J,) bool ->
+    (n, ax, ay, bx, by, cos_a, sin_a, rms): the least-squares rotation (Kabsch) that maps the n
+    ``rigid`` keypoints both have, about their means ax, ay in ``kept``, onto kp's about bx, by,
+    and the RMS distance in px that remains after it (keypoints that do not move as one body)."""
+    ax = ay = bx = by = 0.0
+    n = 0
+    for j in range(kp.shape[0]):
+        if rigid[j] and kp[j, 2] > 0 and kept[j, 2] > 0:
+            ax += kept[j, 0]
+            ay += kept[j, 1]
+            bx += kp[j, 0]
+            by += kp[j, 1]
+            n += 1
+    if n == 0:
+        return 0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0
+    ax, ay, bx, by = ax / n, ay / n, bx / n, by / n
+    dot = crs = 0.0
+    for j in range(kp.shape[0]):
+        if rigid[j] and kp[j, 2] > 0 and kept[j, 2] > 0:
+            ux, uy = kept[j, 0] - ax, kept[j, 1] - ay
+            vx, vy = kp[j, 0] - bx, kp[j, 1] - by
+            dot += ux * vx + uy * vy
+            crs += ux * vy - uy * vx
+    h = np.hypot(dot, crs)
+    cos_a, sin_a = (dot / h, crs / h) if h > 0 else (1.0, 0.0)
+    left = 0.0
+    for j in range(kp.shape[0]):
+        if rigid[j] and kp[j, 2] > 0 and kept[j, 2] > 0:
+            ux, uy = kept[j, 0] - ax, kept[j, 1] - ay
+            ex = cos_a * ux - sin_a * uy - (kp[j, 0] - bx)
+            ey = sin_a * ux + cos_a * uy - (kp[j, 1] - by)
+            left += ex * ex + ey * ey
+    return n, ax, ay, bx, by, cos_a, sin_a, np.sqrt(left / n)
+
+
+@jit
 def body_kernel(rows, kp, centres, torso, rigid, whole_kp, whole_c, offset):
     """In place, for tracks ``rows`` (M,) matched to detections kp (M, J, 3) with centres (M, 2):
     offset[rows] (T, 2) <- body centre - centres, where the body centre is the ``torso_centre``
     when the detection has a ``whole_torso`` (J,) bool (then whole_kp (T, J, 3) and whole_c
     (T, 2) take the pose and that centre), else the kept whole pose's centre moved as the
-    ``rigid`` (J,) bool keypoints (torso and head) both have moved and turned (the least-squares
-    rotation and shift: someone walking along the border turns), with fewer than 2 of those by
-    the mean displacement of all the keypoints both have (0 in common: the detection's own
-    centre)."""
+    ``rigid`` (J,) bool keypoints (torso and head) both have moved and turned (``rigid_fit``:
+    someone walking along the border turns), with fewer than 2 of those by the mean displacement
+    of all the keypoints both have (0 in common: the detection's own centre)."""
     for m in range(rows.shape[0]):
         t = rows[m]
-        whole = whole_torso(kp[m], torso)
         sx = sy = 0.0
         n = 0
-        ax = ay = bx = by = 0.0
-        r = 0
         for j in range(kp.shape[1]):
             if kp[m, j, 2] > 0 and whole_kp[t, j, 2] > 0:
                 sx += kp[m, j, 0] - whole_kp[t, j, 0]
                 sy += kp[m, j, 1] - whole_kp[t, j, 1]
                 n += 1
-                if rigid[j]:
-                    ax += whole_kp[t, j, 0]
-                    ay += whole_kp[t, j, 1]
-                    bx += kp[m, j, 0]
-                    by += kp[m, j, 1]
-                    r += 1
-        if whole:
+        if whole_torso(kp[m], torso):
             cx, cy = torso_centre(kp[m], torso)
             offset[t, 0], offset[t, 1] = cx - centres[m, 0], cy - centres[m, 1]
             for j in range(kp.shape[1]):
                 for c in range(3):
                     whole_kp[t, j, c] = kp[m, j, c]
             whole_c[t, 0], whole_c[t, 1] = cx, cy
-        elif n == 0:
+            continue
+        if n == 0:
             offset[t, 0], offset[t, 1] = 0.0, 0.0
-        elif r >= 2:   # turned as well as moved: the rotation that best maps the kept pose's rigid keypoints
-            ax, ay, bx, by = ax / r, ay / r, bx / r, by / r
-            dot = crs = 0.0
-            for j in range(kp.shape[1]):
-                if rigid[j] and kp[m, j, 2] > 0 and whole_kp[t, j, 2] > 0:
-                    ux, uy = whole_kp[t, j, 0] - ax, whole_kp[t, j, 1] - ay
-                    vx, vy = kp[m, j, 0] - bx, kp[m, j, 1] - by
-                    dot += ux * vx + uy * vy
-                    crs += ux * vy - uy * vx
-            h = np.hypot(dot, crs)
-            cos_a, sin_a = (dot / h, crs / h) if h > 0 else (1.0, 0.0)
+            continue
+        r, ax, ay, bx, by, cos_a, sin_a, _ = rigid_fit(whole_kp[t], kp[m], rigid)
+        if r >= 2:   # turned as well as moved
             wx, wy = whole_c[t, 0] - ax, whole_c[t, 1] - ay
             offset[t, 0] = bx + cos_a * wx - sin_a * wy - centres[m, 0]
             offset[t, 1] = by + sin_a * wx + cos_a * wy - centres[m, 1]

@@ -22,6 +22,22 @@ def _sizes(keypoints: np.ndarray, min_size: float) -> np.ndarray:
     return np.maximum(np.sqrt(span[:, 0] * span[:, 1]), min_size)
 
 
+def _rotation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(n, 2) points a, b -> the (2, 2) rotation that best maps a about its mean onto b about its (Kabsch)."""
+    u, v = a - a.mean(0), b - b.mean(0)
+    angle = np.arctan2((u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0]).sum(), (u * v).sum())
+    c, s = np.cos(angle), np.sin(angle)
+    return np.array([[c, -s], [s, c]])
+
+
+def _rigid_rms(a: np.ndarray, b: np.ndarray) -> float:
+    """RMS px between b and a turned by ``_rotation`` (0 for no points)."""
+    if not len(a):
+        return 0.0
+    u, v = a - a.mean(0), b - b.mean(0)
+    return float(np.sqrt(((u @ _rotation(a, b).T - v) ** 2).sum(1).mean()))
+
+
 def body_reference(tracker: Tracker, t: np.ndarray, kp: np.ndarray, centres: np.ndarray) -> None:
     """NumPy reference of ``body_kernel``: tracks t (M,) matched detections (M, J, 3) with
     centres (M, 2). With the whole torso (a missing neck or shoulder filled in), its centre is the
@@ -40,10 +56,7 @@ def body_reference(tracker: Tracker, t: np.ndarray, kp: np.ndarray, centres: np.
     for m in np.flatnonzero(~whole & ((shared & rigid).sum(1) >= 2)):
         use = shared[m] & rigid
         a, b = kept[m, use, :2], kp[m, use, :2]
-        u, v = a - a.mean(0), b - b.mean(0)
-        angle = np.arctan2((u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0]).sum(), (u * v).sum())
-        c, s = np.cos(angle), np.sin(angle)
-        body[m] = b.mean(0) + np.array([[c, -s], [s, c]]) @ (tracker.whole_c[t[m]] - a.mean(0))
+        body[m] = b.mean(0) + _rotation(a, b) @ (tracker.whole_c[t[m]] - a.mean(0))
     tracker.offset[t] = body - centres
     tracker.whole_kp[t[whole]], tracker.whole_c[t[whole]] = kp[whole], body[whole]
 
@@ -125,7 +138,11 @@ def report_reference(tracker: Tracker) -> tuple[np.ndarray, np.ndarray, np.ndarr
     seen = tracker.misses[live] == 0
     found = tracker.kp[live, :, 2] > 0
     rigid = RIGID_MASK[:found.shape[1]]
-    fit = (found & rigid & (tracker.whole_kp[live, :, 2] > 0)).sum(1)
-    clear = seen & (((found.sum(1) >= cfg.clear_parts) & whole_torsos(tracker.kp[live])) | (fit >= cfg.fit_parts))
+    shared = found & rigid & (tracker.whole_kp[live, :, 2] > 0)
+    fit = shared.sum(1)
+    rms = np.array([_rigid_rms(a[use, :2], b[use, :2]) for a, b, use in
+                    zip(tracker.whole_kp[live], tracker.kp[live], shared)])
+    clear = seen & (((found.sum(1) >= cfg.clear_parts) & whole_torsos(tracker.kp[live]))
+                    | ((fit >= cfg.fit_parts) & (rms <= cfg.fit_rms)))
     centres = np.where(seen[:, None], tracker.centre_kp[live], tracker.x[live, :2]) + tracker.offset[live]
     return tracker.ids[live], centres, clear

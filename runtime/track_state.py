@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from toppose.codec._jit import jit
-from toppose.runtime.track_kernels import body_kernel, whole_torso
+from toppose.runtime.track_kernels import body_kernel, rigid_fit, whole_torso
 
 
 @jit
@@ -144,13 +144,15 @@ def match_kernel(t, d, kp, centres, torso, rigid, meas_var, max_age, hw, state, 
 
 
 @jit
-def report_kernel(ids, misses, coast, clear_parts, fit_parts, torso, rigid, state, out_ids, out_centres, out_clear):
+def report_kernel(ids, misses, coast, clear_parts, fit_parts, fit_rms, torso, rigid, state, out_ids, out_centres,
+                  out_clear):
     """Confirmed tracks seen within ``coast`` frames -> out_ids (N,), body centres out_centres
     (N, 2) px (the measured centre, or the prediction while coasting, plus the body offset) and
     out_clear (N,) bool: measured this frame with at least ``clear_parts`` keypoints and the whole
     torso (J,) bool, or with at least ``fit_parts`` ``rigid`` (J,) bool keypoints (torso and head)
-    that the last whole pose has too (its body offset then fitted to them: ``body_kernel``); else
-    the centre may be that of the part in view, up to half a body off. In the tracks' order; the
+    that the last whole pose has too and that still move as one body with it (``rigid_fit``
+    leaves at most ``fit_rms`` px; its body offset is fitted to them: ``body_kernel``); else the
+    centre may be that of the part in view, up to half a body off. In the tracks' order; the
     out arrays hold T rows. state as ``match_kernel``'s. Returns N."""
     x, P, track_kp, centre_kp, whole_kp, whole_c, offset, mem = state
     n = 0
@@ -162,11 +164,10 @@ def report_kernel(ids, misses, coast, clear_parts, fit_parts, torso, rigid, stat
         for c in range(2):
             out_centres[n, c] = (centre_kp[k, c] if seen else x[k, c]) + offset[k, c]
         parts = 0
-        fit = 0
-        whole = whole_torso(track_kp[k], torso)
         for j in range(track_kp.shape[1]):
             parts += track_kp[k, j, 2] > 0
-            fit += rigid[j] and track_kp[k, j, 2] > 0 and whole_kp[k, j, 2] > 0
-        out_clear[n] = seen and ((parts >= clear_parts and whole) or fit >= fit_parts)
+        fit, _, _, _, _, _, _, rms = rigid_fit(whole_kp[k], track_kp[k], rigid)
+        out_clear[n] = seen and ((parts >= clear_parts and whole_torso(track_kp[k], torso))
+                                 or (fit >= fit_parts and rms <= fit_rms))
         n += 1
     return n

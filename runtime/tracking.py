@@ -75,7 +75,8 @@ class TrackerConfig:
     spawn_gap: float = 0.45     # no new track closer than this x min_size to a matched one (seen with min_parts)
     clear_parts: int = 12       # keypoints (the whole torso among them) for a centre to count for lines, ...
     fit_parts: int = 3          # ... or torso and head keypoints shared with the last whole pose: the body
-    #                             centre of someone partly out of view, turned and moved as those moved
+    #                             centre of someone partly out of view, turned and moved as those moved ...
+    fit_rms: float = 6.0        # ... when they still move as one body: at most this RMS px off after the turn
     min_parts: int = 3          # keypoints a detection needs to start a track (a hand at the border does not)
     #                             and to be merged with another piece (a foot beside someone is a person)
     max_var: float = 1600.0     # px^2; a lost track's search area stops growing here
@@ -94,8 +95,9 @@ class TrackFrame:
     -1 = not (yet) a confirmed track; tracks: confirmed tracks seen within ``coast`` frames, as
     track_ids (N,) and body centres (N, 2) px (as measured, or predicted while coasting); ended:
     ids dropped this frame; seen (N,): measured this frame (not only predicted) with ``clear_parts``
-    keypoints or more, or with ``fit_parts`` torso and head keypoints its last whole pose shares (its
-    body centre then found from those), so its centre is not that of the part of a body in view."""
+    keypoints or more, or with ``fit_parts`` torso and head keypoints its last whole pose shares and
+    that move as one body with it (its body centre then found from those), so its centre is not that
+    of the part of a body in view."""
 
     poses: Poses
     ids: np.ndarray
@@ -159,8 +161,8 @@ class Tracker:
             self._start(kp, centres, free, len(t) > 0)
         n = len(self.ids)
         ids, out, clear = np.empty(n, np.int64), np.empty((n, 2)), np.empty(n, bool)
-        n = report_kernel(self.ids, self.misses, cfg.coast, cfg.clear_parts, cfg.fit_parts, TORSO_MASK[:j],
-                          RIGID_MASK[:j], self._state(), ids, out, clear)
+        n = report_kernel(self.ids, self.misses, cfg.coast, cfg.clear_parts, cfg.fit_parts, cfg.fit_rms,
+                          TORSO_MASK[:j], RIGID_MASK[:j], self._state(), ids, out, clear)
         return TrackFrame(poses, det_ids, ids[:n], out[:n], ended, clear[:n])
 
     def _state(self) -> tuple:

@@ -60,15 +60,19 @@ def test_report_kernel_matches_the_reference(rng):
     tracker.offset[:] = rng.normal(0, 5, (8, 2))
     tracker.kp[:, :, 2] = 0
     tracker.kp[2, 2:15, 2] = 1                                # 13 without the neck (the shoulders' midpoint): clear
-    tracker.kp[4, 2:15, 2] = 1                                # 12 without the neck and a hip ...
+    tracker.whole_kp[:, :, 2] = 0
+    turn = np.array([[np.cos(0.5), -np.sin(0.5)], [np.sin(0.5), np.cos(0.5)]])
+    tracker.whole_kp[[4, 6], :, :2] = tracker.kp[[4, 6], :, :2] @ turn.T + [7, -4]   # turned and moved as one
+    tracker.kp[4, 2:15, 2] = 1                                # 12 without the neck and a hip, 3 torso ...
     tracker.kp[4, 8, 2] = 0
-    tracker.whole_kp[:, :, 2] = 0                             # ... and no whole pose to fit: not clear
+    tracker.whole_kp[4, [2, 5, 11], 2] = 1                    # ... keypoints in the last whole pose, but ...
+    tracker.whole_kp[4, 11, :2] += [15, 15]                   # ... not moving as one body with it: not clear
     tracker.kp[6, [0, 2, 5, 16], 2] = 1                       # 4 torso and head keypoints, 3 of them ...
     tracker.whole_kp[6, [0, 2, 5, 8], 2] = 1                  # ... in the last whole pose: clear
     n = len(tracker.ids)
     ids, centres, clear = np.empty(n, np.int64), np.empty((n, 2)), np.empty(n, bool)
     k = report_kernel(tracker.ids, tracker.misses, tracker.cfg.coast, tracker.cfg.clear_parts, tracker.cfg.fit_parts,
-                      TORSO_MASK[:18], RIGID_MASK[:18], tracker._state(), ids, centres, clear)
+                      tracker.cfg.fit_rms, TORSO_MASK[:18], RIGID_MASK[:18], tracker._state(), ids, centres, clear)
     ref_ids, ref_centres, ref_clear = report_reference(tracker)
     assert k == 5 and ids[:k].tolist() == ref_ids.tolist() == [4, 5, 6, 7, 9]   # 8 coasted too long
     assert np.allclose(centres[:k], ref_centres) and (clear[:k] == ref_clear).all()
