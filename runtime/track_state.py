@@ -166,8 +166,10 @@ def report_kernel(ids, misses, coast, clear_parts, fit_parts, fit_rms, torso, ri
         parts = 0
         for j in range(track_kp.shape[1]):
             parts += track_kp[k, j, 2] > 0
-        fit, _, _, _, _, _, _, rms = rigid_fit(whole_kp[k], track_kp[k], rigid)
-        out_clear[n] = seen and ((parts >= clear_parts and whole_torso(track_kp[k], torso))
-                                 or (fit >= fit_parts and rms <= fit_rms))
+        clear = seen and parts >= clear_parts and whole_torso(track_kp[k], torso)
+        if seen and not clear:
+            fit, _, _, _, _, _, _, rms = rigid_fit(whole_kp[k], track_kp[k], rigid)
+            clear = fit >= fit_parts and rms <= fit_rms
+        out_clear[n] = clear
         n += 1
     return n

@@ -278,7 +278,7 @@ class Tracker:
         self.mem = np.concatenate([self.mem, mem])
         self.centre_kp = np.concatenate([self.centre_kp, centres])
         is_whole = whole_torsos(kp)
-        whole = kp.astype(np.float32)                      # the last pose with the whole torso: none yet if partial
+        whole = kp.astype(np.float32)                      # the last pose with the whole torso (none yet if partial)
         whole[~is_whole] = 0
         body = np.array(centres, np.float64)               # a whole torso's centre, a missing shoulder filled in
         body[is_whole] = torso_centres(kp[is_whole])
