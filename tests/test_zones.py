@@ -73,7 +73,7 @@ def test_a_centre_that_jumps_over_a_line_faster_than_anyone_walks_counts_nothing
     next is no walk; the same 60 px over 3 frames (a live source that dropped two) is."""
     for every, crossings in ((1, 0), (3, 1)):
         counter = ZoneCounter(parse_zones(ZONES))
-        assert counter.max_step == 20.0
+        assert counter.max_step == 30.0
         events, _ = walk(counter, [(220, 100), (221, 100), (281, 100), (282, 100)], every=every)
         assert len([e for e in events if e["type"] == "cross"]) == crossings, every
     walker = ZoneCounter(parse_zones(ZONES))   # 15 px a frame: a walk
