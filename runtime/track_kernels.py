@@ -233,13 +233,6 @@ def body_kernel(rows, kp, centres, torso, rigid, whole_kp, whole_c, offset):
     of all the keypoints both have (0 in common: the detection's own centre)."""
     for m in range(rows.shape[0]):
         t = rows[m]
-        sx = sy = 0.0
-        n = 0
-        for j in range(kp.shape[1]):
-            if kp[m, j, 2] > 0 and whole_kp[t, j, 2] > 0:
-                sx += kp[m, j, 0] - whole_kp[t, j, 0]
-                sy += kp[m, j, 1] - whole_kp[t, j, 1]
-                n += 1
         if whole_torso(kp[m], torso):
             cx, cy = torso_centre(kp[m], torso)
             offset[t, 0], offset[t, 1] = cx - centres[m, 0], cy - centres[m, 1]
@@ -248,6 +241,13 @@ def body_kernel(rows, kp, centres, torso, rigid, whole_kp, whole_c, offset):
                     whole_kp[t, j, c] = kp[m, j, c]
             whole_c[t, 0], whole_c[t, 1] = cx, cy
             continue
+        sx = sy = 0.0
+        n = 0
+        for j in range(kp.shape[1]):
+            if kp[m, j, 2] > 0 and whole_kp[t, j, 2] > 0:
+                sx += kp[m, j, 0] - whole_kp[t, j, 0]
+                sy += kp[m, j, 1] - whole_kp[t, j, 1]
+                n += 1
         if n == 0:
             offset[t, 0], offset[t, 1] = 0.0, 0.0
             continue

@@ -65,17 +65,16 @@ def lines_kernel(centres, seen, lines, margin, rows, side, last, seen_at, now, m
     count = 0
     for n in range(centres.shape[0]):
         r = rows[n]
-        gap = now - seen_at[r]
-        frames = max(frame - seen_frame[r], 1)
-        steady = np.hypot(centres[n, 0] - seen_xy[r, 0], centres[n, 1] - seen_xy[r, 1]) <= max_step * frames
-        if seen[n]:
-            seen_at[r] = now
-            seen_xy[r, 0], seen_xy[r, 1] = centres[n, 0], centres[n, 1]
-            seen_frame[r] = frame
         for k in range(lines.shape[0]):
             cross[n, k] = 0
-            if not seen[n]:
-                continue
+        if not seen[n]:
+            continue
+        gap = now - seen_at[r]
+        was_x, was_y, frames = seen_xy[r, 0], seen_xy[r, 1], max(frame - seen_frame[r], 1)
+        seen_at[r] = now
+        seen_xy[r, 0], seen_xy[r, 1] = centres[n, 0], centres[n, 1]
+        seen_frame[r] = frame
+        for k in range(lines.shape[0]):
             rx, ry = centres[n, 0] - lines[k, 0], centres[n, 1] - lines[k, 1]
             dist = lines[k, 2] * ry - lines[k, 3] * rx
             s = 1 if dist > margin else (-1 if dist < -margin else 0)
@@ -83,7 +82,8 @@ def lines_kernel(centres, seen, lines, margin, rows, side, last, seen_at, now, m
                 continue
             prev = side[r, k]
             along = lines[k, 2] * rx + lines[k, 3] * ry
-            if prev != 0 and s != prev and gap <= max_gap and steady:
+            if prev != 0 and s != prev and gap <= max_gap and \
+                    np.hypot(centres[n, 0] - was_x, centres[n, 1] - was_y) <= max_step * frames:   # no jump
                 t0, d0 = last[r, k, 0], last[r, k, 1]
                 at = t0 + (along - t0) * d0 / (d0 - dist)   # where the path meets the line
                 if 0.0 <= at <= lines[k, 4]:

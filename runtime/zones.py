@@ -161,6 +161,9 @@ class ZoneCounter:
     synthetic 320x240 camera 3 m up (2 m/s under one 2.5 m up): faster than people walk; 20 px
     counted as well there, but is a normal walk under a low ceiling."""
 
+    # per person, row k = ids[k]
+    _PER_PERSON = ("inside", "entered", "entered_frame", "side", "last", "seen_at", "seen_xy", "seen_frame")
+
     def __init__(self, zones: Zones, margin: float = 6.0, max_gap: int = 3, max_step: float = 30.0) -> None:
         self.zones, self.margin, self.max_gap, self.max_step = zones, margin, max_gap, max_step
         self.updates = 0                                  # frames given so far: the clock of max_gap
@@ -202,14 +205,9 @@ class ZoneCounter:
         order = np.argsort(np.concatenate([self.ids, new]), kind="stable")
         k = len(new)
         self.ids = np.concatenate([self.ids, new])[order]
-        self.inside = np.concatenate([self.inside, np.zeros((k, self.inside.shape[1]), bool)])[order]
-        self.entered = np.concatenate([self.entered, np.zeros((k, self.entered.shape[1]))])[order]
-        self.entered_frame = np.concatenate([self.entered_frame, np.zeros((k, self.inside.shape[1]), np.int64)])[order]
-        self.side = np.concatenate([self.side, np.zeros((k, self.side.shape[1]), np.int8)])[order]
-        self.last = np.concatenate([self.last, np.zeros((k, *self.last.shape[1:]))])[order]
-        self.seen_at = np.concatenate([self.seen_at, np.zeros(k, np.int64)])[order]
-        self.seen_xy = np.concatenate([self.seen_xy, np.zeros((k, 2))])[order]
-        self.seen_frame = np.concatenate([self.seen_frame, np.zeros(k, np.int64)])[order]
+        for name in self._PER_PERSON:   # new rows start at zero: outside, side unknown
+            a = getattr(self, name)
+            setattr(self, name, np.concatenate([a, np.zeros((k, *a.shape[1:]), a.dtype)])[order])
         return np.searchsorted(self.ids, ids)
 
     def update(self, ids: np.ndarray, centres: np.ndarray, ended: list[int], t: float, frame: int,
@@ -275,9 +273,9 @@ class ZoneCounter:
         if len(self.zones.polygons):
             self._zone_events(rows, np.zeros((len(rows), len(self.zones.polygons)), bool), t, frame, events)
         keep = ~gone
-        self.ids, self.inside, self.entered = self.ids[keep], self.inside[keep], self.entered[keep]
-        self.entered_frame, self.side, self.last = self.entered_frame[keep], self.side[keep], self.last[keep]
-        self.seen_at, self.seen_xy, self.seen_frame = self.seen_at[keep], self.seen_xy[keep], self.seen_frame[keep]
+        self.ids = self.ids[keep]
+        for name in self._PER_PERSON:
+            setattr(self, name, getattr(self, name)[keep])
 
     def summary(self) -> dict:
         """Totals for the stream summary: per zone entries, exits, max occupancy, dwell per id; per line in/out."""
