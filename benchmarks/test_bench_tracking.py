@@ -22,7 +22,8 @@ from toppose.runtime.sources import ImageSource
 from toppose.runtime.stream import StreamConfig, bundled_model, run_stream
 from toppose.runtime.zones import parse_zones
 from toppose.synth.sequence import COUNTS, write_sequence
-from toppose.track_eval import (crossing_totals, evaluate_tracks, load_truth, score_counts, score_tracks,
+from toppose.track_eval import (crossing_totals, evaluate_tracks, load_truth, score_counts, score_crossing_events,
+                                score_tracks,
                                 shuffled_people, track_people)
 
 SEEDS = (1001, 1002, 1003)
@@ -53,8 +54,17 @@ def _pool(results: list[dict]) -> dict:
             "switches_per_1000_frames_per_person": round(1000 * switches / max(frames, 1), 3)}
 
 
+EVENT_KEYS = ("matched", "missed", "missed_at_edge", "extra", "extra_at_edge")
+
+
+def _record_events(results: dict, group: str, events: list[dict]) -> None:
+    """Crossings paired one to one with true ones (``score_crossing_events``), summed over the sequences."""
+    for k in EVENT_KEYS:
+        record(results, group, f"crossings_{k}", sum(e[k] for e in events))
+
+
 def test_tracker_ceiling_on_true_poses(results, sequences):
-    scores, crossings = [], {"true": 0, "abs_error": 0}
+    scores, crossings, events = [], {"true": 0, "abs_error": 0}, []
     rng = np.random.default_rng(0)
     for seed in SEEDS:
         truth = load_truth(sequences / str(seed))
@@ -65,17 +75,19 @@ def test_tracker_ceiling_on_true_poses(results, sequences):
         totals = crossing_totals(score_counts(lines, counts)["crossings"])
         for k in crossings:
             crossings[k] += totals[k]
+        events.append(score_crossing_events(lines, counts))
     pooled = _pool(scores)
     for k, v in pooled.items():
         record(results, "tracking_true_poses", k, v)
     error = crossings["abs_error"] / max(crossings["true"], 1)
     record(results, "tracking_true_poses", "crossings_error", round(error, 4))
+    _record_events(results, "tracking_true_poses", events)
     assert pooled["IDF1_min"] >= 0.98
 
 
 def test_tracking_and_counting_with_the_bundled_model(results, sequences, tmp_path):
     session = PoseSession(bundled_model(), "cpu")
-    scores, crossings, occupancy = [], {"true": 0, "predicted": 0, "abs_error": 0}, []
+    scores, crossings, occupancy, events = [], {"true": 0, "predicted": 0, "abs_error": 0}, [], []
     for seed in SEEDS:
         seq = sequences / str(seed)
         cfg = StreamConfig(zones=sequences / "zones.json", jsonl=tmp_path / f"{seed}.jsonl")
@@ -86,6 +98,7 @@ def test_tracking_and_counting_with_the_bundled_model(results, sequences, tmp_pa
         for k in crossings:
             crossings[k] += totals[k]
         occupancy += [o["exact"] for o in result["counts"]["occupancy"].values()]
+        events.append(result["counts"]["events"])
     pooled = _pool(scores)
     for k, v in pooled.items():
         record(results, "tracking_bundled_model", k, v)
@@ -94,6 +107,7 @@ def test_tracking_and_counting_with_the_bundled_model(results, sequences, tmp_pa
     record(results, "counting_bundled_model", "crossings_predicted", crossings["predicted"])
     record(results, "counting_bundled_model", "crossings_error", round(error, 4))
     record(results, "counting_bundled_model", "occupancy_exact_frames", round(float(np.mean(occupancy)), 4))
+    _record_events(results, "counting_bundled_model", events)
     targets = {"IDF1 >= 0.90": pooled["IDF1_mean"] >= 0.90,
                "<= 1 switch per 1000 frames per person": pooled["switches_per_1000_frames_per_person"] <= 1.0,
                "crossings within 2 %": error <= 0.02}

@@ -51,7 +51,7 @@ def zones_kernel(centres, edges, edge_zone, rows, inside, occ):
 
 @jit
 def lines_kernel(centres, seen, lines, margin, rows, side, last, seen_at, now, max_gap, seen_xy, seen_frame, frame,
-                 max_step, cross):
+                 max_step, cross, cross_at):
     """Crossings of this frame, in place. centres (N, 2) px; seen (N,) bool (only they move);
     lines (L, 5) start x, y, unit direction x, y, length px; rows (N,) people's rows in side
     (K, L) int8, the last side beyond ``margin`` (+1 right of the arrow on the image, -1 left,
@@ -60,7 +60,8 @@ def lines_kernel(centres, seen, lines, margin, rows, side, last, seen_at, now, m
     seen_frame (K,) the source's frame index then, set to ``now``, the centre and ``frame`` ->
     cross (N, L) int8: the new side where a person seen within ``max_gap`` updates, and moving
     since then no more than ``max_step`` px per source frame, crossed the segment itself on the
-    straight path from there (not the line beyond its ends), else 0. Returns the number of
+    straight path from there (not the line beyond its ends), else 0; cross_at (N, L) where on the
+    segment that path met it (px from its start) for those crossings. Returns the number of
     crossings."""
     count = 0
     for n in range(centres.shape[0]):
@@ -88,6 +89,7 @@ def lines_kernel(centres, seen, lines, margin, rows, side, last, seen_at, now, m
                 at = t0 + (along - t0) * d0 / (d0 - dist)   # where the path meets the line
                 if 0.0 <= at <= lines[k, 4]:
                     cross[n, k] = s
+                    cross_at[n, k] = at
                     count += 1
             side[r, k] = s
             last[r, k, 0], last[r, k, 1] = along, dist

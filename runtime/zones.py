@@ -121,13 +121,14 @@ def inside(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
 
 def crossings_reference(centres: np.ndarray, seen: np.ndarray, lines: np.ndarray, margin: float, side: np.ndarray,
                         last: np.ndarray, gap: np.ndarray, max_gap: int, fast: np.ndarray | None = None
-                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """NumPy reference of ``lines_kernel``: centres (N, 2) px, seen (N,) bool, lines (L, 2, 2),
     the people's last sides (N, L) int8, where they were then (N, L, 2: along, across the line),
     frames since each was last seen (N,) and whether they moved more than ``max_step`` px a
     frame since (N,) bool -> (cross (N, L) int8: the new side where a seen person's path
     crossed the segment within ``max_gap`` frames of being seen, not that fast, else 0; the
-    updated sides (N, L); the updated places (N, L, 2))."""
+    updated sides (N, L); the updated places (N, L, 2); where those paths met the segments (N, L)
+    px from their start, NaN without a crossing)."""
     fast = np.zeros(len(centres), bool) if fast is None else fast
     d = lines[:, 1] - lines[:, 0]                                     # (L, 2)
     length = np.linalg.norm(d, axis=1)
@@ -141,7 +142,8 @@ def crossings_reference(centres: np.ndarray, seen: np.ndarray, lines: np.ndarray
         at = last[..., 0] + (t - last[..., 0]) * last[..., 1] / (last[..., 1] - dist)   # where the path meets the line
     cross = np.where(flipped & (at >= 0) & (at <= length), now, 0).astype(np.int8)
     moved = now != 0
-    return cross, np.where(moved, now, side).astype(np.int8), np.where(moved[..., None], np.stack([t, dist], -1), last)
+    places = np.where(moved[..., None], np.stack([t, dist], -1), last)
+    return cross, np.where(moved, now, side).astype(np.int8), places, np.where(cross != 0, at, np.nan)
 
 
 @dataclass
@@ -227,12 +229,12 @@ class ZoneCounter:
             self._zone_events(rows, occ, t, frame, events)
         if len(z.lines):
             seen = np.ones(len(ids), bool) if seen is None else np.asarray(seen, bool)
-            cross = np.empty((len(ids), len(z.lines)), np.int8)
+            cross, at = np.empty((len(ids), len(z.lines)), np.int8), np.empty((len(ids), len(z.lines)))
             if lines_kernel(centres, seen, self._lines, self.margin, rows, self.side, self.last, self.seen_at,
                             self.updates, self.max_gap, self.seen_xy, self.seen_frame, int(frame), self.max_step,
-                            cross):
+                            cross, at):
                 for n, k in zip(*np.nonzero(cross)):
-                    self._cross(int(ids[n]), int(k), int(cross[n, k]), t, frame, events)
+                    self._cross(int(ids[n]), int(k), int(cross[n, k]), float(at[n, k]), t, frame, events)
         if ended:
             self._end(np.asarray(ended, np.int64), t, frame, events)
         occupancy = dict(zip(z.zone_names, occ.sum(0).tolist()))
@@ -259,12 +261,14 @@ class ZoneCounter:
                                "dwell_frames": int(frame - self.entered_frame[row, k])})
             self.inside[row, k] = now[n, k]
 
-    def _cross(self, pid: int, k: int, side: int, t: float, frame: int, events: list) -> None:
+    def _cross(self, pid: int, k: int, side: int, at: float, t: float, frame: int, events: list) -> None:
+        """A crossing event; xy: where on the line the path crossed it (px, 0.1 px)."""
         direction = "in" if side > 0 else "out"
         name = self.zones.line_names[k]
         self.totals.crossings[name][direction] += 1
+        x, y = self._lines[k, :2] + at * self._lines[k, 2:4]
         events.append({"type": "cross", "line": name, "id": pid, "direction": direction, "frame": frame,
-                       "time": round(t, 3)})
+                       "time": round(t, 3), "xy": [round(float(x), 1), round(float(y), 1)]})
 
     def _end(self, ended: np.ndarray, t: float, frame: int, events: list) -> None:
         """People the tracker dropped: exit the zones they were in, forget them."""

@@ -8,7 +8,8 @@
     python scripts/track_tune.py score SEQ [SEQ ...] [--cache DIR] [--zones Z] [KEY=VALUE ...]
         the tracker (``TrackerConfig`` fields overridden by KEY=VALUE) on the cached people (with
         --cache) or on the true people, shuffled (the benchmark's ceiling): IDF1, ID switches, and
-        with --zones (the sequences' counts.json written for it) the line-crossing error
+        with --zones (the sequences' counts.json written for it) the line-crossing error, and the
+        crossings missed and extra one by one where counts.json lists them
 
 Use the tracker's tuning seeds (3, 11-16, 31-38), never the benchmark's (1001-1003).
 """
@@ -72,8 +73,8 @@ def cached_frames(path: Path):
 def score(seq: Path, config: TrackerConfig, cache_dir: Path | None, zones: Path | None,
           rng: np.random.Generator) -> dict:
     from toppose.runtime.analytics import Analytics
-    from toppose.track_eval import (crossing_totals, load_truth, score_counts, score_tracks, shuffled_people,
-                                    track_people)
+    from toppose.track_eval import (crossing_totals, load_truth, score_counts, score_crossing_events, score_tracks,
+                                    shuffled_people, track_people)
 
     truth = load_truth(seq)
     frames = cached_frames(cache_dir / f"{seq.name}.npz") if cache_dir else shuffled_people(truth, rng)
@@ -89,6 +90,8 @@ def score(seq: Path, config: TrackerConfig, cache_dir: Path | None, zones: Path 
                              " (write the sequence with --zones of that file)")
         totals = crossing_totals(score_counts(lines, true)["crossings"])
         out["crossings_true"], out["crossings_abs_error"] = totals["true"], totals["abs_error"]
+        if "crossings" in true:
+            out["events"] = score_crossing_events(lines, true)
     return out
 
 
@@ -138,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     if all("crossings_true" in r for r in rows):
         err, true = sum(r["crossings_abs_error"] for r in rows), sum(r["crossings_true"] for r in rows)
         line += f", crossing error {err}/{true} = {err / max(true, 1):.3f}"
+    if all("events" in r for r in rows):
+        e = {k: sum(r["events"][k] for r in rows) for k in ("missed", "missed_at_edge", "extra", "extra_at_edge")}
+        line += (f"; crossings missed {e['missed']} ({e['missed_at_edge']} at the edge), "
+                 f"extra {e['extra']} ({e['extra_at_edge']} at the edge)")
     print(line)
     return 0
 

@@ -77,4 +77,9 @@ def test_true_crossings_match_the_true_centres(tmp_path):
             if side:
                 sides[tid] = side, (x, y)
     assert crossings > 0 and counts["lines"]["middle"]["in"] + counts["lines"]["middle"]["out"] == crossings
+    events = counts["crossings"]           # the same crossings one by one, placed on the line
+    assert len(events) == crossings and {e["line"] for e in events} == {"middle"}
+    assert sum(e["direction"] == "in" for e in events) == counts["lines"]["middle"]["in"]
+    assert all(e["xy"][0] == 160.0 and 0 <= e["xy"][1] <= 240 for e in events)
+    assert [e["frame"] for e in events] == sorted(e["frame"] for e in events) and counts["image_size"] == [320, 240]
     assert np.asarray(counts["occupancy"]).max() >= 1

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from toppose.data.format import DataError
 from toppose.runtime.zones import parse_zones
 from toppose.synth.sequence import write_sequence
-from toppose.track_eval import evaluate_tracks, load_truth, score_counts, score_tracks
+from toppose.track_eval import evaluate_tracks, load_truth, score_counts, score_crossing_events, score_tracks
 from toppose.train.eval_cli import app as eval_app
 
 ZONES = {"zones": [{"name": "left", "polygon": [[0, 0], [160, 0], [160, 240], [0, 240]]}],
@@ -54,6 +54,30 @@ def test_counts_against_the_truth(sequence):
     assert result["occupancy"]["left"]["exact"] == 1.0
     result = score_counts([{"occupancy": {"left": o[0] + 1}} for o in counts["occupancy"]], counts)
     assert result["occupancy"]["left"]["mean_abs_error"] == 1.0
+
+
+def test_crossing_events_are_paired_one_to_one_and_placed(sequence):
+    counts = json.loads((sequence / "counts.json").read_text())
+    true = counts["crossings"]
+    assert len(true) >= 2 and counts["image_size"] == [320, 240]
+
+    def lines(events):
+        return [{"index": i, "events": [e | {"type": "cross"} for e in events if e["frame"] == i]}
+                for i in range(150)]
+
+    exact = score_crossing_events(lines(true), counts)
+    assert (exact["matched"], exact["missed"], exact["extra"]) == (len(true), 0, 0)
+    late = [e | {"frame": min(e["frame"] + 5, 149)} for e in true]                  # counted a little later
+    assert score_crossing_events(lines(late), counts)["matched"] == len(true)
+    one = score_crossing_events(lines(true[1:] + true[1:2]), counts)   # an extra does not cancel a miss
+
+    assert (one["matched"], one["missed"], one["extra"]) == (len(true) - 1, 1, 1)
+    wrong_way = [e | {"direction": "out" if e["direction"] == "in" else "in"} for e in true[:1]]
+    edge = [e | {"xy": [160.0, 10.0], "frame": 140, "id": 99} for e in true[:1]]   # 10 px from the top
+    result = score_crossing_events(lines(true[1:] + wrong_way + edge), counts)
+    assert (result["missed"], result["extra"], result["extra_at_edge"]) == (1, 2, 1)
+    with pytest.raises(DataError, match="'xy'"):
+        score_crossing_events(lines([{k: v for k, v in e.items() if k != "xy"} for e in true]), counts)
 
 
 def test_cli_tracks(sequence, tmp_path):

@@ -44,17 +44,18 @@ def test_lines_kernel_matches_the_reference(rng):
     gap = rng.integers(1, 6, 300)
     was = centres + rng.normal(0, 40, (300, 2))                  # where each was last seen, 2 x gap frames ago
     fast = np.hypot(*(centres - was).T) > 20.0 * 2 * gap
-    ref_cross, ref_side, ref_last = crossings_reference(centres, seen, zones.lines, 4.0, side.copy(), last.copy(),
-                                                        gap, 3, fast)
-    cross = np.empty((300, 2), np.int8)
+    ref_cross, ref_side, ref_last, ref_at = crossings_reference(centres, seen, zones.lines, 4.0, side.copy(),
+                                                                last.copy(), gap, 3, fast)
+    cross, at = np.empty((300, 2), np.int8), np.full((300, 2), np.nan)
     rows = rng.permutation(300)
     state, places, seen_at = np.empty_like(side), np.empty_like(last), np.empty(300, np.int64)
     seen_xy, seen_frame = np.empty((300, 2)), np.empty(300, np.int64)
     state[rows], places[rows], seen_at[rows], seen_xy[rows] = side, last, 100 - gap, was
     seen_frame[rows] = 200 - 2 * gap                             # a live source: every other frame dropped
     n = lines_kernel(centres, seen, counter._lines, 4.0, rows, state, places, seen_at, 100, 3, seen_xy, seen_frame,
-                     200, 20.0, cross)
+                     200, 20.0, cross, at)
     assert (cross == ref_cross).all() and (state[rows] == ref_side).all() and np.allclose(places[rows], ref_last)
+    assert np.allclose(at[cross != 0], ref_at[cross != 0]) and np.isnan(ref_at[cross == 0]).all()
     assert n == (ref_cross != 0).sum() > 0
     assert (seen_at[rows] == np.where(seen, 100, 100 - gap)).all()
     assert np.allclose(seen_xy[rows], np.where(seen[:, None], centres, was))

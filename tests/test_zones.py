@@ -34,7 +34,7 @@ def test_a_scripted_walk_through_a_zone_and_over_a_line():
     assert exit_event["dwell_frames"] == 10 and exit_event["dwell_s"] == pytest.approx(1.0)
     # The door's arrow points down the image; its right-hand side on screen is the west: "in" is
     # walking west over it, so this walk east is "out".
-    assert events[2]["direction"] == "out"
+    assert events[2]["direction"] == "out" and events[2]["xy"] == [250.0, 100.0]
     assert occupancy.count(1) == 10
     back, _ = walk(counter, [(300 - 10 * i, 100) for i in range(8)], start=26)   # back west over the door
     assert [e["direction"] for e in back if e["type"] == "cross"] == ["in"]
@@ -51,6 +51,15 @@ def test_jitter_on_a_line_counts_nothing_and_a_lost_person_exits():
     walk(counter, [(150, 100)] * 3, pid=2)
     _, ev = counter.update(np.zeros(0, int), np.zeros((0, 2)), [2], 9.0, 90)
     assert [(e["type"], e["id"]) for e in ev] == [("exit", 2)]
+
+
+def test_a_crossing_says_where_the_path_met_the_line_not_where_it_was_counted():
+    counter = ZoneCounter(parse_zones(ZONES))
+    events, _ = walk(counter, [(230 + 5 * i, 20 + 10 * i) for i in range(8)])   # diagonal, 5 px a step east
+    cross = [e for e in events if e["type"] == "cross"]
+    # counted at (260, 80), the first point more than 6 px past x = 250; the path from (240, 40),
+    # the last point as far on the other side, met the line at y = 60
+    assert [(e["frame"], e["xy"]) for e in cross] == [(6, [250.0, 60.0])]
 
 
 def test_a_crossing_beyond_the_end_of_a_line_is_not_counted():

@@ -21,8 +21,12 @@ import numpy as np
 from toppose.data.format import DataError, load_dataset
 from toppose.skeleton import OPENPOSE_SIGMAS
 
+_BIG = 1e9
 MIN_KEYPOINTS = 4
 CENTRE_PX = 40.0
+CROSS_FRAMES = 8       # a predicted crossing is a true one's when of the same line and direction, this many
+#                        frames apart at most and within CENTRE_PX of it on the line
+EDGE_PX = 30.0         # a crossing this close to the image border is "at the edge" (the tracker's ``edge``)
 
 
 @dataclass
@@ -184,6 +188,49 @@ def score_counts(lines: list[dict], counts: dict) -> dict:
     return out
 
 
+def score_crossing_events(lines: list[dict], counts: dict) -> dict:
+    """Each crossing of the stream paired with a true one (counts.json's ``crossings``): same line
+    and direction, at most CROSS_FRAMES frames and CENTRE_PX px on the line apart, one to one
+    (SciPy's assignment on the frame difference). Totals hide a miss that an extra crossing
+    cancels; this does not. Returns matched, missed (true, unpaired) and extra (predicted,
+    unpaired), and how many of the missed and extra crossed within EDGE_PX of the image border."""
+    from scipy.optimize import linear_sum_assignment
+
+    pred = [e | {"frame": e.get("frame", line.get("index", i))}
+            for i, line in enumerate(lines) for e in line.get("events", []) if e.get("type") == "cross"]
+    for e in pred:
+        if "xy" not in e:
+            raise DataError(f"the cross event of frame {e['frame']} has no 'xy' (an older toppose-stream's output: "
+                            "run it again)")
+    w, h = counts["image_size"]
+
+    def at_edge(events: list[dict]) -> int:
+        return sum(min(x, y, w - x, h - y) < EDGE_PX for x, y in (e["xy"] for e in events))
+
+    out = {"matched": 0, "missed": 0, "extra": 0, "missed_at_edge": 0, "extra_at_edge": 0,
+           "frames": CROSS_FRAMES, "px": CENTRE_PX, "edge_px": EDGE_PX}
+    for key in sorted({(e["line"], e["direction"]) for e in counts["crossings"] + pred}):
+        t = [e for e in counts["crossings"] if (e["line"], e["direction"]) == key]
+        p = [e for e in pred if (e["line"], e["direction"]) == key]
+        cost = np.full((len(t), len(p)), _BIG)
+        for a, te in enumerate(t):
+            for b, pe in enumerate(p):
+                df = abs(te["frame"] - pe["frame"])
+                if df <= CROSS_FRAMES and np.hypot(te["xy"][0] - pe["xy"][0], te["xy"][1] - pe["xy"][1]) <= CENTRE_PX:
+                    cost[a, b] = df
+        rows, cols = linear_sum_assignment(cost) if cost.size else (np.zeros(0, int), np.zeros(0, int))
+        ok = cost[rows, cols] < _BIG
+        paired_t, paired_p = set(rows[ok].tolist()), set(cols[ok].tolist())
+        missed = [e for a, e in enumerate(t) if a not in paired_t]
+        extra = [e for b, e in enumerate(p) if b not in paired_p]
+        out["matched"] += int(ok.sum())
+        out["missed"] += len(missed)
+        out["extra"] += len(extra)
+        out["missed_at_edge"] += at_edge(missed)
+        out["extra_at_edge"] += at_edge(extra)
+    return out
+
+
 def crossing_totals(crossings: dict) -> dict:
     """``score_counts``' crossings, every line and direction together: true, predicted, abs_error."""
     return {"true": sum(c["true"] for c in crossings.values()),
@@ -198,6 +245,12 @@ def table(result: dict) -> str:
             f"true ids {t['true_ids']}  predicted ids {t['predicted_ids']}  (match: {t['match']})"]
     for name, c in result.get("counts", {}).get("crossings", {}).items():
         rows.append(f"crossings {name}: true {c['true']}, predicted {c['predicted']} (error {100 * c['error']:.1f} %)")
+    if "events" in result.get("counts", {}):
+        e = result["counts"]["events"]
+        rows.append(f"crossing events: {e['matched']} paired with true ones, {e['missed']} missed "
+                    f"({e['missed_at_edge']} within {e['edge_px']:g} px of the image border), {e['extra']} extra "
+                    f"({e['extra_at_edge']} there); paired: same line and direction, at most {e['frames']} frames "
+                    f"and {e['px']:g} px apart")
     for name, o in result.get("counts", {}).get("occupancy", {}).items():
         rows.append(f"occupancy {name}: exact in {100 * o['exact']:.1f} % of frames, mean |error| {o['mean_abs_error']}")
     return "\n".join(rows)
@@ -211,5 +264,8 @@ def evaluate_tracks(tracks: str | Path, data: str | Path, match: str = "centre")
     result = {"tracking": score_tracks(pred, load_truth(data), match)}
     counts_path = Path(data) / COUNTS
     if counts_path.is_file():
-        result["counts"] = score_counts(lines, json.loads(counts_path.read_text()))
+        counts = json.loads(counts_path.read_text())
+        result["counts"] = score_counts(lines, counts)
+        if "crossings" in counts:   # counts.json of sequences written before the events were
+            result["counts"]["events"] = score_crossing_events(lines, counts)
     return result

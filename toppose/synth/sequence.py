@@ -161,7 +161,8 @@ def write_sequence(out: str | Path, frames: int, seed: int, people: tuple[int, i
                    zones=None, progress=None) -> dict:
     """Render a sequence in the training format (annotations carry ``track_id``; images carry
     ``frame``). With ``zones`` (a runtime.zones.Zones), also ``counts.json``: the true occupancy
-    per frame and line crossings of the people's true body centres."""
+    per frame and line crossings of the people's true body centres, as totals per line and as
+    events (frame, track id, line, direction, where on the line), and the image size."""
     from toppose.runtime.zones import ZoneCounter
     from toppose.synth.writers import depth_to_mm
 
@@ -170,7 +171,7 @@ def write_sequence(out: str | Path, frames: int, seed: int, people: tuple[int, i
                                  "depth_unit": "mm", "camera": INTRINSICS})
     # true centres move smoothly and are never out of sight: the narrowest margin, no gap, no jump
     counter = ZoneCounter(zones, margin=4.0, max_gap=1, max_step=np.inf) if zones is not None else None
-    occupancy, alive = [], set()
+    occupancy, crossings, alive = [], [], set()
     for i, s in enumerate(SequencePlayer(seed, people).frames(frames)):
         anns = []
         for p, tid in enumerate(s.track_ids.tolist()):
@@ -181,14 +182,18 @@ def write_sequence(out: str | Path, frames: int, seed: int, people: tuple[int, i
         writer.add(depth_to_mm(s.frame.depth), anns, extra={"frame": i, "view": "top"})
         if counter is not None:
             ids = set(s.track_ids.tolist())
-            occ, _ = counter.update(s.track_ids, s.centres, sorted(alive - ids), i / 15.0, i)
+            occ, events = counter.update(s.track_ids, s.centres, sorted(alive - ids), i / 15.0, i)
             occupancy.append([occ[n] for n in zones.zone_names])
+            crossings += [{k: e[k] for k in ("frame", "id", "line", "direction", "xy")} for e in events
+                          if e["type"] == "cross"]
             alive = ids
         if progress:
             progress(i + 1, frames)
     if counter is not None:
         counts = counter.summary()
+        h, w = s.frame.depth.shape
         write_json(Path(out) / COUNTS, {"zone_names": list(zones.zone_names), "occupancy": occupancy,
                                         "lines": counts["lines"], "zones": {n: {k: v for k, v in z.items() if k != "dwell_s"}
-                                                                            for n, z in counts["zones"].items()}})
+                                                                            for n, z in counts["zones"].items()},
+                                        "image_size": [w, h], "crossings": crossings})
     return writer.close()
