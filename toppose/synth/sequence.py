@@ -169,8 +169,10 @@ def write_sequence(out: str | Path, frames: int, seed: int, people: tuple[int, i
     writer = DatasetWriter(out, {"source": "toppose synthetic sequence", "view": "top", "seed": seed,
                                  "people": list(people), "sequence": True, "modality": "depth",
                                  "depth_unit": "mm", "camera": INTRINSICS})
-    # true centres move smoothly and are never out of sight: the narrowest margin, no gap, no jump
-    counter = ZoneCounter(zones, margin=4.0, max_gap=1, max_step=np.inf) if zones is not None else None
+    # what the zone counter would count seeing every true centre: its own margin (a centre this far
+    # past the line is a crossing, by the counter's definition), and no gap or jump (true centres
+    # are never out of sight and move smoothly)
+    counter = ZoneCounter(zones, max_gap=1, max_step=np.inf) if zones is not None else None
     occupancy, crossings, alive = [], [], set()
     for i, s in enumerate(SequencePlayer(seed, people).frames(frames)):
         anns = []
