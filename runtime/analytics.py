@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import numpy as np
 from toppose.codec.poses import Poses
 from toppose.runtime.tracking import Tracker, TrackerConfig
 from toppose.runtime.zones import ZoneCounter, Zones, load_zones
+
+log = logging.getLogger("toppose.runtime")
 
 
 @dataclass
@@ -46,6 +49,7 @@ class Analytics:
         self.last: FrameAnalytics | None = None
         self.frame = 0
         self.t = 0.0
+        self._checked_hw: tuple[int, int] | None = None
 
     def update(self, poses: Poses, image_hw: tuple[int, int], frame: int, t: float) -> FrameAnalytics:
         """One frame: poses in image pixels, image (H, W), frame index, time in seconds."""
@@ -55,6 +59,9 @@ class Analytics:
         tf = self.tracker.update(poses, image_hw)
         out = FrameAnalytics(tf.poses, tf.ids, tf.track_ids, tf.centres)
         if self.counter is not None:
+            if image_hw != self._checked_hw:
+                self._checked_hw = image_hw
+                warn_lines_at_the_edge(self.counter.zones, image_hw, self.tracker.cfg.edge)
             out.occupancy, out.events = self.counter.update(tf.track_ids, tf.centres, tf.ended, t, frame, tf.seen)
         self.last, self.frame, self.t = out, frame, t
         return out
@@ -91,6 +98,23 @@ class Analytics:
             self.publisher.close()
             out["mqtt_poses_not_sent"] = self.publisher.dropped
         return out
+
+
+def lines_at_the_edge(zones: Zones, image_hw: tuple[int, int], edge: float) -> list[str]:
+    """Names of the lines that come within ``edge`` px of the image border (the nearest point of
+    a segment to the border is one of its ends)."""
+    h, w = image_hw
+    return [name for name, ends in zip(zones.line_names, zones.lines)
+            if min(min(x, y, w - x, h - y) for x, y in ends) < edge]
+
+
+def warn_lines_at_the_edge(zones: Zones, image_hw: tuple[int, int], edge: float) -> None:
+    near = lines_at_the_edge(zones, image_hw, edge)
+    if near:
+        log.warning("zones: line%s %s come%s within %g px of the %dx%d image's border, where people are partly out "
+                    "of view: crossings there are counted less reliably (README: Tracking, counting and zones)",
+                    "s" if len(near) > 1 else "", ", ".join(repr(n) for n in near), "" if len(near) > 1 else "s",
+                    edge, image_hw[1], image_hw[0])
 
 
 def _label(image: np.ndarray, text: str, xy) -> None:

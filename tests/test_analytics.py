@@ -77,3 +77,20 @@ def test_overlay_draws_zones_lines_and_ids():
     assert drawn[:, 160].any()                         # the line
     assert drawn[95:110, 90:110].any()                 # the id label at the person
     assert analytics.close()["zones"]["all"]["entries"] == 1
+
+
+def test_a_line_near_the_image_border_is_named_once_in_a_warning(caplog):
+    zones = parse_zones({"lines": [{"name": "door", "from": [160, 10], "to": [160, 120]},     # 10 px from the top
+                                   {"name": "aisle", "from": [60, 60], "to": [260, 180]}]})   # 60 px inside
+    analytics = Analytics(True, zones)
+    nobody = Poses(np.zeros((0, 18, 3), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int32))
+    with caplog.at_level("WARNING", logger="toppose.runtime"):
+        for i in range(3):
+            analytics.update(nobody, (240, 320), i, i / 15)
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1 and "line 'door' comes within 30 px of the 320x240 image" in warnings[0]
+    assert "aisle" not in warnings[0]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="toppose.runtime"):
+        analytics.update(nobody, (480, 640), 3, 3 / 15)   # a larger frame: the door is 10 px from the top still
+    assert len(caplog.records) == 1
