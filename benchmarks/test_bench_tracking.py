@@ -23,8 +23,7 @@ from toppose.runtime.stream import StreamConfig, bundled_model, run_stream
 from toppose.runtime.zones import parse_zones
 from toppose.synth.sequence import COUNTS, write_sequence
 from toppose.track_eval import (crossing_totals, evaluate_tracks, load_truth, score_counts, score_crossing_events,
-                                score_tracks,
-                                shuffled_people, track_people)
+                                score_tracks, shuffled_people, track_people)
 
 SEEDS = (1001, 1002, 1003)
 FRAMES = 1000
