@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, help="folder of cached people (cache: written; score: read)")
     ap.add_argument("--zones", type=Path, help="score: the zones file the sequences' counts.json were written for")
     ap.add_argument("--force", action="store_true", help="cache: replace existing cache files")
-    args = ap.parse_args(argv)
+    args = ap.parse_intermixed_args(argv)   # KEY=VALUE may follow --cache DIR
     seqs = [Path(s) for s in args.sequences if "=" not in s]
     try:
         config = overrides([s for s in args.sequences if "=" in s])

@@ -34,6 +34,9 @@ def test_cached_people_come_back_frame_by_frame(tmp_path):
 def test_a_folder_that_is_no_sequence_is_refused_in_one_line(tmp_path, capsys):
     assert tune.main(["score", str(tmp_path), "max_lost=5"]) == 2
     assert capsys.readouterr().err.strip() == f"{tmp_path}: not a sequence folder (no annotations.json)"
+    # overrides may also follow an option (they were refused there as unrecognised arguments)
+    assert tune.main(["score", str(tmp_path), "--cache", str(tmp_path), "max_lost=5"]) == 2
+    assert capsys.readouterr().err.strip() == f"{tmp_path}: not a sequence folder (no annotations.json)"
 
 
 def test_cache_keeps_an_existing_file_without_force_and_refuses_two_sequences_of_one_name(tmp_path, capsys):
