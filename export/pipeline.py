@@ -76,8 +76,8 @@ def run_export(weights: Path, output: Path, options: ExportOptions, arch=None, p
                          calibration_method, quantize_heads)
         reports = []
         if verify:
-            inputs = parity_inputs(loaded.spec, (options.height, options.width))
-            reports = [check_parity(loaded.model, loaded.spec, tmp[p], p, inputs) for p in precisions]
+            inputs, rendered = parity_inputs(loaded.spec, (options.height, options.width))
+            reports = [check_parity(loaded.model, loaded.spec, tmp[p], p, inputs, rendered) for p in precisions]
             for report in reports:
                 echo(report.summary())
             failed = [r.precision for r in reports if not r.ok]

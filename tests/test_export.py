@@ -3,6 +3,7 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+import pytest
 import torch
 from typer.testing import CliRunner
 
@@ -108,3 +109,22 @@ def test_cli_defaults_and_refusals(tmp_path):
     res = runner.invoke(app, [str(tmp_path / "plain.pth"), "-o", str(tmp_path / "z.onnx"), "--opset", "13"])
     assert res.exit_code == 1 and "--opset 13: must be 17 to" in res.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other.pth", "plain.onnx", "plain.pth"]
+
+
+def test_parity_counts_people_on_rendered_frames_not_on_noise(tmp_path):
+    from toppose.codec.decoder import PoseDecoder
+    from toppose.export.verify import check_parity, parity_inputs
+
+    run_export(TRAINED, tmp_path / "lite.onnx", ExportOptions())
+    loaded = load_weights(TRAINED)
+    inputs, rendered = parity_inputs(loaded.spec, (240, 320))
+    assert rendered == [False, True, True, True] and inputs[0].std() == pytest.approx(1.0, abs=0.05)
+    decoder = PoseDecoder(loaded.spec.skeleton, loaded.spec.stride, read_metadata(tmp_path / "lite.onnx").decoder)
+    with torch.no_grad():
+        found = [len(decoder(paf[0].numpy(), heat[0].numpy()))
+                 for paf, heat, _ in (loaded.model.eval()(torch.from_numpy(x[None])) for x in inputs)]
+    report = check_parity(loaded.model, loaded.spec, tmp_path / "lite.onnx", "fp32", inputs, rendered)
+    assert report.ok and report.inputs == report.poses_equal == 4
+    assert report.people_torch == report.people_onnx == sum(found[1:]) > 0
+    everything = check_parity(loaded.model, loaded.spec, tmp_path / "lite.onnx", "fp32", inputs)
+    assert everything.people_torch == sum(found)
