@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 from toppose.codec.poses import Poses
+from toppose.runtime.track_border import border_distance
 from toppose.runtime.tracking import Tracker, TrackerConfig
 from toppose.runtime.zones import ZoneCounter, Zones, load_zones
 
@@ -103,9 +104,7 @@ class Analytics:
 def lines_at_the_edge(zones: Zones, image_hw: tuple[int, int], edge: float) -> list[str]:
     """Names of the lines that come within ``edge`` px of the image border (the nearest point of
     a segment to the border is one of its ends)."""
-    h, w = image_hw
-    return [name for name, ends in zip(zones.line_names, zones.lines)
-            if min(min(x, y, w - x, h - y) for x, y in ends) < edge]
+    return [name for name, ends in zip(zones.line_names, zones.lines) if border_distance(ends, image_hw).min() < edge]
 
 
 def warn_lines_at_the_edge(zones: Zones, image_hw: tuple[int, int], edge: float) -> None:

@@ -20,6 +20,13 @@ def parts(kp: np.ndarray) -> np.ndarray:
     return (kp[:, :, 2] > 0).sum(1)
 
 
+def border_distance(points, image_hw: tuple[int, int]) -> np.ndarray:
+    """(N, 2) px points, image (H, W) -> (N,) px to the nearest image border (negative outside)."""
+    p = np.asarray(points, np.float64).reshape(-1, 2)
+    h, w = image_hw
+    return np.minimum(np.minimum(p[:, 0], w - p[:, 0]), np.minimum(p[:, 1], h - p[:, 1]))
+
+
 def outward_speed(centres: np.ndarray, velocity: np.ndarray, image_hw: tuple[int, int]) -> np.ndarray:
     """(T, 2) px, (T, 2) px / frame, image (H, W) -> (T,) px / frame towards each one's nearest
     border (negative: away from it)."""

@@ -9,8 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from toppose.codec._jit import jit
+from toppose.skeleton import OPENPOSE_KEYPOINTS
 
-NECK, R_SHOULDER, L_SHOULDER = 1, 2, 5
+NECK, R_SHOULDER, L_SHOULDER = (OPENPOSE_KEYPOINTS.index(n) for n in ("neck", "right_shoulder", "left_shoulder"))
 
 
 @jit

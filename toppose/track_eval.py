@@ -26,7 +26,6 @@ MIN_KEYPOINTS = 4
 CENTRE_PX = 40.0
 CROSS_FRAMES = 8       # a predicted crossing is a true one's when of the same line and direction, this many
 #                        frames apart at most and within CENTRE_PX of it on the line
-EDGE_PX = 30.0         # a crossing this close to the image border is "at the edge" (the tracker's ``edge``)
 
 
 @dataclass
@@ -193,8 +192,12 @@ def score_crossing_events(lines: list[dict], counts: dict) -> dict:
     and direction, at most CROSS_FRAMES frames and CENTRE_PX px on the line apart, one to one
     (SciPy's assignment on the frame difference). Totals hide a miss that an extra crossing
     cancels; this does not. Returns matched, missed (true, unpaired) and extra (predicted,
-    unpaired), and how many of the missed and extra crossed within EDGE_PX of the image border."""
+    unpaired), and how many of the missed and extra crossed within the tracker's ``edge`` (px) of
+    the image border."""
     from scipy.optimize import linear_sum_assignment
+
+    from toppose.runtime.track_border import border_distance
+    from toppose.runtime.tracking import TrackerConfig
 
     pred = [e | {"frame": e.get("frame", line.get("index", i))}
             for i, line in enumerate(lines) for e in line.get("events", []) if e.get("type") == "cross"]
@@ -203,12 +206,13 @@ def score_crossing_events(lines: list[dict], counts: dict) -> dict:
             raise DataError(f"the cross event of frame {e['frame']} has no 'xy' (an older toppose-stream's output: "
                             "run it again)")
     w, h = counts["image_size"]
+    edge = TrackerConfig().edge
 
     def at_edge(events: list[dict]) -> int:
-        return sum(min(x, y, w - x, h - y) < EDGE_PX for x, y in (e["xy"] for e in events))
+        return int((border_distance([e["xy"] for e in events], (h, w)) < edge).sum())
 
     out = {"matched": 0, "missed": 0, "extra": 0, "missed_at_edge": 0, "extra_at_edge": 0,
-           "frames": CROSS_FRAMES, "px": CENTRE_PX, "edge_px": EDGE_PX}
+           "frames": CROSS_FRAMES, "px": CENTRE_PX, "edge_px": edge}
     for key in sorted({(e["line"], e["direction"]) for e in counts["crossings"] + pred}):
         t = [e for e in counts["crossings"] if (e["line"], e["direction"]) == key]
         p = [e for e in pred if (e["line"], e["direction"]) == key]
