@@ -87,12 +87,15 @@ def test_tracker_ceiling_on_true_poses(results, sequences):
 def test_tracking_and_counting_with_the_bundled_model(results, sequences, tmp_path):
     session = PoseSession(bundled_model(), "cpu")
     scores, crossings, occupancy, events = [], {"true": 0, "predicted": 0, "abs_error": 0}, [], []
+    ceilings = {"detections": [], "tracks": []}
     for seed in SEEDS:
         seq = sequences / str(seed)
         cfg = StreamConfig(zones=sequences / "zones.json", jsonl=tmp_path / f"{seed}.jsonl")
         run_stream(ImageSource(str(seq / "images")), session, cfg)
         result = evaluate_tracks(tmp_path / f"{seed}.jsonl", seq)
         scores.append(result["tracking"])
+        for k in ceilings:
+            ceilings[k].append(result["identity_ceilings"][k])
         totals = crossing_totals(result["counts"]["crossings"])
         for k in crossings:
             crossings[k] += totals[k]
@@ -101,6 +104,11 @@ def test_tracking_and_counting_with_the_bundled_model(results, sequences, tmp_pa
     pooled = _pool(scores)
     for k, v in pooled.items():
         record(results, "tracking_bundled_model", k, v)
+    for k, c in ceilings.items():   # the same people renamed by the truth: what identities alone could give
+        idf1, switches = float(np.mean([x["IDF1"] for x in c])), sum(x["ID_switches"] for x in c)
+        record(results, "tracking_bundled_model", f"{k}_named_right_IDF1_mean", round(idf1, 4))
+        record(results, "tracking_bundled_model", f"{k}_named_right_switches_per_1000_frames_per_person",
+               round(1000 * switches / max(pooled["person_frames"], 1), 3))
     error = crossings["abs_error"] / max(crossings["true"], 1)
     record(results, "counting_bundled_model", "crossings_true", crossings["true"])
     record(results, "counting_bundled_model", "crossings_predicted", crossings["predicted"])

@@ -9,7 +9,8 @@ from typer.testing import CliRunner
 from toppose.data.format import DataError
 from toppose.runtime.zones import parse_zones
 from toppose.synth.sequence import write_sequence
-from toppose.track_eval import evaluate_tracks, load_truth, score_counts, score_crossing_events, score_tracks
+from toppose.track_eval import (TrackFrames, evaluate_tracks, identity_ceilings, load_truth, score_counts,
+                                score_crossing_events, score_tracks)
 from toppose.train.eval_cli import app as eval_app
 
 ZONES = {"zones": [{"name": "left", "polygon": [[0, 0], [160, 0], [160, 240], [0, 240]]}],
@@ -42,6 +43,25 @@ def test_perfect_tracks_score_one_and_a_swap_is_an_id_switch(sequence, tmp_path)
     result = score_tracks(type(truth)(swapped, truth.keypoints), truth)
     assert result["ID_switches"] >= 2 and result["IDF1"] < 1.0
     assert score_tracks(truth, truth, "oks")["IDF1"] == 1.0
+
+
+def test_identity_ceilings_rename_a_split_track_but_keep_a_swap_and_a_phantom(sequence):
+    truth = load_truth(sequence)
+    split = [np.where(t == 1, 100 + (i >= 75), t) for i, t in enumerate(truth.ids)]   # person 1: two tracks
+    pred = TrackFrames(split, truth.keypoints)
+    assert score_tracks(pred, truth)["IDF1"] < 1.0
+    ceilings = identity_ceilings(pred, truth)
+    assert ceilings["tracks"]["IDF1"] == 1.0 and ceilings["tracks"]["ID_switches"] == 0   # relinked, it is whole
+    assert ceilings["detections"]["IDF1"] == 1.0
+    swapped = [np.where(t == 1, 2, np.where(t == 2, 1, t)) if i >= 75 else t for i, t in enumerate(truth.ids)]
+    ceilings = identity_ceilings(TrackFrames(swapped, truth.keypoints), truth)
+    assert ceilings["tracks"]["ID_switches"] >= 1 and ceilings["tracks"]["IDF1"] < 1.0   # a swap stays a swap ...
+    assert ceilings["detections"]["IDF1"] == 1.0 and ceilings["detections"]["ID_switches"] == 0   # ... but not here
+    phantom = np.zeros((1, 18, 3))
+    phantom[0, :, :2], phantom[0, :, 2] = -500.0, 2   # a person found where nobody is, every frame
+    extra = TrackFrames([np.append(t, 999) for t in truth.ids], [np.concatenate([k, phantom]) for k in truth.keypoints])
+    ceilings = identity_ceilings(extra, truth)
+    assert ceilings["detections"]["IDF1"] < 1.0 and ceilings["tracks"]["IDF1"] == ceilings["detections"]["IDF1"]
 
 
 def test_counts_against_the_truth(sequence):
@@ -88,7 +108,8 @@ def test_cli_tracks(sequence, tmp_path):
     assert r.exit_code == 0, r.output
     assert "IDF1 1.000" in r.output and "crossings middle_in" in r.output
     saved = json.loads((tmp_path / "m.json").read_text())
-    assert saved["tracking"]["ID_switches"] == 0
+    assert saved["tracking"]["ID_switches"] == 0 and saved["identity_ceilings"]["detections"]["IDF1"] == 1.0
+    assert "identity ceiling, each track relinked right: IDF1 1.000" in r.output
     pred.write_text(pred.read_text().splitlines()[0] + "\n")
     r = CliRunner().invoke(eval_app, ["--tracks", str(pred), "--data", str(sequence)])
     assert r.exit_code == 1 and "frames" in r.output

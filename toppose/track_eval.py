@@ -115,6 +115,13 @@ def centre_similarity(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
     return np.maximum(0.0, 1.0 - d / (2 * CENTRE_PX))
 
 
+def similarity(pred: np.ndarray, truth: np.ndarray, areas: np.ndarray, match: str = "centre") -> np.ndarray:
+    """(P, 18, 3), (G, 18, 3), (G,) -> (G, P): ``oks`` or ``centre`` similarity (the module's doc)."""
+    if not (len(pred) and len(truth)):
+        return np.zeros((len(truth), len(pred)))
+    return oks(pred, truth, areas) if match == "oks" else centre_similarity(pred, truth)
+
+
 def _sequence_data(pred: TrackFrames, truth: TrackFrames, match: str = "centre") -> dict:
     """TrackEval's per-sequence dict: 0-based ids per frame and (G, P) similarities."""
     if len(pred.ids) != len(truth.ids):
@@ -123,10 +130,7 @@ def _sequence_data(pred: TrackFrames, truth: TrackFrames, match: str = "centre")
     tr_map: dict[int, int] = {}
     data = {"gt_ids": [], "tracker_ids": [], "similarity_scores": []}
     for pid, pkp, gid, gkp, area in zip(pred.ids, pred.keypoints, truth.ids, truth.keypoints, truth.areas):
-        if not (len(gid) and len(pid)):
-            sim = np.zeros((len(gid), len(pid)))
-        else:
-            sim = oks(pkp, gkp, area) if match == "oks" else centre_similarity(pkp, gkp)
+        sim = similarity(pkp, gkp, area, match)
         ignored = (gkp[:, :, 2] > 0).sum(1) < MIN_KEYPOINTS
         drop = np.zeros(len(pid), bool)
         if ignored.any() and len(pid):   # a prediction whose best match is an ignored person
@@ -161,6 +165,63 @@ def score_tracks(pred: TrackFrames, truth: TrackFrames, match: str = "centre") -
             "switches_per_1000_person_frames": round(1000 * clear["IDSW"] / max(person_frames, 1), 3),
             "frames": data["num_timesteps"], "true_ids": data["num_gt_ids"], "predicted_ids": data["num_tracker_ids"],
             "person_frames": person_frames, "match": match}
+
+
+def frame_matches(pred: TrackFrames, truth: TrackFrames, match: str = "centre") -> Iterator[list[tuple[int, int]]]:
+    """Per frame, the (predicted person's index, true id) pairs of one optimal assignment (SciPy) on
+    ``similarity``, at least 0.5 as the scores need; true people with fewer than ``MIN_KEYPOINTS``
+    labelled keypoints are never matched."""
+    from scipy.optimize import linear_sum_assignment
+
+    areas = truth.areas if truth.areas is not None else [np.ones(len(g)) for g in truth.ids]
+    for pkp, gid, gkp, area in zip(pred.keypoints, truth.ids, truth.keypoints, areas):
+        if not (len(pkp) and len(gid)):
+            yield []
+            continue
+        sim = similarity(pkp, gkp, area, match)
+        sim[(gkp[:, :, 2] > 0).sum(1) < MIN_KEYPOINTS] = 0.0
+        rows, cols = linear_sum_assignment(-sim)
+        ok = sim[rows, cols] >= 0.5
+        yield list(zip(cols[ok].tolist(), gid[rows[ok]].tolist()))
+
+
+def identity_ceilings(pred: TrackFrames, truth: TrackFrames, match: str = "centre") -> dict:
+    """How far identities alone could take these tracks' people: ``score_tracks`` of the same
+    people renamed by the truth.
+
+    ``detections``: each person matched to a true one (``frame_matches``) gets that one's id, the
+    others an id each: the ceiling of the detections (no tracker of them does better, but for ties
+    in the matching). ``tracks``: each predicted track is named after the true person it matched in
+    the most frames (a track no true person matched keeps its own name; of two that would share a
+    name in a frame, the one matched to that person then keeps it): every track relinked as it
+    should be, its swaps kept. Between the tracks' own score and these lies what the tracker loses.
+    """
+    matches = list(frame_matches(pred, truth, match))
+    base = 1 + max([int(i.max()) for i in pred.ids if len(i)] + [0])   # true id g -> base + g: no clash
+    votes: dict[int, dict[int, int]] = {}
+    for ids, pairs in zip(pred.ids, matches):
+        for j, g in pairs:
+            per = votes.setdefault(int(ids[j]), {})
+            per[g] = per.get(g, 0) + 1
+    follows = {p: min(v, key=lambda g: (-v[g], g)) for p, v in votes.items()}
+    named, relinked = [], []
+    for ids, pairs in zip(pred.ids, matches):
+        matched = dict(pairs)
+        named.append(np.array([base + matched[j] if j in matched else -1 - int(p) for j, p in enumerate(ids)],
+                              np.int64))
+        names = np.array([base + follows[int(p)] if int(p) in follows else int(p) for p in ids], np.int64)
+        for name in {int(n) for n in names if (names == n).sum() > 1}:
+            shared = np.flatnonzero(names == name)
+            keep = [j for j in shared if matched.get(int(j)) == name - base] or [shared[0]]
+            for j in shared:
+                if j != keep[0]:
+                    names[j] = int(ids[j])
+        relinked.append(names)
+    out = {}
+    for key, ids in (("detections", named), ("tracks", relinked)):
+        s = score_tracks(TrackFrames(ids, pred.keypoints), truth, match)
+        out[key] = {k: s[k] for k in ("IDF1", "ID_switches", "switches_per_1000_person_frames")}
+    return out
 
 
 def score_counts(lines: list[dict], counts: dict) -> dict:
@@ -255,6 +316,10 @@ def table(result: dict) -> str:
                     f"({e['missed_at_edge']} within {e['edge_px']:g} px of the image border), {e['extra']} extra "
                     f"({e['extra_at_edge']} there); paired: same line and direction, at most {e['frames']} frames "
                     f"and {e['px']:g} px apart")
+    for key, what in (("detections", "each matched person named right"), ("tracks", "each track relinked right")):
+        c = result.get("identity_ceilings", {}).get(key)
+        if c:
+            rows.append(f"identity ceiling, {what}: IDF1 {c['IDF1']:.3f}, ID switches {c['ID_switches']}")
     for name, o in result.get("counts", {}).get("occupancy", {}).items():
         rows.append(f"occupancy {name}: exact in {100 * o['exact']:.1f} % of frames, mean |error| {o['mean_abs_error']}")
     return "\n".join(rows)
@@ -265,7 +330,8 @@ def evaluate_tracks(tracks: str | Path, data: str | Path, match: str = "centre")
     from toppose.synth.sequence import COUNTS
 
     pred, lines = load_tracks(tracks)
-    result = {"tracking": score_tracks(pred, load_truth(data), match)}
+    truth = load_truth(data)
+    result = {"tracking": score_tracks(pred, truth, match), "identity_ceilings": identity_ceilings(pred, truth, match)}
     counts_path = Path(data) / COUNTS
     if counts_path.is_file():
         counts = json.loads(counts_path.read_text())
