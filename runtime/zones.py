@@ -24,6 +24,7 @@ Dimensions: N tracked people, Z zones, L lines.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,6 +58,9 @@ def _points(value, what: str, path, count: int | None = None) -> np.ndarray:
     return pts
 
 
+_KEYS = {"zones": ("name", "polygon"), "lines": ("name", "from", "to")}
+
+
 def _named(items, key: str, path) -> list[dict]:
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         raise ZonesError(f"{path}: '{key}' must be a list of objects")
@@ -64,8 +68,14 @@ def _named(items, key: str, path) -> list[dict]:
     for n in names:
         if not isinstance(n, str) or not n:
             raise ZonesError(f"{path}: every entry of '{key}' needs a non-empty string 'name'")
-    if len(set(names)) != len(names):
-        raise ZonesError(f"{path}: duplicate name in '{key}'")
+    for i in items:   # a misspelt key would be ignored: the zone would not be what its author meant
+        unknown = set(i) - set(_KEYS[key])
+        if unknown:
+            raise ZonesError(f"{path}: {key[:-1]} {i['name']!r} has unknown key(s) {sorted(unknown)}; "
+                             f"expected {', '.join(repr(k) for k in _KEYS[key])}")
+    twice = [n for n, c in Counter(names).items() if c > 1]
+    if twice:
+        raise ZonesError(f"{path}: duplicate name {twice[0]!r} in '{key}'")
     return items
 
 
@@ -106,6 +116,8 @@ def load_zones(path: str | Path) -> Zones:
         raise ZonesError(f"{path}: cannot read ({e})") from None
     except json.JSONDecodeError as e:
         raise ZonesError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+    except RecursionError:
+        raise ZonesError(f"{path}: JSON nested too deeply to be a zones file") from None
     return parse_zones(data, path)
 
 

@@ -117,14 +117,24 @@ def test_inside_even_odd_on_a_concave_polygon():
     ('{"lines": [{"name": "a", "from": [0, 0], "to": [0, 0]}]}', "same 'from' and 'to'"),
     ('{"lines": [{"name": "a", "from": [0, 0]}]}', "from/to must be a list"),
     ('{"lines": [{"name": "a", "from": [0, 0], "to": [1, 1]}, {"name": "a", "from": [0, 0], "to": [2, 1]}]}',
-     "duplicate name"),
+     "duplicate name 'a' in 'lines'"),
     ('{"zone": []}', "unknown key"),
+    ('{"zones": [{"name": "a", "polygon": [[0, 0], [1, 1], [2, 0]], "polgon": []}]}', r"zone 'a' has unknown key"),
+    ('{"lines": [{"name": "a", "from": [0, 0], "to": [1, 1], "direction": "in"}]}', r"line 'a' has unknown key"),
     ("{}", "no zones and no lines"),
 ])
 def test_bad_zone_files_name_the_file_and_the_problem(tmp_path, doc, message):
     path = tmp_path / "zones.json"
     path.write_text(doc)
     with pytest.raises(ZonesError, match=message) as e:
+        load_zones(path)
+    assert str(path) in str(e.value)
+
+
+def test_a_zones_file_nested_too_deeply_is_one_error(tmp_path):
+    path = tmp_path / "zones.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)   # json's recursion limit: a RecursionError
+    with pytest.raises(ZonesError, match="nested too deeply") as e:
         load_zones(path)
     assert str(path) in str(e.value)
 
