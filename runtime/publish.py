@@ -21,6 +21,9 @@ from toppose.errors import ToposeError
 log = logging.getLogger("toppose.runtime")
 
 
+_MAX_TOPIC = 65535   # bytes (UTF-8), the MQTT protocol's limit
+
+
 class PublishError(ToposeError):
     """A bad --mqtt URL or a missing client library; one line naming the option."""
 
@@ -33,18 +36,29 @@ class MqttTarget:
 
     @classmethod
     def parse(cls, url: str) -> "MqttTarget":
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError as e:   # e.g. an unclosed [IPv6 address
+            raise PublishError(f"--mqtt {url!r}: not a URL ({e}); expected mqtt://HOST:PORT/TOPIC") from None
         if parts.scheme != "mqtt":
             raise PublishError(f"--mqtt {url!r}: expected mqtt://HOST:PORT/TOPIC")
         try:
-            port = parts.port or 1883
+            port = 1883 if parts.port is None else parts.port
         except ValueError:
-            raise PublishError(f"--mqtt {url!r}: the port must be a number from 1 to 65535") from None
+            port = 0
+        if not 1 <= port <= 65535:
+            raise PublishError(f"--mqtt {url!r}: the port must be a number from 1 to 65535")
         topic = parts.path.strip("/")
         if not parts.hostname or not topic:
             raise PublishError(f"--mqtt {url!r}: expected mqtt://HOST:PORT/TOPIC with a host and a topic")
         if parts.fragment or "#" in url or "+" in topic:
             raise PublishError(f"--mqtt {url!r}: a topic to publish to cannot contain '#' or '+'")
+        if parts.query or parts.username is not None:   # they would be ignored
+            raise PublishError(f"--mqtt {url!r}: a user, password or ?query is not supported; "
+                               "expected mqtt://HOST:PORT/TOPIC")
+        if len(topic.encode("utf-8", "surrogateescape")) > _MAX_TOPIC - len("/events"):
+            raise PublishError(f"--mqtt {url[:40]!r}...: the topic is too long ({len(topic)} characters; MQTT "
+                               f"topics hold at most {_MAX_TOPIC} bytes, with /poses, /events or /status added)")
         return cls(parts.hostname, port, topic)
 
 

@@ -145,7 +145,11 @@ def test_a_broker_that_is_down_is_not_fatal(tmp_path):
 
 
 @pytest.mark.parametrize("url, message", [("http://h/t", "expected mqtt://"), ("mqtt://h:99999/t", "port"),
-                                          ("mqtt://h:1883/", "a host and a topic"), ("mqtt://h/a/#", "cannot contain")])
+                                          ("mqtt://h:1883/", "a host and a topic"), ("mqtt://h/a/#", "cannot contain"),
+                                          ("mqtt://h:0/t", "port"), ("mqtt://[::1/t", "not a URL"),
+                                          ("mqtt://u:pw@h/t", "not supported"), ("mqtt://h/t?qos=1", "not supported"),
+                                          ("mqtt://h/" + "t" * 70_000, "too long")],
+                         ids=lambda v: v if len(v) < 40 else v[:20] + "...")
 def test_bad_mqtt_urls(url, message):
     with pytest.raises(PublishError, match=message):
         MqttTarget.parse(url)
