@@ -120,3 +120,57 @@ def test_tracks_without_ids_are_refused(sequence, tmp_path):
     pred.write_text(json.dumps({"index": 0, "people": [{"keypoints": [[0, 0, 0]] * 18, "score": 1}]}) + "\n")
     with pytest.raises(DataError, match="--track"):
         evaluate_tracks(pred, sequence)
+
+
+@pytest.mark.parametrize("line, message", [
+    ("[1, 2]", "line 1 is not a frame"),
+    (json.dumps({"people": 5}), "line 1 is not a frame"),
+    (json.dumps({"people": [{"id": 1, "keypoints": [[0, 0, 0]] * 17}]}), "line 1: every person needs"),
+    (json.dumps({"people": [{"id": "a", "keypoints": [[0, 0, 0]] * 18}]}), "line 1: every person needs"),
+    (json.dumps({"people": [{"id": 1, "keypoints": [[0, 0, 0]] * 18}, {"keypoints": [[0, 0, 0]] * 18}]}),
+     "people without an 'id'"),
+    (json.dumps({"people": [], "events": [{"type": "cross", "line": "middle"}]}), "in/out 'direction'"),
+])
+def test_malformed_tracks_are_one_error_naming_the_file_and_line(sequence, tmp_path, line, message):
+    pred = tmp_path / "pred.jsonl"
+    pred.write_text(line + "\n")
+    with pytest.raises(DataError, match=message) as e:
+        evaluate_tracks(pred, sequence)
+    assert str(pred) in str(e.value)
+
+
+def test_a_frame_count_mismatch_names_the_tracks(sequence, tmp_path):
+    pred = tmp_path / "pred.jsonl"
+    write_jsonl(pred, load_truth(sequence))
+    pred.write_text(pred.read_text() + pred.read_text().splitlines()[0] + "\n")
+    with pytest.raises(DataError, match=f"{pred}: 151 frames, but the sequence .* has 150"):
+        evaluate_tracks(pred, sequence)
+
+
+@pytest.mark.parametrize("counts, message", [
+    ('{"zone_names": ["left"], "occupancy": [[0]', "not valid JSON"),
+    ("[]", "expected a JSON object"),
+    ("{}", "'zone_names' must be"),
+    ('{"zone_names": ["left"], "lines": {}, "occupancy": [[0]]}', "'occupancy' must hold 1 count"),
+    ('{"zone_names": [], "lines": {"a": {"in": 1}}}', "'lines' must give"),
+])
+def test_a_corrupt_counts_file_is_one_error_naming_it(sequence, tmp_path, counts, message):
+    seq = tmp_path / "seq"
+    seq.mkdir()
+    (seq / "annotations.json").write_text((sequence / "annotations.json").read_text())
+    (seq / "counts.json").write_text(counts)
+    pred = tmp_path / "pred.jsonl"
+    write_jsonl(pred, load_truth(sequence))
+    with pytest.raises(DataError, match=message) as e:
+        evaluate_tracks(pred, seq)
+    assert str(seq / "counts.json") in str(e.value)
+
+
+def test_an_annotation_of_an_unlisted_image_is_one_error(sequence, tmp_path):
+    seq = tmp_path / "seq"
+    seq.mkdir()
+    ds = json.loads((sequence / "annotations.json").read_text())
+    ds["annotations"][0]["image_id"] = 99999
+    (seq / "annotations.json").write_text(json.dumps(ds))
+    with pytest.raises(DataError, match="which the dataset does not list"):
+        load_truth(seq)

@@ -45,10 +45,17 @@ def load_truth(folder: str | Path) -> TrackFrames:
     for a in data["annotations"]:
         if "track_id" not in a:
             raise DataError(f"{folder}: annotation {a.get('id')} has no track_id (write it with --sequence)")
+        if a.get("image_id") not in index:
+            raise DataError(f"{folder}: annotation {a.get('id')} is of image {a.get('image_id')!r}, which the "
+                            "dataset does not list")
         per[index[a["image_id"]]].append(a)
-    return TrackFrames([np.array([a["track_id"] for a in f], np.int64) for f in per],
-                       [np.array([a["keypoints"] for a in f], np.float64).reshape(-1, 18, 3) for f in per],
-                       [np.array([a["area"] for a in f], np.float64) for f in per])
+    try:
+        return TrackFrames([np.array([a["track_id"] for a in f], np.int64) for f in per],
+                           [np.array([a["keypoints"] for a in f], np.float64).reshape(-1, 18, 3) for f in per],
+                           [np.array([a["area"] for a in f], np.float64) for f in per])
+    except (KeyError, TypeError, ValueError, OverflowError):
+        raise DataError(f"{folder}: every annotation needs an integer track_id, 18 keypoints (x, y, v) "
+                        "and an area") from None
 
 
 def shuffled_people(truth: TrackFrames, rng: np.random.Generator) -> Iterator["Poses"]:
@@ -78,6 +85,7 @@ def track_people(analytics, frames: Iterator["Poses"], image_hw: tuple[int, int]
 def load_tracks(path: str | Path) -> tuple[TrackFrames, list[dict]]:
     """toppose-stream --track --json output -> tracks (people without an id are left out), and the lines."""
     lines = []
+    n = 0
     try:
         with open(path) as f:
             for n, text in enumerate(f, 1):
@@ -85,16 +93,73 @@ def load_tracks(path: str | Path) -> tuple[TrackFrames, list[dict]]:
                     lines.append(json.loads(text))
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not a text file (expected toppose-stream --json output)") from None
     except json.JSONDecodeError as e:
         raise DataError(f"{path}: line {n} is not valid JSON ({e.msg})") from None
+    except RecursionError:
+        raise DataError(f"{path}: line {n} is JSON nested too deeply") from None
     ids, kps = [], []
     for n, line in enumerate(lines, 1):
-        people = [p for p in line.get("people", []) if p.get("id") is not None]
-        if line.get("people") and "id" not in line["people"][0]:
+        people = line.get("people", []) if isinstance(line, dict) else None
+        events = line.get("events", []) if isinstance(line, dict) else None
+        if not isinstance(people, list) or not all(isinstance(p, dict) for p in people) \
+                or not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+            raise DataError(f"{path}: line {n} is not a frame of toppose-stream --json (an object with lists "
+                            "'people' and 'events' of objects)")
+        if any("id" not in p for p in people):
             raise DataError(f"{path}: line {n} has people without an 'id' field (stream with --track)")
-        ids.append(np.array([p["id"] for p in people], np.int64))
-        kps.append(np.array([p["keypoints"] for p in people], np.float64).reshape(-1, 18, 3))
+        if any(e.get("type") == "cross" and not (isinstance(e.get("line"), str) and e.get("direction") in ("in", "out"))
+               for e in events):
+            raise DataError(f"{path}: line {n} has a cross event without a 'line' and an in/out 'direction'")
+        people = [p for p in people if p["id"] is not None]
+        try:
+            ids.append(np.array([p["id"] for p in people], np.int64))
+            kps.append(np.array([p["keypoints"] for p in people], np.float64).reshape(-1, 18, 3))
+        except (KeyError, TypeError, ValueError, OverflowError):
+            raise DataError(f"{path}: line {n}: every person needs an integer 'id' and 'keypoints' of 18 "
+                            "[x, y, score]") from None
     return TrackFrames(ids, kps), lines
+
+
+def load_counts(path: Path, frames: int) -> dict:
+    """A sequence's counts.json (``write_sequence``) for ``frames`` frames; DataError naming it otherwise."""
+    try:
+        counts = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise DataError(f"{path}: not valid JSON ({getattr(e, 'msg', type(e).__name__)})") from None
+
+    def bad(what: str) -> DataError:
+        return DataError(f"{path}: {what} (toppose-data synth --sequence --zones writes it)")
+
+    def pair(v) -> bool:
+        return isinstance(v, list) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v)
+
+    if not isinstance(counts, dict):
+        raise bad("expected a JSON object")
+    names, totals = counts.get("zone_names"), counts.get("lines")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise bad("'zone_names' must be a list of names")
+    if not isinstance(totals, dict) or not all(isinstance(c, dict) and all(isinstance(c.get(d), int)
+                                                                           for d in ("in", "out"))
+                                               for c in totals.values()):
+        raise bad("'lines' must give each line's 'in' and 'out' counts")
+    if names:
+        try:
+            shape = np.asarray(counts.get("occupancy"), np.float64).shape
+        except (TypeError, ValueError):
+            shape = ()
+        if shape != (frames, len(names)):
+            raise bad(f"'occupancy' must hold {len(names)} count(s) for each of the sequence's {frames} frames")
+    if "crossings" in counts:
+        crossings = counts["crossings"]
+        if not isinstance(crossings, list) or not all(
+                isinstance(e, dict) and isinstance(e.get("frame"), int) and e.get("line") in totals
+                and e.get("direction") in ("in", "out") and pair(e.get("xy")) for e in crossings):
+            raise bad("'crossings' must list events with a frame, one of its lines, a direction and xy")
+        if not pair(counts.get("image_size")):
+            raise bad("'image_size' must be [width, height]")
+    return counts
 
 
 def oks(pred: np.ndarray, truth: np.ndarray, areas: np.ndarray) -> np.ndarray:
@@ -331,11 +396,16 @@ def evaluate_tracks(tracks: str | Path, data: str | Path, match: str = "centre")
 
     pred, lines = load_tracks(tracks)
     truth = load_truth(data)
-    result = {"tracking": score_tracks(pred, truth, match), "identity_ceilings": identity_ceilings(pred, truth, match)}
+    if len(pred.ids) != len(truth.ids):
+        raise DataError(f"{tracks}: {len(pred.ids)} frames, but the sequence {data} has {len(truth.ids)}")
     counts_path = Path(data) / COUNTS
-    if counts_path.is_file():
-        counts = json.loads(counts_path.read_text())
-        result["counts"] = score_counts(lines, counts)
-        if "crossings" in counts:   # counts.json of sequences written before the events were
-            result["counts"]["events"] = score_crossing_events(lines, counts)
+    counts = load_counts(counts_path, len(truth.ids)) if counts_path.exists() else None
+    result = {"tracking": score_tracks(pred, truth, match), "identity_ceilings": identity_ceilings(pred, truth, match)}
+    if counts is not None:
+        try:
+            result["counts"] = score_counts(lines, counts)
+            if "crossings" in counts:   # counts.json of sequences written before the events were
+                result["counts"]["events"] = score_crossing_events(lines, counts)
+        except DataError as e:   # the tracks' events (the counts were checked)
+            raise DataError(f"{tracks}: {e}") from None
     return result
