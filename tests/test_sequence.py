@@ -61,6 +61,12 @@ def test_cli_sequence(tmp_path):
     bad = CliRunner().invoke(data_app, ["synth", "--out", str(tmp_path / "y"), "--people", "1:2", "--sequence",
                                         "--zones", str(zones)])
     assert bad.exit_code == 1 and str(zones) in bad.output and not (tmp_path / "y").exists()
+    for extra, message in ((["--people", "0:0"], "--people 0:0: a --sequence needs MAX of at least 1"),
+                           (["--people", "1:2", "--workers", "2", "--walls"],
+                            "--sequence cannot take --workers, --walls")):
+        bad = CliRunner().invoke(data_app, ["synth", "--out", str(tmp_path / "z"), "--sequence", "--frames", "3",
+                                            *extra])
+        assert bad.exit_code == 1 and message in bad.output and not (tmp_path / "z").exists(), bad.output
 
 
 def test_true_crossings_match_the_true_centres(tmp_path):

@@ -163,6 +163,9 @@ def synth(out: Annotated[Path, typer.Option(help="output folder")],
         raise ConfigError("--zones needs --sequence")
     if sequence and view != "top":
         raise ConfigError("--sequence renders the top view only")
+    if sequence:
+        _check_sequence_options(span, people, workers, clutter, camera_height, tilt, fov, sensor, walls, fully_in_view,
+                                split)
     if span is None and fov is not None:
         raise ConfigError("--fov: ITOP files hold one camera, ITOP's (their real-world coordinates assume it); "
                           "varied fields of view need --people")
@@ -177,6 +180,21 @@ def synth(out: Annotated[Path, typer.Option(help="output folder")],
         dataset = write_training(tmp, view, frames, seed, span, fully_in_view, workers, _progress("frames"), walls,
                                  options)
     typer.echo(f"wrote {len(dataset['images'])} frames, {len(dataset['annotations'])} people to {out}")
+
+
+def _check_sequence_options(span, people, workers, clutter, camera_height, tilt, fov, sensor, walls, fully_in_view,
+                            split) -> None:
+    """A sequence is one scene: a camera 3 m up, the generic sensor, no furniture, rendered in one
+    process; options it would ignore are refused, as is a sequence nobody walks into."""
+    ignored = [name for name, value, default in (
+        ("--workers", workers, 1), ("--clutter", clutter, None), ("--camera-height", camera_height, "2.5:3.5"),
+        ("--tilt", tilt, "0:0"), ("--fov", fov, None), ("--sensor", sensor, "generic"), ("--walls", walls, False),
+        ("--fully-in-view", fully_in_view, False), ("--split", split, "train")) if value != default]
+    if ignored:
+        raise ConfigError(f"--sequence cannot take {', '.join(ignored)} (a sequence is one scene: a camera 3 m up, "
+                          "the generic sensor, no furniture, one render process)")
+    if span[1] < 1:
+        raise ConfigError(f"--people {people}: a --sequence needs MAX of at least 1 (nobody to track)")
 
 
 def _sequence(out: Path, frames: int, seed: int, span: tuple[int, int], zones: Optional[Path], force: bool) -> None:
