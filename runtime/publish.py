@@ -1,6 +1,8 @@
 """Publish each frame's poses and events to an MQTT broker (paho-mqtt 2.x).
 
-``mqtt://HOST[:PORT]/TOPIC``: poses go to ``TOPIC/poses`` with QoS 0 (a lost frame is replaced
+``mqtt://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC`` (a user without a password in the URL takes it from
+the ``TOPPOSE_MQTT_PASSWORD`` environment variable, which keeps it out of the process list; the
+password is never printed): poses go to ``TOPIC/poses`` with QoS 0 (a lost frame is replaced
 by the next), events to ``TOPIC/events`` with QoS 1. paho's network thread connects and
 reconnects in the background, so a broker that is down or goes away is logged and the stream
 goes on; QoS 1 events published meanwhile wait in a bounded queue and go out on reconnect.
@@ -11,10 +13,12 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
+import re
 import threading
 import uuid
-from dataclasses import dataclass
-from urllib.parse import urlsplit
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit
 
 from toppose.errors import ToposeError
 
@@ -22,6 +26,12 @@ log = logging.getLogger("toppose.runtime")
 
 
 _MAX_TOPIC = 65535   # bytes (UTF-8), the MQTT protocol's limit
+PASSWORD_ENV = "TOPPOSE_MQTT_PASSWORD"
+
+
+def _shown(url: str) -> str:
+    """The URL as error messages show it: a password in it replaced by ***."""
+    return re.sub(r"^([^:/]*://[^:@/]*):[^@/]*@", r"\1:***@", url)
 
 
 class PublishError(ToposeError):
@@ -33,33 +43,41 @@ class MqttTarget:
     host: str
     port: int
     topic: str
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
 
     @classmethod
     def parse(cls, url: str) -> "MqttTarget":
+        shown = _shown(url)
         try:
             parts = urlsplit(url)
         except ValueError as e:   # e.g. an unclosed [IPv6 address
-            raise PublishError(f"--mqtt {url!r}: not a URL ({e}); expected mqtt://HOST:PORT/TOPIC") from None
+            raise PublishError(f"--mqtt {shown!r}: not a URL ({e}); expected mqtt://HOST:PORT/TOPIC") from None
         if parts.scheme != "mqtt":
-            raise PublishError(f"--mqtt {url!r}: expected mqtt://HOST:PORT/TOPIC")
+            raise PublishError(f"--mqtt {shown!r}: expected mqtt://HOST:PORT/TOPIC")
         try:
             port = 1883 if parts.port is None else parts.port
         except ValueError:
             port = 0
         if not 1 <= port <= 65535:
-            raise PublishError(f"--mqtt {url!r}: the port must be a number from 1 to 65535")
+            raise PublishError(f"--mqtt {shown!r}: the port must be a number from 1 to 65535")
         topic = parts.path.strip("/")
         if not parts.hostname or not topic:
-            raise PublishError(f"--mqtt {url!r}: expected mqtt://HOST:PORT/TOPIC with a host and a topic")
+            raise PublishError(f"--mqtt {shown!r}: expected mqtt://HOST:PORT/TOPIC with a host and a topic")
         if parts.fragment or "#" in url or "+" in topic:
-            raise PublishError(f"--mqtt {url!r}: a topic to publish to cannot contain '#' or '+'")
-        if parts.query or parts.username is not None:   # they would be ignored
-            raise PublishError(f"--mqtt {url!r}: a user, password or ?query is not supported; "
-                               "expected mqtt://HOST:PORT/TOPIC")
+            raise PublishError(f"--mqtt {shown!r}: a topic to publish to cannot contain '#' or '+'")
+        if parts.query:   # it would be ignored
+            raise PublishError(f"--mqtt {shown!r}: a ?query is not supported; expected mqtt://HOST:PORT/TOPIC")
+        user = unquote(parts.username) if parts.username is not None else None
+        if user == "":
+            raise PublishError(f"--mqtt {shown!r}: a password needs a user (mqtt://USER:PASSWORD@HOST:PORT/TOPIC)")
+        password = unquote(parts.password) if parts.password is not None else None
+        if user is not None and password is None:
+            password = os.environ.get(PASSWORD_ENV)
         if len(topic.encode("utf-8", "surrogateescape")) > _MAX_TOPIC - len("/events"):
-            raise PublishError(f"--mqtt {url[:40]!r}...: the topic is too long ({len(topic)} characters; MQTT "
+            raise PublishError(f"--mqtt {shown[:40]!r}...: the topic is too long ({len(topic)} characters; MQTT "
                                f"topics hold at most {_MAX_TOPIC} bytes, with /poses, /events or /status added)")
-        return cls(parts.hostname, port, topic)
+        return cls(parts.hostname, port, topic, user, password)
 
 
 class MqttPublisher:
@@ -78,6 +96,8 @@ class MqttPublisher:
         self.client.reconnect_delay_set(min_delay=0.2, max_delay=2)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
+        if target.username is not None:
+            self.client.username_pw_set(target.username, target.password)
         self.client.connect_async(target.host, target.port, keepalive=10)
         self.client.loop_start()
 

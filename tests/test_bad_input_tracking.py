@@ -159,8 +159,8 @@ STREAM += [
     ("mqtt-plus", S + " --mqtt mqtt://localhost/site/+/poses", "cannot contain '#' or '+'"),
     ("mqtt-hash", S + " --mqtt mqtt://localhost/site/#", "cannot contain '#' or '+'"),
     ("mqtt-bad-ipv6", S + " --mqtt mqtt://[::1/toppose", "--mqtt 'mqtt://[::1/toppose'"),
-    ("mqtt-password", S + " --mqtt mqtt://cam:secret@localhost/toppose", "a user, password or ?query is not supported"),
-    ("mqtt-query", S + " --mqtt mqtt://localhost/toppose?qos=2", "a user, password or ?query is not supported"),
+    ("mqtt-password-without-user", S + " --mqtt mqtt://:secret@localhost/toppose", "a password needs a user"),
+    ("mqtt-query", S + " --mqtt mqtt://localhost/toppose?qos=2", "a ?query is not supported"),
     ("mqtt-topic-too-long", S + " --mqtt mqtt://localhost/" + "t" * 70_000, "the topic is too long"),
 ]
 

@@ -1,5 +1,6 @@
 """MQTT publishing to a real mosquitto broker, including the broker going away mid-stream."""
 
+import getpass
 import json
 import os
 import shutil
@@ -10,7 +11,7 @@ import time
 
 import pytest
 
-from toppose.runtime.publish import MqttTarget, PublishError
+from toppose.runtime.publish import PASSWORD_ENV, MqttTarget, PublishError
 from toppose.runtime.session import PoseSession
 from toppose.runtime.replay import DemoSource
 from toppose.runtime.sources import Captured, Source
@@ -29,11 +30,20 @@ def free_port() -> int:
 
 
 class Broker:
-    """A real mosquitto on a loopback port; ``stop`` and ``start`` again keep the port."""
+    """A real mosquitto on a loopback port; ``stop`` and ``start`` again keep the port. ``users``
+    {name: password}: only they may connect (mosquitto_passwd writes the password file)."""
 
-    def __init__(self, folder, port: int) -> None:
+    def __init__(self, folder, port: int, users: dict[str, str] | None = None) -> None:
         self.port, self.conf, self.proc = port, folder / "mosquitto.conf", None
-        self.conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+        access = "allow_anonymous true\n"
+        if users:
+            passwords = folder / "passwords"
+            for i, (name, password) in enumerate(users.items()):
+                subprocess.run(["mosquitto_passwd", "-b", *(["-c"] if i == 0 else []), str(passwords), name, password],
+                               check=True, capture_output=True)
+            # run as root, mosquitto would switch to its own user, who cannot read pytest's private folders
+            access = f"allow_anonymous false\npassword_file {passwords}\nuser {getpass.getuser()}\n"
+        self.conf.write_text(f"listener {port} 127.0.0.1\n{access}persistence false\n")
 
     def start(self) -> None:
         self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stdout=subprocess.DEVNULL,
@@ -57,13 +67,15 @@ class Broker:
 class Subscriber:
     """A paho client that re-subscribes on every reconnect and keeps what arrives."""
 
-    def __init__(self, port: int, topic: str) -> None:
+    def __init__(self, port: int, topic: str, login: tuple[str, str] | None = None) -> None:
         import paho.mqtt.client as mqtt
 
         self.messages: list[tuple[str, dict]] = []
         self.lock = threading.Lock()
         self.ready = threading.Event()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        if login:
+            self.client.username_pw_set(*login)
         self.client.reconnect_delay_set(0.1, 0.5)
         self.client.on_connect = lambda c, u, f, r, p: (c.subscribe(f"{topic}/#", qos=1), self.ready.set())
         self.client.on_message = self._message
@@ -144,13 +156,46 @@ def test_a_broker_that_is_down_is_not_fatal(tmp_path):
     assert stats.frames == 5 and stats.summary()["tracking"]["mqtt_poses_not_sent"] == 5
 
 
+def test_a_broker_that_wants_a_login_gets_the_urls_or_the_environments_password(tmp_path, monkeypatch, caplog):
+    broker = Broker(tmp_path, free_port(), users={"cam": "s3cret:/@", "reader": "r"})
+    broker.start()
+    sub = Subscriber(broker.port, "site", login=("reader", "r"))
+    try:
+        def stream(url: str, topic: str):
+            cfg = StreamConfig(track=True, mqtt=url, frames=20)
+            assert run_stream(DemoSource(seed=1), PoseSession(bundled_model(), "cpu"), cfg).frames == 20
+            deadline = time.time() + 5
+            while time.time() < deadline and not sub.topic(f"{topic}/status"):
+                time.sleep(0.05)
+            return [m for t, m in sub.messages if t == f"site/{topic}/poses"]
+
+        port = broker.port
+        assert len(stream(f"mqtt://cam:s3cret%3A%2F%40@127.0.0.1:{port}/site/url", "url")) > 10   # percent-encoded
+        monkeypatch.setenv(PASSWORD_ENV, "s3cret:/@")
+        assert len(stream(f"mqtt://cam@127.0.0.1:{port}/site/env", "env")) > 10   # kept out of the process list
+        caplog.set_level("WARNING", "toppose.runtime")
+        assert stream(f"mqtt://cam:wrong@127.0.0.1:{port}/site/bad", "bad") == []   # refused: logged, not fatal
+        assert "refused the connection" in caplog.text and "wrong" not in caplog.text
+    finally:
+        sub.close()
+        broker.stop()
+
+
+def test_a_password_in_a_bad_url_is_not_shown():
+    with pytest.raises(PublishError) as e:
+        MqttTarget.parse("mqtt://cam:hunter2@h:0/t")
+    assert "hunter2" not in str(e.value) and "cam:***@h:0" in str(e.value)
+    assert "hunter2" not in repr(MqttTarget.parse("mqtt://cam:hunter2@h/t"))
+
+
 @pytest.mark.parametrize("url, message", [("http://h/t", "expected mqtt://"), ("mqtt://h:99999/t", "port"),
                                           ("mqtt://h:1883/", "a host and a topic"), ("mqtt://h/a/#", "cannot contain"),
                                           ("mqtt://h:0/t", "port"), ("mqtt://[::1/t", "not a URL"),
-                                          ("mqtt://u:pw@h/t", "not supported"), ("mqtt://h/t?qos=1", "not supported"),
+                                          ("mqtt://:pw@h/t", "a password needs a user"), ("mqtt://h/t?qos=1", "not supported"),
                                           ("mqtt://h/" + "t" * 70_000, "too long")],
                          ids=lambda v: v if len(v) < 40 else v[:20] + "...")
 def test_bad_mqtt_urls(url, message):
     with pytest.raises(PublishError, match=message):
         MqttTarget.parse(url)
     assert MqttTarget.parse("mqtt://broker:1884/site/cam") == MqttTarget("broker", 1884, "site/cam")
+    assert MqttTarget.parse("mqtt://a%20b:p%40ss@broker/t") == MqttTarget("broker", 1883, "t", "a b", "p@ss")
