@@ -109,7 +109,8 @@ def stream(camera: Annotated[Optional[list[int]], typer.Option(help="live camera
            zones: Annotated[Optional[Path], typer.Option(help="zones.json: occupancy, line crossings, dwell (implies --track)")] = None,
            mqtt: Annotated[Optional[str], typer.Option(
                help="publish poses and events to mqtt://[USER[:PASSWORD]@]HOST:PORT/TOPIC "
-                    "(or the password in TOPPOSE_MQTT_PASSWORD)")] = None,
+                    "(or the password in TOPPOSE_MQTT_PASSWORD); mqtts:// for TLS (a site's own CA: "
+                    "TOPPOSE_MQTT_CA=ca.pem)")] = None,
            lift3d: Annotated[bool, typer.Option("--3d", help="keypoints in metres (camera frame), the floor plane, "
                                                 "height above it and a lying flag (depth sources with intrinsics)")] = False,
            force: Force = False) -> None:

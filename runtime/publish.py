@@ -2,7 +2,9 @@
 
 ``mqtt://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC`` (a user without a password in the URL takes it from
 the ``TOPPOSE_MQTT_PASSWORD`` environment variable, which keeps it out of the process list; the
-password is never printed): poses go to ``TOPIC/poses`` with QoS 0 (a lost frame is replaced
+password is never printed); ``mqtts://`` for TLS (port 8883 unless given), the broker's certificate
+checked against the system's certificate authorities or the one in the PEM file that
+``TOPPOSE_MQTT_CA`` names (a site's own): poses go to ``TOPIC/poses`` with QoS 0 (a lost frame is replaced
 by the next), events to ``TOPIC/events`` with QoS 1. paho's network thread connects and
 reconnects in the background, so a broker that is down or goes away is logged and the stream
 goes on; QoS 1 events published meanwhile wait in a bounded queue and go out on reconnect.
@@ -27,6 +29,7 @@ log = logging.getLogger("toppose.runtime")
 
 _MAX_TOPIC = 65535   # bytes (UTF-8), the MQTT protocol's limit
 PASSWORD_ENV = "TOPPOSE_MQTT_PASSWORD"
+CA_ENV = "TOPPOSE_MQTT_CA"
 
 
 def _shown(url: str) -> str:
@@ -45,6 +48,8 @@ class MqttTarget:
     topic: str
     username: str | None = None
     password: str | None = field(default=None, repr=False)
+    tls: bool = False
+    ca: str | None = None   # PEM file of the certificate authority to trust; None: the system's
 
     @classmethod
     def parse(cls, url: str) -> "MqttTarget":
@@ -53,10 +58,11 @@ class MqttTarget:
             parts = urlsplit(url)
         except ValueError as e:   # e.g. an unclosed [IPv6 address
             raise PublishError(f"--mqtt {shown!r}: not a URL ({e}); expected mqtt://HOST:PORT/TOPIC") from None
-        if parts.scheme != "mqtt":
-            raise PublishError(f"--mqtt {shown!r}: expected mqtt://HOST:PORT/TOPIC")
+        if parts.scheme not in ("mqtt", "mqtts"):
+            raise PublishError(f"--mqtt {shown!r}: expected mqtt://HOST:PORT/TOPIC (or mqtts:// for TLS)")
+        tls = parts.scheme == "mqtts"
         try:
-            port = 1883 if parts.port is None else parts.port
+            port = (8883 if tls else 1883) if parts.port is None else parts.port
         except ValueError:
             port = 0
         if not 1 <= port <= 65535:
@@ -77,7 +83,22 @@ class MqttTarget:
         if len(topic.encode("utf-8", "surrogateescape")) > _MAX_TOPIC - len("/events"):
             raise PublishError(f"--mqtt {shown[:40]!r}...: the topic is too long ({len(topic)} characters; MQTT "
                                f"topics hold at most {_MAX_TOPIC} bytes, with /poses, /events or /status added)")
-        return cls(parts.hostname, port, topic, user, password)
+        return cls(parts.hostname, port, topic, user, password, tls, _ca() if tls else None)
+
+
+def _ca() -> str | None:
+    """The PEM file ``TOPPOSE_MQTT_CA`` names, checked; None when unset."""
+    path = os.environ.get(CA_ENV)
+    if not path:
+        return None
+    try:
+        with open(path, "rb") as f:
+            pem = f.read(1 << 20)
+    except OSError as e:
+        raise PublishError(f"{CA_ENV}={path}: cannot read ({e.strerror or e})") from None
+    if b"-----BEGIN CERTIFICATE-----" not in pem:
+        raise PublishError(f"{CA_ENV}={path}: not a PEM certificate (no BEGIN CERTIFICATE line)")
+    return path
 
 
 class MqttPublisher:
@@ -96,8 +117,12 @@ class MqttPublisher:
         self.client.reconnect_delay_set(min_delay=0.2, max_delay=2)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
+        self.client.on_connect_fail = self._on_connect_fail
+        self.failing = False
         if target.username is not None:
             self.client.username_pw_set(target.username, target.password)
+        if target.tls:
+            self.client.tls_set(ca_certs=target.ca)
         self.client.connect_async(target.host, target.port, keepalive=10)
         self.client.loop_start()
 
@@ -106,7 +131,14 @@ class MqttPublisher:
             log.warning("mqtt %s:%d refused the connection: %s", self.target.host, self.target.port, reason)
             return
         self.connected.set()
-        log.info("mqtt connected to %s:%d", self.target.host, self.target.port)
+        self.failing = False
+        log.info("mqtt connected to %s:%d%s", self.target.host, self.target.port, " (TLS)" if self.target.tls else "")
+
+    def _on_connect_fail(self, client, userdata) -> None:
+        if not self.failing:   # once per outage: paho retries every few seconds
+            self.failing = True
+            log.warning("mqtt %s:%d: cannot connect%s; retrying in the background", self.target.host, self.target.port,
+                        " (is it up, and does its TLS certificate check out?)" if self.target.tls else " (is it up?)")
 
     def _on_disconnect(self, client, userdata, flags, reason, properties) -> None:
         if self.connected.is_set():

@@ -3,11 +3,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
-# System libraries: libusb-1.0 (pyrealsense2, the realsense extra loads it) and mosquitto (the MQTT
-# tests start a real broker). Installed when missing and when we may; otherwise one line says what to do.
+# System libraries: libusb-1.0 (pyrealsense2, the realsense extra loads it), mosquitto (the MQTT
+# tests start a real broker) and openssl (they make its TLS certificates). Installed when missing and
+# when we may; otherwise one line says what to do.
 need=()
 ldconfig -p 2>/dev/null | grep -q 'libusb-1\.0\.so\.0' || need+=(libusb-1.0-0)
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+command -v openssl >/dev/null || need+=(openssl)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         export DEBIAN_FRONTEND=noninteractive

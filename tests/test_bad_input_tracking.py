@@ -170,6 +170,13 @@ def test_toppose_stream_zones_and_mqtt(ws, name, args, culprit):
     check(stream_app, args.format(ws=ws).split(), culprit.format(ws=ws), ws)
 
 
+@pytest.mark.parametrize("ca,culprit", [("gone.pem", "gone.pem: cannot read"), ("z", "cannot read"),
+                                        ("z/ok.json", "not a PEM certificate")])
+def test_a_bad_certificate_authority_for_mqtts(ws, ca, culprit):
+    check(stream_app, [*S.format(ws=ws).split(), "--mqtt", "mqtts://localhost/toppose"],
+          f"TOPPOSE_MQTT_CA={ws}/{ca}: {culprit.split(': ')[-1]}", ws, env={"TOPPOSE_MQTT_CA": f"{ws}/{ca}"})
+
+
 def test_a_broker_that_is_down_is_no_error(ws, tmp_path):
     """Nothing listens on port 1: the stream runs, the JSON lines are written, the exit is 0."""
     out = tmp_path / "p.jsonl"

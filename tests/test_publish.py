@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from toppose.runtime.publish import PASSWORD_ENV, MqttTarget, PublishError
+from toppose.runtime.publish import CA_ENV, PASSWORD_ENV, MqttTarget, PublishError
 from toppose.runtime.session import PoseSession
 from toppose.runtime.replay import DemoSource
 from toppose.runtime.sources import Captured, Source
@@ -31,9 +31,11 @@ def free_port() -> int:
 
 class Broker:
     """A real mosquitto on a loopback port; ``stop`` and ``start`` again keep the port. ``users``
-    {name: password}: only they may connect (mosquitto_passwd writes the password file)."""
+    {name: password}: only they may connect (mosquitto_passwd writes the password file); ``tls``:
+    mosquitto's cafile, certfile and keyfile for a TLS listener."""
 
-    def __init__(self, folder, port: int, users: dict[str, str] | None = None) -> None:
+    def __init__(self, folder, port: int, users: dict[str, str] | None = None,
+                 tls: dict[str, str] | None = None) -> None:
         self.port, self.conf, self.proc = port, folder / "mosquitto.conf", None
         access = "allow_anonymous true\n"
         if users:
@@ -43,6 +45,8 @@ class Broker:
                                check=True, capture_output=True)
             # run as root, mosquitto would switch to its own user, who cannot read pytest's private folders
             access = f"allow_anonymous false\npassword_file {passwords}\nuser {getpass.getuser()}\n"
+        if tls:   # {"cafile": ..., "certfile": ..., "keyfile": ...}: a TLS listener
+            access += "".join(f"{k} {v}\n" for k, v in tls.items()) + f"user {getpass.getuser()}\n"
         self.conf.write_text(f"listener {port} 127.0.0.1\n{access}persistence false\n")
 
     def start(self) -> None:
@@ -67,7 +71,7 @@ class Broker:
 class Subscriber:
     """A paho client that re-subscribes on every reconnect and keeps what arrives."""
 
-    def __init__(self, port: int, topic: str, login: tuple[str, str] | None = None) -> None:
+    def __init__(self, port: int, topic: str, login: tuple[str, str] | None = None, ca: str | None = None) -> None:
         import paho.mqtt.client as mqtt
 
         self.messages: list[tuple[str, dict]] = []
@@ -76,6 +80,8 @@ class Subscriber:
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
         if login:
             self.client.username_pw_set(*login)
+        if ca:
+            self.client.tls_set(ca_certs=ca)
         self.client.reconnect_delay_set(0.1, 0.5)
         self.client.on_connect = lambda c, u, f, r, p: (c.subscribe(f"{topic}/#", qos=1), self.ready.set())
         self.client.on_message = self._message
@@ -181,6 +187,60 @@ def test_a_broker_that_wants_a_login_gets_the_urls_or_the_environments_password(
         broker.stop()
 
 
+def site_certificates(folder) -> dict[str, str]:
+    """A site's own certificate authority and the broker's certificate for 127.0.0.1 it signed (openssl)."""
+    def openssl(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=folder)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=site CA",
+            "-keyout", "ca.key", "-out", "ca.pem")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "broker.key",
+            "-out", "broker.csr")
+    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "broker.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+            "-extfile", "san.ext", "-out", "broker.pem")
+    return {k: str(folder / name) for k, name in (("cafile", "ca.pem"), ("certfile", "broker.pem"),
+                                                   ("keyfile", "broker.key"))}
+
+
+def test_tls_to_a_broker_with_a_sites_own_certificate_authority(tmp_path, monkeypatch, caplog):
+    certs = site_certificates(tmp_path)
+    broker = Broker(tmp_path, free_port(), tls=certs)
+    broker.start()
+    sub = Subscriber(broker.port, "site", ca=certs["cafile"])
+    url = f"mqtts://127.0.0.1:{broker.port}/site/cam"
+    try:
+        monkeypatch.setenv(CA_ENV, certs["cafile"])
+        cfg = StreamConfig(track=True, mqtt=url, frames=20)
+        assert run_stream(DemoSource(seed=1), PoseSession(bundled_model(), "cpu"), cfg).frames == 20
+        deadline = time.time() + 5
+        while time.time() < deadline and not sub.topic("/status"):
+            time.sleep(0.05)
+        assert len(sub.topic("/poses")) > 10
+        monkeypatch.delenv(CA_ENV)   # the system's authorities do not know the site's: no connection, no error
+        caplog.set_level("WARNING", "toppose.runtime")
+        stats = run_stream(DemoSource(seed=1), PoseSession(bundled_model(), "cpu"),
+                           StreamConfig(track=True, mqtt=url.replace("/cam", "/untrusted"), frames=10))
+        assert stats.frames == 10 and stats.summary()["tracking"]["mqtt_poses_not_sent"] == 10
+        assert "cannot connect" in caplog.text and not [t for t, _ in sub.messages if "untrusted" in t]
+    finally:
+        sub.close()
+        broker.stop()
+
+
+def test_a_certificate_authority_file_is_checked_before_the_stream(tmp_path, monkeypatch):
+    monkeypatch.setenv(CA_ENV, str(tmp_path / "gone.pem"))
+    with pytest.raises(PublishError, match=f"{CA_ENV}=.*gone.pem: cannot read"):
+        MqttTarget.parse("mqtts://broker/t")
+    (tmp_path / "text.pem").write_text("not a certificate")
+    monkeypatch.setenv(CA_ENV, str(tmp_path / "text.pem"))
+    with pytest.raises(PublishError, match="not a PEM certificate"):
+        MqttTarget.parse("mqtts://broker/t")
+    assert MqttTarget.parse("mqtt://broker/t").ca is None   # plain MQTT: no TLS, the variable is not read
+    monkeypatch.delenv(CA_ENV)
+    assert MqttTarget.parse("mqtts://broker/t") == MqttTarget("broker", 8883, "t", tls=True)   # the system's CAs
+
+
 def test_a_password_in_a_bad_url_is_not_shown():
     with pytest.raises(PublishError) as e:
         MqttTarget.parse("mqtt://cam:hunter2@h:0/t")
@@ -191,7 +251,8 @@ def test_a_password_in_a_bad_url_is_not_shown():
 @pytest.mark.parametrize("url, message", [("http://h/t", "expected mqtt://"), ("mqtt://h:99999/t", "port"),
                                           ("mqtt://h:1883/", "a host and a topic"), ("mqtt://h/a/#", "cannot contain"),
                                           ("mqtt://h:0/t", "port"), ("mqtt://[::1/t", "not a URL"),
-                                          ("mqtt://:pw@h/t", "a password needs a user"), ("mqtt://h/t?qos=1", "not supported"),
+                                          ("mqtt://:pw@h/t", "a password needs a user"),
+                                          ("mqtt://h/t?qos=1", "not supported"),
                                           ("mqtt://h/" + "t" * 70_000, "too long")],
                          ids=lambda v: v if len(v) < 40 else v[:20] + "...")
 def test_bad_mqtt_urls(url, message):
