@@ -98,6 +98,7 @@ class Analytics:
         if self.publisher is not None:
             self.publisher.close()
             out["mqtt_poses_not_sent"] = self.publisher.dropped
+            out["mqtt_events_not_sent"] = self.publisher.events_dropped
         return out
 
 

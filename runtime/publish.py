@@ -4,8 +4,14 @@
 the ``TOPPOSE_MQTT_PASSWORD`` environment variable, which keeps it out of the process list; the
 password is never printed); ``mqtts://`` for TLS (port 8883 unless given), the broker's certificate
 checked against the system's certificate authorities or the one in the PEM file that
-``TOPPOSE_MQTT_CA`` names (a site's own): poses go to ``TOPIC/poses`` with QoS 0 (a lost frame is replaced
-by the next), events to ``TOPIC/events`` with QoS 1. paho's network thread connects and
+``TOPPOSE_MQTT_CA`` names (a site's own).
+
+Topics: ``TOPIC/poses`` each frame's line, QoS 0 (a lost frame is replaced by the next);
+``TOPIC/events`` each zone and line event, QoS 1; ``TOPIC/status``, retained, QoS 1: ``online``
+once connected, ``closed`` when the stream ends, and ``offline`` from the broker itself (the
+client's last will) when the stream dies or loses its network. Every message carries ``run``, one
+random id per stream (a restarted stream counts ids from 1 again), and poses and events
+``wall_time``, Unix seconds when the frame was captured. paho's network thread connects and
 reconnects in the background, so a broker that is down or goes away is logged and the stream
 goes on; QoS 1 events published meanwhile wait in a bounded queue and go out on reconnect.
 """
@@ -18,6 +24,7 @@ import logging
 import os
 import re
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
@@ -111,9 +118,15 @@ class MqttPublisher:
             raise PublishError("--mqtt needs paho-mqtt: pip install 'paho-mqtt>=2'") from None
         self.target = target
         self.connected = threading.Event()
-        self.dropped = 0
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"toppose-{uuid.uuid4().hex[:8]}")
+        self.dropped = 0          # poses not sent: the broker was away
+        self.events_dropped = 0   # events not sent: the queue was full (``max_queued``) while it was away
+        self.run = uuid.uuid4().hex[:12]
+        self.status_topic = f"{target.topic}/status"
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"toppose-{self.run}")
+        self.client.will_set(self.status_topic, self._status("offline"), qos=1, retain=True)
+        self.max_queued = max_queued
         self.client.max_queued_messages_set(max_queued)
+        self._queue_full = mqtt.MQTTErrorCode.MQTT_ERR_QUEUE_SIZE
         self.client.reconnect_delay_set(min_delay=0.2, max_delay=2)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
@@ -132,6 +145,7 @@ class MqttPublisher:
             return
         self.connected.set()
         self.failing = False
+        client.publish(self.status_topic, self._status("online"), qos=1, retain=True)
         log.info("mqtt connected to %s:%d%s", self.target.host, self.target.port, " (TLS)" if self.target.tls else "")
 
     def _on_connect_fail(self, client, userdata) -> None:
@@ -146,24 +160,33 @@ class MqttPublisher:
                         self.target.host, self.target.port, reason)
         self.connected.clear()
 
+    def _status(self, status: str) -> str:
+        return json.dumps({"status": status, "run": self.run, "wall_time": round(time.time(), 3)})
+
     def publish(self, frame: dict, events: list[dict]) -> None:
-        """frame: the JSON line of one frame (poses); events: its zone and line events."""
+        """frame: the JSON line of one frame (poses, its ``latency_ms``); events: its zone and line events.
+        Neither is changed: the messages are copies with ``run`` and ``wall_time`` added."""
+        stamp = {"run": self.run,
+                 "wall_time": round(time.time() - frame.get("latency_ms", {}).get("latency", 0.0) / 1000, 3)}
         if self.connected.is_set():
-            self._send(f"{self.target.topic}/poses", frame, 0)
+            self._send(f"{self.target.topic}/poses", frame | stamp, 0)
         else:
             self.dropped += 1   # QoS 0 poses are not worth queueing for a broker that is away
         for event in events:
-            self._send(f"{self.target.topic}/events", event, 1)
+            self._send(f"{self.target.topic}/events", event | stamp, 1)
 
     def _send(self, topic: str, payload: dict, qos: int) -> None:
         info = self.client.publish(topic, json.dumps(payload), qos=qos)
-        if info.rc != 0 and qos:
-            log.warning("mqtt: an event could not be queued (rc %d)", info.rc)
+        if qos and info.rc == self._queue_full:   # MQTT_ERR_NO_CONN is no loss: queued, sent on reconnect
+            if not self.events_dropped:
+                log.warning("mqtt: %d events wait for the broker, as many as are kept; newer ones are dropped",
+                            self.max_queued)
+            self.events_dropped += 1
 
     def close(self, timeout_s: float = 2.0) -> None:
         """Give queued QoS 1 events a moment to go out (they are sent in order), then disconnect."""
         if self.connected.is_set():
-            info = self.client.publish(f"{self.target.topic}/status", json.dumps({"status": "closed"}), qos=1)
+            info = self.client.publish(self.status_topic, self._status("closed"), qos=1, retain=True)
             with contextlib.suppress(RuntimeError, ValueError):
                 info.wait_for_publish(timeout_s)
         self.client.disconnect()

@@ -6,8 +6,10 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -35,7 +37,7 @@ class Broker:
     mosquitto's cafile, certfile and keyfile for a TLS listener."""
 
     def __init__(self, folder, port: int, users: dict[str, str] | None = None,
-                 tls: dict[str, str] | None = None) -> None:
+                 tls: dict[str, str] | None = None, persistent: bool = False) -> None:
         self.port, self.conf, self.proc = port, folder / "mosquitto.conf", None
         access = "allow_anonymous true\n"
         if users:
@@ -47,7 +49,9 @@ class Broker:
             access = f"allow_anonymous false\npassword_file {passwords}\nuser {getpass.getuser()}\n"
         if tls:   # {"cafile": ..., "certfile": ..., "keyfile": ...}: a TLS listener
             access += "".join(f"{k} {v}\n" for k, v in tls.items()) + f"user {getpass.getuser()}\n"
-        self.conf.write_text(f"listener {port} 127.0.0.1\n{access}persistence false\n")
+        keep = f"persistence true\npersistence_location {folder}/\nuser {getpass.getuser()}\n" if persistent \
+            else "persistence false\n"
+        self.conf.write_text(f"listener {port} 127.0.0.1\n{access}{keep}")
 
     def start(self) -> None:
         self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stdout=subprocess.DEVNULL,
@@ -71,13 +75,16 @@ class Broker:
 class Subscriber:
     """A paho client that re-subscribes on every reconnect and keeps what arrives."""
 
-    def __init__(self, port: int, topic: str, login: tuple[str, str] | None = None, ca: str | None = None) -> None:
+    def __init__(self, port: int, topic: str, login: tuple[str, str] | None = None, ca: str | None = None,
+                 session: str | None = None) -> None:
         import paho.mqtt.client as mqtt
 
         self.messages: list[tuple[str, dict]] = []
         self.lock = threading.Lock()
         self.ready = threading.Event()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        # session: a client id whose subscription the broker keeps (and queues for) while it is away
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, **({"client_id": session, "clean_session": False}
+                                                                       if session else {}))
         if login:
             self.client.username_pw_set(*login)
         if ca:
@@ -133,6 +140,7 @@ def test_poses_and_events_reach_a_real_broker_through_an_outage(broker, tmp_path
     zones = tmp_path / "zones.json"
     zones.write_text(json.dumps({"zones": [{"name": "all", "polygon": [[0, 0], [320, 0], [320, 240], [0, 240]]}]}))
     sub = Subscriber(broker.port, "site/cam1")
+    started = time.time()
     try:
         cfg = StreamConfig(zones=zones, mqtt=f"mqtt://127.0.0.1:{broker.port}/site/cam1", jsonl=tmp_path / "p.jsonl")
         stats = run_stream(BrokerOutage(broker, frames=60, down=15, up=30), PoseSession(bundled_model(), "cpu"), cfg)
@@ -148,11 +156,78 @@ def test_poses_and_events_reach_a_real_broker_through_an_outage(broker, tmp_path
         enters = [e for e in sub.topic("/events") if e["type"] == "enter"]
         assert enters and {e["zone"] for e in enters} == {"all"}
         assert stats.summary()["tracking"]["mqtt_poses_not_sent"] > 0
+        assert stats.summary()["tracking"]["mqtt_events_not_sent"] == 0   # queued through the outage, not lost
         lines = [json.loads(x) for x in (tmp_path / "p.jsonl").read_text().splitlines()]
         jsonl_enters = [e for line in lines for e in line.get("events", []) if e["type"] == "enter"]
         assert len(enters) == len(jsonl_enters)       # QoS 1 events all arrive, even those of the outage
+        statuses = sub.topic("/status")
+        runs = {m["run"] for m in statuses + sub.topic("/poses") + sub.topic("/events")}
+        said = [m["status"] for m in statuses]   # mosquitto going down sends its clients' wills: offline between
+        assert said[0] == "online" and said[-2:] == ["online", "closed"] and len(runs) == 1   # reconnected, then closed
+        assert all(started <= e["wall_time"] <= time.time() for e in enters)   # when, on the wall clock
+        assert not any("run" in e or "wall_time" in e for e in jsonl_enters)   # the stream's own lines: unchanged
     finally:
         sub.close()
+
+
+def test_a_stream_that_dies_is_marked_offline_by_the_broker(broker):
+    """The client's last will: the broker itself marks the status offline when the stream is killed."""
+    sub = Subscriber(broker.port, "site/cam9")
+    exe = Path(sys.executable).parent / "toppose-stream"
+    proc = subprocess.Popen([str(exe), "--demo", "--frames", "100000", "--device", "cpu", "--no-show", "--track",
+                             "--mqtt", f"mqtt://127.0.0.1:{broker.port}/site/cam9"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and not sub.topic("/poses"):
+            time.sleep(0.1)
+        online = sub.topic("/status")
+        assert [m["status"] for m in online] == ["online"] and sub.topic("/poses")
+        proc.kill()
+        proc.wait(10)
+        deadline = time.time() + 10
+        while time.time() < deadline and len(sub.topic("/status")) < 2:
+            time.sleep(0.1)
+        assert [(m["status"], m["run"]) for m in sub.topic("/status")] == [("online", online[0]["run"]),
+                                                                           ("offline", online[0]["run"])]
+        late = Subscriber(broker.port, "site/cam9")   # retained: whoever subscribes later learns it too
+        try:
+            deadline = time.time() + 5
+            while time.time() < deadline and not late.topic("/status"):
+                time.sleep(0.05)
+            assert [m["status"] for m in late.topic("/status")] == ["offline"]
+        finally:
+            late.close()
+    finally:
+        proc.kill()
+        proc.wait(10)
+        sub.close()
+
+
+def test_events_beyond_the_queue_are_counted_and_the_queued_ones_arrive_later(tmp_path, caplog):
+    from toppose.runtime.publish import MqttPublisher
+
+    broker = Broker(tmp_path, free_port(), persistent=True)
+    broker.start()
+    Subscriber(broker.port, "site/q", session="reader").close()   # the broker now keeps what "reader" misses
+    broker.stop()                                                  # the broker is away
+    assert (tmp_path / "mosquitto.db").is_file()                  # ... and kept that session on disk
+    publisher = MqttPublisher(MqttTarget.parse(f"mqtt://127.0.0.1:{broker.port}/site/q"), max_queued=3)
+    caplog.set_level("WARNING", "toppose.runtime")
+    for i in range(5):
+        publisher.publish({"index": i, "latency_ms": {"latency": 5.0}}, [{"type": "enter", "frame": i}])
+    assert publisher.events_dropped == 2 and publisher.dropped == 5 and "newer ones are dropped" in caplog.text
+    broker.start()
+    sub = Subscriber(broker.port, "site/q", session="reader")
+    try:
+        deadline = time.time() + 10
+        while time.time() < deadline and len(sub.topic("/events")) < 3:
+            time.sleep(0.05)
+        assert [e["frame"] for e in sub.topic("/events")] == [0, 1, 2]   # the oldest three, in order
+    finally:
+        publisher.close()
+        sub.close()
+        broker.stop()
 
 
 def test_a_broker_that_is_down_is_not_fatal(tmp_path):
