@@ -34,7 +34,8 @@ class Analytics:
     """Tracker + zone counter (+ MQTT publisher) of one stream; all state is in this instance."""
 
     def __init__(self, track: bool = True, zones: Zones | Path | None = None, mqtt: str | None = None,
-                 tracker: TrackerConfig = TrackerConfig()) -> None:
+                 tracker: TrackerConfig = TrackerConfig(), source: str | None = None) -> None:
+        """``source``: one of several sources' name; it publishes under ``TOPIC/<source>/``."""
         from toppose.runtime.publish import MqttPublisher, MqttTarget
 
         track = track or zones is not None  # zones count tracked people
@@ -46,7 +47,7 @@ class Analytics:
         self._polygons = [np.rint(poly).astype(np.int32) for poly in zones.polygons] if zones is not None else []
         self._lines = [tuple(tuple(int(v) for v in np.rint(p)) for p in line) for line in zones.lines] \
             if zones is not None else []
-        self.publisher = MqttPublisher(MqttTarget.parse(mqtt)) if mqtt else None
+        self.publisher = MqttPublisher(MqttTarget.parse(mqtt), source) if mqtt else None
         self.last: FrameAnalytics | None = None
         self.frame = 0
         self.t = 0.0

@@ -11,7 +11,8 @@ Topics: ``TOPIC/poses`` each frame's line, QoS 0 (a lost frame is replaced by th
 once connected, ``closed`` when the stream ends, and ``offline`` from the broker itself (the
 client's last will) when the stream dies or loses its network. Every message carries ``run``, one
 random id per stream (a restarted stream counts ids from 1 again), and poses and events
-``wall_time``, Unix seconds when the frame was captured. paho's network thread connects and
+``wall_time``, Unix seconds when the frame was captured. One of several sources publishes under
+``TOPIC/<source>/`` (its messages carry ``source``), each with its own status. paho's network thread connects and
 reconnects in the background, so a broker that is down or goes away is logged and the stream
 goes on; QoS 1 events published meanwhile wait in a bounded queue and go out on reconnect.
 """
@@ -26,7 +27,7 @@ import re
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import unquote, urlsplit
 
 from toppose.errors import ToposeError
@@ -111,12 +112,14 @@ def _ca() -> str | None:
 class MqttPublisher:
     """One paho client in its own network thread; ``publish`` never blocks on the network."""
 
-    def __init__(self, target: MqttTarget, max_queued: int = 1000) -> None:
+    def __init__(self, target: MqttTarget, source: str | None = None, max_queued: int = 1000) -> None:
         try:
             import paho.mqtt.client as mqtt
         except ImportError:
             raise PublishError("--mqtt needs paho-mqtt: pip install 'paho-mqtt>=2'") from None
-        self.target = target
+        if source:   # one camera of several: its own topics
+            target = replace(target, topic=f"{target.topic}/{source}")
+        self.target, self.source = target, source
         self.connected = threading.Event()
         self.dropped = 0          # poses not sent: the broker was away
         self.events_dropped = 0   # events not sent: the queue was full (``max_queued``) while it was away
@@ -131,7 +134,7 @@ class MqttPublisher:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_connect_fail = self._on_connect_fail
-        self.failing = False
+        self.failing = self.closing = False
         if target.username is not None:
             self.client.username_pw_set(target.username, target.password)
         if target.tls:
@@ -155,19 +158,21 @@ class MqttPublisher:
                         " (is it up, and does its TLS certificate check out?)" if self.target.tls else " (is it up?)")
 
     def _on_disconnect(self, client, userdata, flags, reason, properties) -> None:
-        if self.connected.is_set():
+        if self.connected.is_set() and not self.closing:
             log.warning("mqtt %s:%d disconnected (%s); reconnecting in the background",
                         self.target.host, self.target.port, reason)
         self.connected.clear()
 
     def _status(self, status: str) -> str:
-        return json.dumps({"status": status, "run": self.run, "wall_time": round(time.time(), 3)})
+        return json.dumps({"status": status, "run": self.run, "wall_time": round(time.time(), 3),
+                           **({"source": self.source} if self.source else {})})
 
     def publish(self, frame: dict, events: list[dict]) -> None:
         """frame: the JSON line of one frame (poses, its ``latency_ms``); events: its zone and line events.
         Neither is changed: the messages are copies with ``run`` and ``wall_time`` added."""
         stamp = {"run": self.run,
-                 "wall_time": round(time.time() - frame.get("latency_ms", {}).get("latency", 0.0) / 1000, 3)}
+                 "wall_time": round(time.time() - frame.get("latency_ms", {}).get("latency", 0.0) / 1000, 3),
+                 **({"source": self.source} if self.source else {})}
         if self.connected.is_set():
             self._send(f"{self.target.topic}/poses", frame | stamp, 0)
         else:
@@ -189,5 +194,6 @@ class MqttPublisher:
             info = self.client.publish(self.status_topic, self._status("closed"), qos=1, retain=True)
             with contextlib.suppress(RuntimeError, ValueError):
                 info.wait_for_publish(timeout_s)
+        self.closing = True
         self.client.disconnect()
         self.client.loop_stop()

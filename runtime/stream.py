@@ -75,7 +75,7 @@ class Outputs:
             self.space = Space()
         if cfg.track or cfg.zones or cfg.mqtt:
             from toppose.runtime.analytics import Analytics
-            self.analytics = Analytics(cfg.track, cfg.zones, cfg.mqtt)
+            self.analytics = Analytics(cfg.track, cfg.zones, cfg.mqtt, source=name if several else None)
 
     def write(self, result, fps: float) -> None:
         """All sinks; the JSON line goes last, so its ``output`` and ``latency`` cover every other

@@ -204,6 +204,26 @@ def test_a_stream_that_dies_is_marked_offline_by_the_broker(broker):
         sub.close()
 
 
+def test_several_sources_publish_each_under_its_own_name(broker, caplog):
+    NAMES = ("the_demo_scene", "the_demo_scene-2")   # the sources' names (``multi.source_names``)
+    caplog.set_level("INFO", "toppose.runtime")
+    sub = Subscriber(broker.port, "site")
+    try:
+        cfg = StreamConfig(track=True, mqtt=f"mqtt://127.0.0.1:{broker.port}/site", frames=10)
+        run_stream([DemoSource(seed=1), DemoSource(seed=2)], PoseSession(bundled_model(), "cpu"), cfg)
+        deadline = time.time() + 5
+        while time.time() < deadline and len([t for t, m in sub.messages if m.get("status") == "closed"]) < 2:
+            time.sleep(0.05)
+        topics = {t for t, _ in sub.messages}
+        assert topics == {f"site/{n}/{kind}" for n in NAMES for kind in ("poses", "status")}
+        status = {t: m for t, m in sub.messages if t.endswith("/status")}
+        assert {m["source"] for m in status.values()} == set(NAMES) and len({m["run"] for m in status.values()}) == 2
+        assert all(m["source"] == t.split("/")[1] for t, m in sub.messages)
+        assert "disconnected" not in caplog.text   # closing is no outage
+    finally:
+        sub.close()
+
+
 def test_events_beyond_the_queue_are_counted_and_the_queued_ones_arrive_later(tmp_path, caplog):
     from toppose.runtime.publish import MqttPublisher
 
