@@ -7,7 +7,8 @@ checked against the system's certificate authorities or the one in the PEM file 
 ``TOPPOSE_MQTT_CA`` names (a site's own).
 
 Topics: ``TOPIC/poses`` each frame's line, QoS 0 (a lost frame is replaced by the next);
-``TOPIC/events`` each zone and line event, QoS 1; ``TOPIC/status``, retained, QoS 1: ``online``
+``TOPIC/events`` each zone and line event, QoS 1; ``TOPIC/occupancy``, retained, QoS 1: the
+people in each zone whenever that changes; ``TOPIC/status``, retained, QoS 1: ``online``
 once connected, ``closed`` when the stream ends, and ``offline`` from the broker itself (the
 client's last will) when the stream dies or loses its network. Every message carries ``run``, one
 random id per stream (a restarted stream counts ids from 1 again), and poses and events
@@ -123,6 +124,7 @@ class MqttPublisher:
         self.connected = threading.Event()
         self.dropped = 0          # poses not sent: the broker was away
         self.events_dropped = 0   # events not sent: the queue was full (``max_queued``) while it was away
+        self.occupancy: dict | None = None   # as last published
         self.run = uuid.uuid4().hex[:12]
         self.status_topic = f"{target.topic}/status"
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"toppose-{self.run}")
@@ -149,6 +151,7 @@ class MqttPublisher:
         self.connected.set()
         self.failing = False
         client.publish(self.status_topic, self._status("online"), qos=1, retain=True)
+        self.occupancy = None   # published again with the next frame: a restarted broker may have lost it
         log.info("mqtt connected to %s:%d%s", self.target.host, self.target.port, " (TLS)" if self.target.tls else "")
 
     def _on_connect_fail(self, client, userdata) -> None:
@@ -179,9 +182,13 @@ class MqttPublisher:
             self.dropped += 1   # QoS 0 poses are not worth queueing for a broker that is away
         for event in events:
             self._send(f"{self.target.topic}/events", event | stamp, 1)
+        occupancy = frame.get("occupancy")
+        if occupancy and occupancy != self.occupancy:   # retained: a new dashboard sees it at once
+            self.occupancy = occupancy
+            self._send(f"{self.target.topic}/occupancy", {"occupancy": occupancy} | stamp, 1, retain=True)
 
-    def _send(self, topic: str, payload: dict, qos: int) -> None:
-        info = self.client.publish(topic, json.dumps(payload), qos=qos)
+    def _send(self, topic: str, payload: dict, qos: int, retain: bool = False) -> None:
+        info = self.client.publish(topic, json.dumps(payload), qos=qos, retain=retain)
         if qos and info.rc == self._queue_full:   # MQTT_ERR_NO_CONN is no loss: queued, sent on reconnect
             if not self.events_dropped:
                 log.warning("mqtt: %d events wait for the broker, as many as are kept; newer ones are dropped",

@@ -166,6 +166,14 @@ def test_poses_and_events_reach_a_real_broker_through_an_outage(broker, tmp_path
         assert said[0] == "online" and said[-2:] == ["online", "closed"] and len(runs) == 1   # reconnected, then closed
         assert all(started <= e["wall_time"] <= time.time() for e in enters)   # when, on the wall clock
         assert not any("run" in e or "wall_time" in e for e in jsonl_enters)   # the stream's own lines: unchanged
+        late = Subscriber(broker.port, "site/cam1")   # a dashboard that starts now gets the last occupancy
+        try:
+            deadline = time.time() + 5
+            while time.time() < deadline and not late.topic("/occupancy"):
+                time.sleep(0.05)
+            assert [m["occupancy"] for m in late.topic("/occupancy")] == [lines[-1]["occupancy"]]
+        finally:
+            late.close()
     finally:
         sub.close()
 
