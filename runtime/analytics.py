@@ -1,4 +1,5 @@
-"""What a stream adds per frame with --track / --zones / --mqtt: ids, zone counts, events, publishing."""
+"""What a stream adds per frame with --track / --zones / --mqtt: ids, zone counts, events, publishing;
+with --3d too, someone who stays down (``DownWatch``)."""
 
 from __future__ import annotations
 
@@ -28,14 +29,60 @@ class FrameAnalytics:
     centres: np.ndarray
     occupancy: dict[str, int] = field(default_factory=dict)
     events: list[dict] = field(default_factory=list)
+    ended: list[int] = field(default_factory=list)   # ids the tracker dropped this frame
+
+
+class DownWatch:
+    """Someone who stays down: per tracked id, a ``down`` event once they have been lying (``--3d``'s
+    flag) for ``after_s`` seconds, and an ``up`` event once they have not been for ``up_s`` seconds
+    (a frame or two read wrong is no getting up) or, with ``gone``, when their track ends. Frames
+    where the flag is unknown (too few keypoints on a depth reading) neither start nor end it."""
+
+    def __init__(self, after_s: float = 10.0, up_s: float = 1.0) -> None:
+        self.after_s, self.up_s = after_s, up_s
+        self.since: dict[int, float] = {}    # id -> when their current spell of lying began (s)
+        self.rising: dict[int, float] = {}   # id -> when they were first seen not lying within it
+        self.down: set[int] = set()          # ids announced down
+        self.count = 0
+
+    def update(self, ids, lying: list[bool | None], ended: list[int], frame: int, t: float) -> list[dict]:
+        """ids (P,) of the frame's people (-1: unconfirmed), lying (P,) their flags -> the frame's events."""
+        events = []
+        for pid, flag in zip((int(i) for i in ids), lying):
+            if pid < 0 or flag is None:
+                continue
+            if flag:
+                since = self.since.setdefault(pid, t)
+                self.rising.pop(pid, None)
+                if pid not in self.down and t - since >= self.after_s:
+                    self.down.add(pid)
+                    self.count += 1
+                    events.append({"type": "down", "id": pid, "frame": frame, "time": round(t, 3),
+                                   "since": round(since, 3)})
+            elif pid in self.since and t - self.rising.setdefault(pid, t) >= self.up_s:
+                events += self._end(pid, frame, t)
+        for pid in ended:
+            events += self._end(pid, frame, t, gone=True)
+        return events
+
+    def _end(self, pid: int, frame: int, t: float, gone: bool = False) -> list[dict]:
+        since = self.since.pop(pid, None)
+        self.rising.pop(pid, None)
+        if pid not in self.down:
+            return []
+        self.down.discard(pid)
+        return [{"type": "up", "id": pid, "frame": frame, "time": round(t, 3), "down_s": round(t - since, 3),
+                 **({"gone": True} if gone else {})}]
 
 
 class Analytics:
     """Tracker + zone counter (+ MQTT publisher) of one stream; all state is in this instance."""
 
     def __init__(self, track: bool = True, zones: Zones | Path | None = None, mqtt: str | None = None,
-                 tracker: TrackerConfig = TrackerConfig(), source: str | None = None) -> None:
-        """``source``: one of several sources' name; it publishes under ``TOPIC/<source>/``."""
+                 tracker: TrackerConfig = TrackerConfig(), source: str | None = None,
+                 down_after: float | None = None) -> None:
+        """``source``: one of several sources' name; it publishes under ``TOPIC/<source>/``.
+        ``down_after``: seconds lying before a ``down`` event (``watch_down``, with --3d); None: none."""
         from toppose.runtime.publish import MqttPublisher, MqttTarget
 
         track = track or zones is not None  # zones count tracked people
@@ -48,6 +95,7 @@ class Analytics:
         self._lines = [tuple(tuple(int(v) for v in np.rint(p)) for p in line) for line in zones.lines] \
             if zones is not None else []
         self.publisher = MqttPublisher(MqttTarget.parse(mqtt), source) if mqtt else None
+        self.downs = DownWatch(down_after) if down_after is not None and self.tracker is not None else None
         self.last: FrameAnalytics | None = None
         self.frame = 0
         self.t = 0.0
@@ -59,7 +107,7 @@ class Analytics:
             self.last = FrameAnalytics(poses, None, np.zeros(0, np.int64), np.zeros((0, 2)))
             return self.last
         tf = self.tracker.update(poses, image_hw)
-        out = FrameAnalytics(tf.poses, tf.ids, tf.track_ids, tf.centres)
+        out = FrameAnalytics(tf.poses, tf.ids, tf.track_ids, tf.centres, ended=tf.ended)
         if self.counter is not None:
             if image_hw != self._checked_hw:
                 self._checked_hw = image_hw
@@ -67,6 +115,11 @@ class Analytics:
             out.occupancy, out.events = self.counter.update(tf.track_ids, tf.centres, tf.ended, t, frame, tf.seen)
         self.last, self.frame, self.t = out, frame, t
         return out
+
+    def watch_down(self, lying: list[bool | None]) -> None:
+        """The last frame's people's lying flags (``--3d``): its ``down`` and ``up`` events join its events."""
+        if self.downs is not None and self.last is not None and self.last.ids is not None:
+            self.last.events.extend(self.downs.update(self.last.ids, lying, self.last.ended, self.frame, self.t))
 
     def publish(self, line: dict) -> None:
         if self.publisher is not None and self.last is not None:
@@ -96,6 +149,8 @@ class Analytics:
             ended = list(self.counter.people)
             self.counter.update(np.zeros(0, np.int64), np.zeros((0, 2)), ended, self.t, self.frame)
             out.update(self.counter.summary())
+        if self.downs is not None:
+            out["downs"] = self.downs.count
         if self.publisher is not None:
             self.publisher.close()
             out["mqtt_poses_not_sent"] = self.publisher.dropped

@@ -113,6 +113,8 @@ def stream(camera: Annotated[Optional[list[int]], typer.Option(help="live camera
                     "TOPPOSE_MQTT_CA=ca.pem)")] = None,
            lift3d: Annotated[bool, typer.Option("--3d", help="keypoints in metres (camera frame), the floor plane, "
                                                 "height above it and a lying flag (depth sources with intrinsics)")] = False,
+           down_after: Annotated[Optional[float], typer.Option(
+               help="with --3d and --track: seconds someone lies before a 'down' event (default 10)")] = None,
            force: Force = False) -> None:
     """Stream frames -> poses, with overlays, pose files and a latency summary."""
     from toppose.runtime.multi import open_sources
@@ -122,6 +124,11 @@ def stream(camera: Annotated[Optional[list[int]], typer.Option(help="live camera
     several = sum(len(x or ()) for x in (camera, video, images, itop, realsense_file)) + demo + realsense > 1
     _check_stream_options(frames, duration, threads, decoder, save, json_out, openpose_json, force, several)
     _check_analytics(zones, mqtt)
+    if down_after is not None:
+        if not down_after > 0:   # also NaN
+            raise ConfigError(f"--down-after must be positive, got {down_after}")
+        if not (lift3d and (track or zones is not None)):
+            raise ConfigError("--down-after needs --3d (the lying flag) and --track or --zones (ids)")
     session = _session(model, device, trt_cache, fp16, threads)
     sources = open_sources(camera or (), video or (), images or (), itop or (), realsense_file or (), demo,
                            realsense, serial, seed, realtime, fps, session.spec.encoding.kind == "depth")
@@ -131,7 +138,7 @@ def stream(camera: Annotated[Optional[list[int]], typer.Option(help="live camera
     cfg = StreamConfig(save=save, jsonl=json_out, openpose_json=openpose_json,
                        show=display_available() if show is None else show and display_available(),
                        frames=frames, duration_s=duration, track=track or zones is not None, zones=zones, mqtt=mqtt,
-                       lift3d=lift3d, batch=batch)
+                       lift3d=lift3d, down_after=10.0 if down_after is None else down_after, batch=batch)
     stats = run_stream(sources, session, cfg, decoder)
     summary = stats.summary()
     typer.echo(f"\n{_line(summary)} on {session.device}")

@@ -47,6 +47,7 @@ class StreamConfig:
     zones: Path | None = None       # zones.json: occupancy, crossings, dwell, events
     mqtt: str | None = None         # mqtt://HOST:PORT/TOPIC
     lift3d: bool = False            # --3d: keypoints in metres, the floor, heights above it
+    down_after: float = 10.0        # --3d with tracking: seconds lying before a "down" event
     batch: bool | None = None       # several sources in one call; None: where it pays (GPU providers)
 
     @property
@@ -75,7 +76,8 @@ class Outputs:
             self.space = Space()
         if cfg.track or cfg.zones or cfg.mqtt:
             from toppose.runtime.analytics import Analytics
-            self.analytics = Analytics(cfg.track, cfg.zones, cfg.mqtt, source=name if several else None)
+            self.analytics = Analytics(cfg.track, cfg.zones, cfg.mqtt, source=name if several else None,
+                                       down_after=cfg.down_after if cfg.lift3d else None)
 
     def write(self, result, fps: float) -> None:
         """All sinks; the JSON line goes last, so its ``output`` and ``latency`` cover every other
@@ -84,6 +86,8 @@ class Outputs:
         with t.measure("output"):
             frame, poses = self._analyse(result)
             space = self.space(poses, c.frame, c.intrinsics) if self.space else None
+            if space is not None and self.analytics:
+                self.analytics.watch_down([h["lying"] for h in space.heights])
             self._write_frame(result, poses, fps, space)
         t.latency = 1000 * (time.perf_counter() - result.started)
         if self.jsonl or (self.analytics and self.analytics.publisher):

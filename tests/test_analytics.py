@@ -6,7 +6,7 @@ import numpy as np
 from typer.testing import CliRunner
 
 from toppose.codec.poses import Poses
-from toppose.runtime.analytics import Analytics
+from toppose.runtime.analytics import Analytics, DownWatch
 from toppose.runtime.cli import stream_app
 from toppose.runtime.zones import parse_zones
 
@@ -94,3 +94,18 @@ def test_a_line_near_the_image_border_is_named_once_in_a_warning(caplog):
     with caplog.at_level("WARNING", logger="toppose.runtime"):
         analytics.update(nobody, (480, 640), 3, 3 / 15)   # a larger frame: the door is 10 px from the top still
     assert len(caplog.records) == 1
+
+
+def test_down_needs_a_spell_of_lying_that_a_flicker_or_an_unknown_flag_does_not_break():
+    watch, events = DownWatch(after_s=2.0, up_s=1.0), []
+    flags = {7: [True] * 10 + [False] + [None] * 3 + [True] * 20 + [False] * 20,   # 10 FPS: down at 2 s, up later
+             8: [False] * 54,                                                   # never down
+             9: [True] * 25 + [None] * 29}                                     # down, then its flag unknown
+    for i in range(54):
+        events += watch.update([7, 8, 9, -1], [flags[7][i], flags[8][i], flags[9][i], True], [], i, i / 10)
+    events += watch.update([], [], [9], 54, 5.4)   # 9's track ends
+    assert [(e["type"], e["id"], e["frame"]) for e in events] == [
+        ("down", 7, 20), ("down", 9, 20), ("up", 7, 44), ("up", 9, 54)]
+    assert events[2]["down_s"] == 4.4 and "gone" not in events[2] and events[3]["gone"] is True
+    assert watch.count == 2 and not watch.since and not watch.down
+    assert watch.update([7], [True], [], 60, 6.0) == [] and watch.since == {7: 6.0}   # a new spell starts afresh

@@ -9,9 +9,14 @@ from toppose.camera import ITOP
 from toppose.codec.poses import Poses
 from toppose.preprocess import depth_to_mm
 from toppose.runtime.cli import stream_app
+from toppose.runtime.session import PoseSession
+from toppose.runtime.sources import Captured, Source
 from toppose.runtime.space import Space
+from toppose.runtime.stream import StreamConfig, bundled_model, run_stream
 from toppose.skeleton import ITOP_LABELLED, openpose_from_itop
-from toppose.synth.scenes import random_scene
+from toppose.synth.body import Body, place, sample_pose
+from toppose.synth.render import Camera
+from toppose.synth.scenes import random_scene, render
 from toppose.synth.writers import write_itop
 
 runner = CliRunner()
@@ -59,6 +64,38 @@ def test_stream_writes_keypoints_3d_and_the_floor(tmp_path):
         for k, (xy, xyz) in enumerate(zip(p["keypoints"], p["keypoints_3d"])):
             if xyz is not None:
                 assert k in ITOP_LABELLED and xy[2] > 0 and 0.5 < xyz[2] < 4.0
+
+
+class Fall(Source):
+    """A person lying on the floor under the camera for ``down`` frames, then standing there for
+    ``up`` frames, at 15 FPS: rendered depth with the renderer's (ITOP's) intrinsics."""
+
+    modality, label, intrinsics = "depth", "a fall", ITOP
+
+    def __init__(self, down: int, up: int) -> None:
+        rng = np.random.default_rng(5)
+        camera, body = Camera.top(3.0), Body.random(rng)
+        xy = tuple(camera.floor_centre())
+        self.frames = []
+        for family, count in (("lying", down), ("standing", up)):
+            person = place(body, sample_pose(rng, family), xy, 0.5, family, rng)
+            self.frames += [depth_to_mm(render(camera, [person], [], rng, [family]).depth)] * count
+
+    def __iter__(self):
+        for i, frame in enumerate(self.frames):
+            yield Captured(i, i / 15, frame, 0.0, intrinsics=ITOP)
+
+
+def test_someone_who_stays_down_raises_a_down_event_and_then_an_up(tmp_path):
+    cfg = StreamConfig(track=True, lift3d=True, down_after=1.0, jsonl=tmp_path / "p.jsonl")
+    stats = run_stream(Fall(down=30, up=30), PoseSession(bundled_model(), "cpu"), cfg)
+    lines = [json.loads(x) for x in (tmp_path / "p.jsonl").read_text().splitlines()]
+    events = [e for line in lines for e in line.get("events", [])]
+    down = [e for e in events if e["type"] == "down"]
+    assert len(down) == 1 and 1.0 <= down[0]["time"] - down[0]["since"] < 1.1 and down[0]["time"] < 2.0
+    up = [e for e in events if e["type"] == "up"]
+    assert len(up) == 1 and up[0]["id"] == down[0]["id"] and up[0]["time"] >= 2.0 and up[0]["down_s"] > 1.0
+    assert stats.summary()["tracking"]["downs"] == 1
 
 
 def test_lifting_does_not_import_torch(fresh_python):
