@@ -4,6 +4,7 @@ import getpass
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -256,6 +257,34 @@ def test_events_beyond_the_queue_are_counted_and_the_queued_ones_arrive_later(tm
         publisher.close()
         sub.close()
         broker.stop()
+
+
+def test_a_service_stop_ends_the_stream_cleanly(broker, tmp_path):
+    """SIGTERM (systemd stopping a service): the JSON lines finished, the status closed, exit 128 + 15."""
+    sub = Subscriber(broker.port, "site/cam8")
+    exe = Path(sys.executable).parent / "toppose-stream"
+    out = tmp_path / "p.jsonl"
+    proc = subprocess.Popen([str(exe), "--demo", "--frames", "100000", "--device", "cpu", "--no-show", "--track",
+                             "--json", str(out), "--mqtt", f"mqtt://127.0.0.1:{broker.port}/site/cam8"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and len(sub.topic("/poses")) < 5:
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 128 + signal.SIGTERM, err[-2000:]
+        assert "Traceback" not in err
+        lines = [json.loads(x) for x in out.read_text().splitlines()]   # every line whole, at its final name
+        assert len(lines) >= 5 and [x["index"] for x in lines] == list(range(len(lines)))
+        deadline = time.time() + 5
+        while time.time() < deadline and not any(m["status"] == "closed" for m in sub.topic("/status")):
+            time.sleep(0.05)
+        assert [m["status"] for m in sub.topic("/status")] == ["online", "closed"]
+    finally:
+        proc.kill()
+        proc.wait(10)
+        sub.close()
 
 
 def test_a_broker_that_is_down_is_not_fatal(tmp_path):
