@@ -126,7 +126,8 @@ class Analytics:
             self.publisher.publish(line, self.last.events)
 
     def draw(self, image: np.ndarray) -> np.ndarray:
-        """Ids at the body centres, zones with occupancy, lines with in/out counts; in place on (H, W, 3)."""
+        """Ids at the body centres (``DOWN`` in red beside someone down), zones with occupancy, lines with
+        in/out counts; in place on (H, W, 3)."""
         if self.counter is not None:
             z, totals = self.counter.zones, self.counter.totals
             occ = self.last.occupancy if self.last else {}
@@ -138,8 +139,11 @@ class Analytics:
                 c = totals.crossings[name]
                 _label(image, f"{name} in {c['in']} out {c['out']}", np.minimum(pa, pb))
         if self.last is not None:
+            down = self.downs.down if self.downs is not None else ()
             for pid, (x, y) in zip(self.last.track_ids.tolist(), self.last.centres):
                 _label(image, str(pid), (int(x) - 4, int(y)))
+                if pid in down:
+                    _label(image, "DOWN", (int(x) + 10, int(y)), (0, 0, 255))
         return image
 
     def close(self) -> dict:
@@ -173,7 +177,7 @@ def warn_lines_at_the_edge(zones: Zones, image_hw: tuple[int, int], edge: float)
                     edge, image_hw[1], image_hw[0])
 
 
-def _label(image: np.ndarray, text: str, xy) -> None:
+def _label(image: np.ndarray, text: str, xy, colour: tuple[int, int, int] = (255, 255, 255)) -> None:
     org = (int(max(xy[0], 0)), int(max(xy[1] - 3, 10)))
     cv2.putText(image, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 3, cv2.LINE_AA)
-    cv2.putText(image, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
+    cv2.putText(image, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.4, colour, 1, cv2.LINE_AA)

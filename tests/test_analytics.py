@@ -79,6 +79,20 @@ def test_overlay_draws_zones_lines_and_ids():
     assert analytics.close()["zones"]["all"]["entries"] == 1
 
 
+def test_overlay_marks_someone_down_in_red():
+    analytics = Analytics(True, down_after=0.2)
+    kp = np.zeros((1, 18, 3), np.float32)
+    kp[0, [1, 2, 5, 8, 11], :2] = [[100, 100], [90, 100], [110, 100], [95, 120], [105, 120]]
+    kp[0, [1, 2, 5, 8, 11], 2] = 1
+    red = []
+    for i in range(8):
+        analytics.update(Poses(kp, np.ones(1, np.float32), np.array([5], np.int32)), (240, 320), i, i / 10)
+        analytics.watch_down([True])
+        drawn = analytics.draw(np.zeros((240, 320, 3), np.uint8))
+        red.append(bool(((drawn[..., 2] > 200) & (drawn[..., 0] < 50)).any()))
+    assert analytics.last.ids.tolist() == [1] and red == [False] * 4 + [True] * 4   # id at frame 2, down 0.2 s on
+
+
 def test_a_line_near_the_image_border_is_named_once_in_a_warning(caplog):
     zones = parse_zones({"lines": [{"name": "door", "from": [160, 10], "to": [160, 120]},     # 10 px from the top
                                    {"name": "aisle", "from": [60, 60], "to": [260, 180]}]})   # 60 px inside
