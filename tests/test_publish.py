@@ -35,24 +35,24 @@ def free_port() -> int:
 class Broker:
     """A real mosquitto on a loopback port; ``stop`` and ``start`` again keep the port. ``users``
     {name: password}: only they may connect (mosquitto_passwd writes the password file); ``tls``:
-    mosquitto's cafile, certfile and keyfile for a TLS listener."""
+    mosquitto's cafile, certfile and keyfile for a TLS listener; ``persistent``: sessions and their
+    queued messages kept on disk across a restart."""
 
     def __init__(self, folder, port: int, users: dict[str, str] | None = None,
                  tls: dict[str, str] | None = None, persistent: bool = False) -> None:
         self.port, self.conf, self.proc = port, folder / "mosquitto.conf", None
-        access = "allow_anonymous true\n"
+        conf = [f"listener {port} 127.0.0.1", "allow_anonymous true"]
         if users:
             passwords = folder / "passwords"
             for i, (name, password) in enumerate(users.items()):
                 subprocess.run(["mosquitto_passwd", "-b", *(["-c"] if i == 0 else []), str(passwords), name, password],
                                check=True, capture_output=True)
-            # run as root, mosquitto would switch to its own user, who cannot read pytest's private folders
-            access = f"allow_anonymous false\npassword_file {passwords}\nuser {getpass.getuser()}\n"
-        if tls:   # {"cafile": ..., "certfile": ..., "keyfile": ...}: a TLS listener
-            access += "".join(f"{k} {v}\n" for k, v in tls.items()) + f"user {getpass.getuser()}\n"
-        keep = f"persistence true\npersistence_location {folder}/\nuser {getpass.getuser()}\n" if persistent \
-            else "persistence false\n"
-        self.conf.write_text(f"listener {port} 127.0.0.1\n{access}{keep}")
+            conf[1:] = ["allow_anonymous false", f"password_file {passwords}"]
+        conf += [f"{k} {v}" for k, v in (tls or {}).items()]   # {"cafile": ..., "certfile": ..., "keyfile": ...}
+        conf += ["persistence true", f"persistence_location {folder}/"] if persistent else ["persistence false"]
+        if users or tls or persistent:   # as root, mosquitto would become its own user: no access to pytest's folders
+            conf.append(f"user {getpass.getuser()}")
+        self.conf.write_text("\n".join(conf) + "\n")
 
     def start(self) -> None:
         self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stdout=subprocess.DEVNULL,
