@@ -80,8 +80,9 @@ class Analytics:
 
     def __init__(self, track: bool = True, zones: Zones | Path | None = None, mqtt: str | None = None,
                  tracker: TrackerConfig = TrackerConfig(), source: str | None = None,
-                 down_after: float | None = None) -> None:
-        """``source``: one of several sources' name; it publishes under ``TOPIC/<source>/``.
+                 down_after: float | None = None, mqtt_poses: bool = True) -> None:
+        """``source``: one of several sources' name; it publishes under ``TOPIC/<source>/``;
+        ``mqtt_poses``: False publishes no poses (events, occupancy and status only).
         ``down_after``: seconds lying before a ``down`` event (``watch_down``, with --3d); None: none."""
         from toppose.runtime.publish import MqttPublisher, MqttTarget
 
@@ -94,7 +95,7 @@ class Analytics:
         self._polygons = [np.rint(poly).astype(np.int32) for poly in zones.polygons] if zones is not None else []
         self._lines = [tuple(tuple(int(v) for v in np.rint(p)) for p in line) for line in zones.lines] \
             if zones is not None else []
-        self.publisher = MqttPublisher(MqttTarget.parse(mqtt), source) if mqtt else None
+        self.publisher = MqttPublisher(MqttTarget.parse(mqtt), source, poses=mqtt_poses) if mqtt else None
         self.downs = DownWatch(down_after) if down_after is not None and self.tracker is not None else None
         self.last: FrameAnalytics | None = None
         self.frame = 0

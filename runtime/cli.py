@@ -111,6 +111,8 @@ def stream(camera: Annotated[Optional[list[int]], typer.Option(help="live camera
                help="publish poses and events to mqtt://[USER[:PASSWORD]@]HOST:PORT/TOPIC "
                     "(or the password in TOPPOSE_MQTT_PASSWORD); mqtts:// for TLS (a site's own CA: "
                     "TOPPOSE_MQTT_CA=ca.pem)")] = None,
+           mqtt_poses: Annotated[bool, typer.Option(help="with --mqtt: publish each frame's poses too (--no-mqtt-poses: "
+                                                    "events, occupancy and status only)")] = True,
            lift3d: Annotated[bool, typer.Option("--3d", help="keypoints in metres (camera frame), the floor plane, "
                                                 "height above it and a lying flag (depth sources with intrinsics)")] = False,
            down_after: Annotated[Optional[float], typer.Option(
@@ -124,6 +126,8 @@ def stream(camera: Annotated[Optional[list[int]], typer.Option(help="live camera
     several = sum(len(x or ()) for x in (camera, video, images, itop, realsense_file)) + demo + realsense > 1
     _check_stream_options(frames, duration, threads, decoder, save, json_out, openpose_json, force, several)
     _check_analytics(zones, mqtt)
+    if not mqtt_poses and mqtt is None:
+        raise ConfigError("--no-mqtt-poses needs --mqtt")
     if down_after is not None:
         if not down_after > 0:   # also NaN
             raise ConfigError(f"--down-after must be positive, got {down_after}")
@@ -138,7 +142,8 @@ def stream(camera: Annotated[Optional[list[int]], typer.Option(help="live camera
     cfg = StreamConfig(save=save, jsonl=json_out, openpose_json=openpose_json,
                        show=display_available() if show is None else show and display_available(),
                        frames=frames, duration_s=duration, track=track or zones is not None, zones=zones, mqtt=mqtt,
-                       lift3d=lift3d, down_after=10.0 if down_after is None else down_after, batch=batch)
+                       mqtt_poses=mqtt_poses, lift3d=lift3d, down_after=10.0 if down_after is None else down_after,
+                       batch=batch)
     stats = run_stream(sources, session, cfg, decoder)
     summary = stats.summary()
     typer.echo(f"\n{_line(summary)} on {session.device}")

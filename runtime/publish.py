@@ -6,7 +6,8 @@ password is never printed); ``mqtts://`` for TLS (port 8883 unless given), the b
 checked against the system's certificate authorities or the one in the PEM file that
 ``TOPPOSE_MQTT_CA`` names (a site's own).
 
-Topics: ``TOPIC/poses`` each frame's line, QoS 0 (a lost frame is replaced by the next);
+Topics: ``TOPIC/poses`` each frame's line, QoS 0 (a lost frame is replaced by the next; not with
+``poses=False``, for a site where no body should leave the box);
 ``TOPIC/events`` each zone and line event, QoS 1; ``TOPIC/occupancy``, retained, QoS 1: the
 people in each zone whenever that changes; ``TOPIC/status``, retained, QoS 1: ``online``
 once connected, ``closed`` when the stream ends, and ``offline`` from the broker itself (the
@@ -113,14 +114,15 @@ def _ca() -> str | None:
 class MqttPublisher:
     """One paho client in its own network thread; ``publish`` never blocks on the network."""
 
-    def __init__(self, target: MqttTarget, source: str | None = None, max_queued: int = 1000) -> None:
+    def __init__(self, target: MqttTarget, source: str | None = None, max_queued: int = 1000,
+                 poses: bool = True) -> None:
         try:
             import paho.mqtt.client as mqtt
         except ImportError:
             raise PublishError("--mqtt needs paho-mqtt: pip install 'paho-mqtt>=2'") from None
         if source:   # one camera of several: its own topics
             target = replace(target, topic=f"{target.topic}/{source}")
-        self.target, self.source = target, source
+        self.target, self.source, self.poses = target, source, poses
         self.connected = threading.Event()
         self.dropped = 0          # poses not sent: the broker was away
         self.events_dropped = 0   # events not sent: the queue was full (``max_queued``) while it was away
@@ -176,9 +178,9 @@ class MqttPublisher:
         stamp = {"run": self.run,
                  "wall_time": round(time.time() - frame.get("latency_ms", {}).get("latency", 0.0) / 1000, 3),
                  **({"source": self.source} if self.source else {})}
-        if self.connected.is_set():
+        if self.poses and self.connected.is_set():
             self._send(f"{self.target.topic}/poses", frame | stamp, 0)
-        else:
+        elif self.poses:
             self.dropped += 1   # QoS 0 poses are not worth queueing for a broker that is away
         for event in events:
             self._send(f"{self.target.topic}/events", event | stamp, 1)

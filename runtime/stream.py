@@ -46,6 +46,7 @@ class StreamConfig:
     track: bool = False             # persistent ids (--track); zones imply it
     zones: Path | None = None       # zones.json: occupancy, crossings, dwell, events
     mqtt: str | None = None         # mqtt://HOST:PORT/TOPIC
+    mqtt_poses: bool = True         # publish each frame's poses too (not only events, occupancy, status)
     lift3d: bool = False            # --3d: keypoints in metres, the floor, heights above it
     down_after: float = 10.0        # --3d with tracking: seconds lying before a "down" event
     batch: bool | None = None       # several sources in one call; None: where it pays (GPU providers)
@@ -77,6 +78,7 @@ class Outputs:
         if cfg.track or cfg.zones or cfg.mqtt:
             from toppose.runtime.analytics import Analytics
             self.analytics = Analytics(cfg.track, cfg.zones, cfg.mqtt, source=name if several else None,
+                                       mqtt_poses=cfg.mqtt_poses,
                                        down_after=cfg.down_after if cfg.lift3d else None)
 
     def write(self, result, fps: float) -> None:

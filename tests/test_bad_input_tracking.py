@@ -162,6 +162,7 @@ STREAM += [
     ("mqtt-password-without-user", S + " --mqtt mqtt://:secret@localhost/toppose", "a password needs a user"),
     ("mqtt-query", S + " --mqtt mqtt://localhost/toppose?qos=2", "a ?query is not supported"),
     ("mqtt-topic-too-long", S + " --mqtt mqtt://localhost/" + "t" * 70_000, "the topic is too long"),
+    ("no-mqtt-poses-without-mqtt", S + " --track --no-mqtt-poses", "--no-mqtt-poses needs --mqtt"),
     ("down-after-0", S + " --3d --track --down-after 0", "--down-after must be positive, got 0.0"),
     ("down-after-nan", S + " --3d --track --down-after nan", "--down-after must be positive, got nan"),
     ("down-after-without-3d", S + " --track --down-after 5", "--down-after needs --3d"),

@@ -233,6 +233,25 @@ def test_several_sources_publish_each_under_its_own_name(broker, caplog):
         sub.close()
 
 
+def test_a_site_can_keep_every_pose_on_the_box(broker, tmp_path):
+    """--no-mqtt-poses: events, occupancy and status leave the box, no body does."""
+    zones = tmp_path / "zones.json"
+    zones.write_text(json.dumps({"zones": [{"name": "all", "polygon": [[0, 0], [320, 0], [320, 240], [0, 240]]}]}))
+    sub = Subscriber(broker.port, "site/private")
+    try:
+        cfg = StreamConfig(zones=zones, mqtt=f"mqtt://127.0.0.1:{broker.port}/site/private", mqtt_poses=False,
+                           frames=20)
+        stats = run_stream(DemoSource(seed=2), PoseSession(bundled_model(), "cpu"), cfg)
+        deadline = time.time() + 5
+        while time.time() < deadline and "closed" not in [m["status"] for m in sub.topic("/status")]:
+            time.sleep(0.05)
+        assert {t.rsplit("/", 1)[1] for t, _ in sub.messages} == {"events", "occupancy", "status"}
+        assert not any("people" in m or "keypoints" in json.dumps(m) for _, m in sub.messages)
+        assert stats.summary()["tracking"]["mqtt_poses_not_sent"] == 0   # none were meant to be
+    finally:
+        sub.close()
+
+
 def test_events_beyond_the_queue_are_counted_and_the_queued_ones_arrive_later(tmp_path, caplog):
     from toppose.runtime.publish import MqttPublisher
 
