@@ -38,7 +38,7 @@ class DownWatch:
     (a frame or two read wrong is no getting up) or, with ``gone``, when their track ends. Frames
     where the flag is unknown (too few keypoints on a depth reading) neither start nor end it."""
 
-    def __init__(self, after_s: float = 10.0, up_s: float = 1.0) -> None:
+    def __init__(self, after_s: float, up_s: float = 1.0) -> None:
         self.after_s, self.up_s = after_s, up_s
         self.since: dict[int, float] = {}    # id -> when their current spell of lying began (s)
         self.rising: dict[int, float] = {}   # id -> when they were first seen not lying within it

@@ -57,11 +57,19 @@ def _check_stream_options(frames, duration, threads, decoder, save, json_out, op
         check_output_dir(openpose_json, force, "--openpose-json")
 
 
-def _check_analytics(zones: Optional[Path], mqtt: Optional[str]) -> None:
-    """Validate --zones and --mqtt before any model or source is opened."""
+def _check_analytics(zones: Optional[Path], mqtt: Optional[str], mqtt_poses: bool = True,
+                     down_after: Optional[float] = None, lift3d: bool = False, track: bool = False) -> None:
+    """Validate --zones, --mqtt (--no-mqtt-poses) and --down-after before any model or source is opened."""
     from toppose.runtime.publish import MqttTarget, PublishError
     from toppose.runtime.zones import ZonesError, load_zones
 
+    if not mqtt_poses and mqtt is None:
+        raise ConfigError("--no-mqtt-poses needs --mqtt")
+    if down_after is not None:
+        if not down_after > 0:   # also NaN
+            raise ConfigError(f"--down-after must be positive, got {down_after}")
+        if not (lift3d and (track or zones is not None)):
+            raise ConfigError("--down-after needs --3d (the lying flag) and --track or --zones (ids)")
     try:
         if zones is not None:
             load_zones(zones)
@@ -111,8 +119,9 @@ def stream(camera: Annotated[Optional[list[int]], typer.Option(help="live camera
                help="publish poses and events to mqtt://[USER[:PASSWORD]@]HOST:PORT/TOPIC "
                     "(or the password in TOPPOSE_MQTT_PASSWORD); mqtts:// for TLS (a site's own CA: "
                     "TOPPOSE_MQTT_CA=ca.pem)")] = None,
-           mqtt_poses: Annotated[bool, typer.Option(help="with --mqtt: publish each frame's poses too (--no-mqtt-poses: "
-                                                    "events, occupancy and status only)")] = True,
+           mqtt_poses: Annotated[bool, typer.Option(
+               help="with --mqtt: publish each frame's poses too (--no-mqtt-poses: events, occupancy and "
+                    "status only)")] = True,
            lift3d: Annotated[bool, typer.Option("--3d", help="keypoints in metres (camera frame), the floor plane, "
                                                 "height above it and a lying flag (depth sources with intrinsics)")] = False,
            down_after: Annotated[Optional[float], typer.Option(
@@ -125,14 +134,7 @@ def stream(camera: Annotated[Optional[list[int]], typer.Option(help="live camera
     _setup_logging()
     several = sum(len(x or ()) for x in (camera, video, images, itop, realsense_file)) + demo + realsense > 1
     _check_stream_options(frames, duration, threads, decoder, save, json_out, openpose_json, force, several)
-    _check_analytics(zones, mqtt)
-    if not mqtt_poses and mqtt is None:
-        raise ConfigError("--no-mqtt-poses needs --mqtt")
-    if down_after is not None:
-        if not down_after > 0:   # also NaN
-            raise ConfigError(f"--down-after must be positive, got {down_after}")
-        if not (lift3d and (track or zones is not None)):
-            raise ConfigError("--down-after needs --3d (the lying flag) and --track or --zones (ids)")
+    _check_analytics(zones, mqtt, mqtt_poses, down_after, lift3d, track)
     session = _session(model, device, trt_cache, fp16, threads)
     sources = open_sources(camera or (), video or (), images or (), itop or (), realsense_file or (), demo,
                            realsense, serial, seed, realtime, fps, session.spec.encoding.kind == "depth")
@@ -142,8 +144,8 @@ def stream(camera: Annotated[Optional[list[int]], typer.Option(help="live camera
     cfg = StreamConfig(save=save, jsonl=json_out, openpose_json=openpose_json,
                        show=display_available() if show is None else show and display_available(),
                        frames=frames, duration_s=duration, track=track or zones is not None, zones=zones, mqtt=mqtt,
-                       mqtt_poses=mqtt_poses, lift3d=lift3d, down_after=10.0 if down_after is None else down_after,
-                       batch=batch)
+                       mqtt_poses=mqtt_poses, lift3d=lift3d, batch=batch,
+                       **({} if down_after is None else {"down_after": down_after}))   # else StreamConfig's
     stats = run_stream(sources, session, cfg, decoder)
     summary = stats.summary()
     typer.echo(f"\n{_line(summary)} on {session.device}")

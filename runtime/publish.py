@@ -178,10 +178,11 @@ class MqttPublisher:
         stamp = {"run": self.run,
                  "wall_time": round(time.time() - frame.get("latency_ms", {}).get("latency", 0.0) / 1000, 3),
                  **({"source": self.source} if self.source else {})}
-        if self.poses and self.connected.is_set():
-            self._send(f"{self.target.topic}/poses", frame | stamp, 0)
-        elif self.poses:
-            self.dropped += 1   # QoS 0 poses are not worth queueing for a broker that is away
+        if self.poses:
+            if self.connected.is_set():
+                self._send(f"{self.target.topic}/poses", frame | stamp, 0)
+            else:
+                self.dropped += 1   # QoS 0 poses are not worth queueing for a broker that is away
         for event in events:
             self._send(f"{self.target.topic}/events", event | stamp, 1)
         occupancy = frame.get("occupancy")

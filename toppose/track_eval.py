@@ -180,6 +180,11 @@ def centre_similarity(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
     return np.maximum(0.0, 1.0 - d / (2 * CENTRE_PX))
 
 
+def ignored(truth: np.ndarray) -> np.ndarray:
+    """(G, 18, 3) true people -> (G,) those with fewer than ``MIN_KEYPOINTS`` labelled keypoints."""
+    return (truth[:, :, 2] > 0).sum(1) < MIN_KEYPOINTS
+
+
 def similarity(pred: np.ndarray, truth: np.ndarray, areas: np.ndarray, match: str = "centre") -> np.ndarray:
     """(P, 18, 3), (G, 18, 3), (G,) -> (G, P): ``oks`` or ``centre`` similarity (the module's doc)."""
     if not (len(pred) and len(truth)):
@@ -196,13 +201,13 @@ def _sequence_data(pred: TrackFrames, truth: TrackFrames, match: str = "centre")
     data = {"gt_ids": [], "tracker_ids": [], "similarity_scores": []}
     for pid, pkp, gid, gkp, area in zip(pred.ids, pred.keypoints, truth.ids, truth.keypoints, truth.areas):
         sim = similarity(pkp, gkp, area, match)
-        ignored = (gkp[:, :, 2] > 0).sum(1) < MIN_KEYPOINTS
+        off = ignored(gkp)
         drop = np.zeros(len(pid), bool)
-        if ignored.any() and len(pid):   # a prediction whose best match is an ignored person
-            best_ignored = sim[ignored].max(0)
-            best_kept = sim[~ignored].max(0) if (~ignored).any() else np.zeros(len(pid))
+        if off.any() and len(pid):   # a prediction whose best match is an ignored person
+            best_ignored = sim[off].max(0)
+            best_kept = sim[~off].max(0) if (~off).any() else np.zeros(len(pid))
             drop = (best_ignored >= 0.5) & (best_ignored > best_kept)
-        keep_g, keep_p = ~ignored, ~drop & (pkp[:, :, 2] > 0).any(1)
+        keep_g, keep_p = ~off, ~drop & (pkp[:, :, 2] > 0).any(1)
         data["gt_ids"].append(np.array([gt_map.setdefault(int(i), len(gt_map)) for i in gid[keep_g]], int))
         data["tracker_ids"].append(np.array([tr_map.setdefault(int(i), len(tr_map)) for i in pid[keep_p]], int))
         data["similarity_scores"].append(sim[keep_g][:, keep_p])
@@ -244,7 +249,7 @@ def frame_matches(pred: TrackFrames, truth: TrackFrames, match: str = "centre") 
             yield []
             continue
         sim = similarity(pkp, gkp, area, match)
-        sim[(gkp[:, :, 2] > 0).sum(1) < MIN_KEYPOINTS] = 0.0
+        sim[ignored(gkp)] = 0.0
         rows, cols = linear_sum_assignment(-sim)
         ok = sim[rows, cols] >= 0.5
         yield list(zip(cols[ok].tolist(), gid[rows[ok]].tolist()))
